@@ -1,0 +1,19 @@
+//! valuelab's ML engine. It reads the research data (`data`), builds target groups from survey
+//! microdata (`groups`), turns arguments into VIM training examples (`vim`), loads Llama-family
+//! models (`models`), adapts them with LoRA (`lora`), generates and scores answers (`generate`),
+//! trains adapters (`train`) and runs the evaluation tasks (`eval`).
+//!
+//! It depends on `valuelab-common` for the domain types and knows nothing of the web server,
+//! the database or the command line: the `valuelab` binary in `backend/server` drives it.
+
+pub mod data;
+pub mod error;
+pub mod eval;
+pub mod generate;
+pub mod groups;
+pub mod lora;
+pub mod models;
+pub mod train;
+pub mod vim;
+
+pub use error::{Error, Result};

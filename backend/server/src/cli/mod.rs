@@ -1,0 +1,91 @@
+//! Command-line interface: one module per command group, each with its clap `Args` and `run`.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+pub mod data;
+pub mod eval;
+pub mod generate;
+pub mod groups;
+pub mod kappa;
+pub mod report;
+pub mod serve;
+pub mod study;
+pub mod train;
+pub mod vim;
+
+#[derive(Debug, Parser)]
+#[command(name = "valuelab", version, about = "Inject human values into LLMs and predict what people with those values would say and do")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command understands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Folder holding `vim/`, `ess/` and `instruments/` (the research data).
+    #[arg(long, global = true, env = "VALUELAB_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// CPU threads for model work (default: all cores).
+    #[arg(long, global = true, env = "VALUELAB_THREADS")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fleiss' kappa of a counts table or of long-format judgements.
+    Kappa(kappa::Args),
+    /// Check or download the research data.
+    #[command(subcommand)]
+    Data(data::Command),
+    /// Build target groups from ESS microdata, and their gold opinions.
+    #[command(subcommand)]
+    Groups(groups::Command),
+    /// VIM training data (argument generation and question answering).
+    #[command(subcommand)]
+    Vim(vim::Command),
+    /// Train a LoRA adapter that injects a group's values.
+    Train(train::Args),
+    /// Generate text from a prompt (quick check of a model or adapter).
+    Generate(generate::GenerateArgs),
+    /// Score answer options for a prompt (quick check of a model or adapter).
+    Score(generate::ScoreArgs),
+    /// Benchmark the engine on this machine.
+    Bench(generate::BenchArgs),
+    /// Run an evaluation task.
+    #[command(subcommand)]
+    Eval(eval::Command),
+    /// Predict answers without gold data.
+    #[command(subcommand)]
+    Predict(eval::PredictCommand),
+    /// Render tables and plots for finished runs.
+    Report(report::Args),
+    /// The main job: prompt baselines, one VIM injection and the report, end to end.
+    Study(study::Args),
+    /// Serve the web app and the JSON API.
+    Serve(serve::Args),
+}
+
+impl Cli {
+    pub fn run(self) -> anyhow::Result<()> {
+        let global = self.global;
+        match self.command {
+            Command::Kappa(args) => kappa::run(&global, args),
+            Command::Data(cmd) => data::run(&global, cmd),
+            Command::Groups(cmd) => groups::run(&global, cmd),
+            Command::Vim(cmd) => vim::run(&global, cmd),
+            Command::Train(args) => train::run(&global, args),
+            Command::Generate(args) => generate::run_generate(&global, args),
+            Command::Score(args) => generate::run_score(&global, args),
+            Command::Bench(args) => generate::run_bench(&global, args),
+            Command::Eval(cmd) => eval::run(&global, cmd),
+            Command::Predict(cmd) => eval::run_predict(&global, cmd),
+            Command::Report(args) => report::run(&global, args),
+            Command::Study(args) => study::run(&global, args),
+            Command::Serve(args) => serve::run(&global, args),
+        }
+    }
+}

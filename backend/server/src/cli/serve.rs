@@ -1,0 +1,10 @@
+//! `valuelab serve` (being written).
+
+use super::GlobalArgs;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_global: &GlobalArgs, _args: Args) -> anyhow::Result<()> {
+    anyhow::bail!("'valuelab serve' is not built yet")
+}

@@ -1,0 +1,10 @@
+//! `valuelab study` (being written).
+
+use super::GlobalArgs;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_global: &GlobalArgs, _args: Args) -> anyhow::Result<()> {
+    anyhow::bail!("'valuelab study' is not built yet")
+}

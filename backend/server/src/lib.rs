@@ -1,0 +1,7 @@
+//! valuelab's server crate: the `valuelab` command line (`cli`) and the actix-web application
+//! (`startup`, `routes`) that serves the frontend and the JSON API. It drives
+//! `valuelab-engine` and keeps no ML logic of its own.
+
+pub mod cli;
+pub mod routes;
+pub mod startup;

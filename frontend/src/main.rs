@@ -1,0 +1,3 @@
+//! valuelab's web app (being written).
+
+fn main() {}
