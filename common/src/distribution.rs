@@ -31,15 +31,19 @@ impl ValueDistribution {
                 return Err(DistributionError::NotFinite { value: *value });
             }
             if !(MIN_SCORE..=MAX_SCORE).contains(&score) {
-                return Err(DistributionError::OutOfRange { value: *value, score });
+                return Err(DistributionError::OutOfRange {
+                    value: *value,
+                    score,
+                });
             }
         }
         Ok(Self { scores })
     }
 
     pub fn from_slice(scores: &[f64]) -> Result<Self, DistributionError> {
-        let array: [f64; VALUE_COUNT] =
-            scores.try_into().map_err(|_| DistributionError::WrongLength(scores.len()))?;
+        let array: [f64; VALUE_COUNT] = scores
+            .try_into()
+            .map_err(|_| DistributionError::WrongLength(scores.len()))?;
         Self::parse(array)
     }
 
@@ -53,7 +57,8 @@ impl ValueDistribution {
 
     /// Scores rescaled from 1..6 to 0..1, the scale NMSE is computed on.
     pub fn normalised(&self) -> [f64; VALUE_COUNT] {
-        self.scores.map(|s| (s - MIN_SCORE) / (MAX_SCORE - MIN_SCORE))
+        self.scores
+            .map(|s| (s - MIN_SCORE) / (MAX_SCORE - MIN_SCORE))
     }
 
     /// The highest-scored value (the first one on ties), used by the dominant-value persona.
@@ -98,8 +103,16 @@ mod tests {
         let err = ValueDistribution::parse(scores).unwrap_err();
         assert_eq!(err.to_string(), "score 7.2 for Power is outside 1..6");
         scores[4] = f64::NAN;
-        assert!(matches!(ValueDistribution::parse(scores), Err(DistributionError::NotFinite { value: Value::Power })));
-        assert!(matches!(ValueDistribution::from_slice(&[3.0; 9]), Err(DistributionError::WrongLength(9))));
+        assert!(matches!(
+            ValueDistribution::parse(scores),
+            Err(DistributionError::NotFinite {
+                value: Value::Power
+            })
+        ));
+        assert!(matches!(
+            ValueDistribution::from_slice(&[3.0; 9]),
+            Err(DistributionError::WrongLength(9))
+        ));
     }
 
     #[test]
@@ -108,7 +121,10 @@ mod tests {
         assert_eq!(d.dominant(), Value::Benevolence);
         let n = d.normalised();
         assert!((n[1] - (5.23 - 1.0) / 5.0).abs() < 1e-12);
-        assert_eq!(ValueDistribution::parse([1.0; 10]).unwrap().normalised(), [0.0; 10]);
+        assert_eq!(
+            ValueDistribution::parse([1.0; 10]).unwrap().normalised(),
+            [0.0; 10]
+        );
     }
 
     #[test]

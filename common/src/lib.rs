@@ -2,8 +2,20 @@
 //! frontend: Schwartz's ten values, validated value distributions, questionnaire scoring,
 //! answer scales, error metrics and agreement statistics. No I/O here, so it builds for wasm32.
 
+pub mod api;
 pub mod distribution;
+pub mod ess;
+pub mod kappa;
+pub mod metrics;
+pub mod pvq;
+pub mod scale;
+pub mod stats;
 pub mod values;
 
 pub use distribution::{DistributionError, ValueDistribution};
+pub use ess::{score_pvq21, Pvq21Error};
+pub use kappa::{fleiss_kappa, fleiss_kappa_long, Kappa, KappaError};
+pub use pvq::{score_pvq, PvqError, PvqScores, PVQ_OPTIONS};
+pub use scale::{AnswerScale, ScaleError, Unparseable};
+pub use stats::{paired_t_test, TTest};
 pub use values::{Value, ALL_VALUES, VALUE_COUNT};

@@ -119,7 +119,11 @@ impl FromStr for Value {
             .iter()
             .copied()
             .find(|v| {
-                let name: String = v.name().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+                let name: String = v
+                    .name()
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric())
+                    .collect();
                 name.eq_ignore_ascii_case(&key) || v.abbreviation().eq_ignore_ascii_case(&key)
             })
             .ok_or_else(|| UnknownValue(s.to_string()))

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 pub enum Error {
     /// A data or model file that is missing, unreadable or malformed, with the line where known.
     #[error("{path}{}: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
-    File { path: PathBuf, line: Option<usize>, message: String },
+    File {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
@@ -21,7 +25,11 @@ pub enum Error {
 
 impl Error {
     pub fn file(path: impl Into<PathBuf>, line: Option<usize>, message: impl Into<String>) -> Self {
-        Error::File { path: path.into(), line, message: message.into() }
+        Error::File {
+            path: path.into(),
+            line,
+            message: message.into(),
+        }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {

@@ -3,5 +3,6 @@
 //! `valuelab-engine` and keeps no ML logic of its own.
 
 pub mod cli;
+pub mod configuration;
 pub mod routes;
 pub mod startup;

@@ -1,1 +1,182 @@
-//! (module being written)
+//! Llama-family models: the decoder (`llama`), where a `--model` argument points (`source`),
+//! the GGUF and Hugging Face loaders (`gguf`, `hf`), tokenizers (`tokenizer`) and prompt
+//! formats (`chat`). [`load_model`] puts them together into a [`LoadedModel`], which
+//! `generate` (sampling, option scoring), `train` and `eval` use.
+
+pub mod chat;
+pub mod gguf;
+pub mod hf;
+pub mod llama;
+pub mod source;
+pub mod testing;
+pub mod tokenizer;
+
+pub use chat::{ChatTemplate, PromptParts};
+pub use llama::{Cache, Config, Input, Llama, Mode};
+pub use source::{resolve, ModelSource};
+pub use tokenizer::TextTokenizer;
+
+use crate::{Error, Result};
+use candle_core::{DType, Device};
+use candle_nn::VarBuilder;
+
+/// End-of-text markers that stop generation when the vocabulary has them, besides the eos ids
+/// the model's files declare: SmolLM2 declares `<|im_end|>` but ends plain text with `<|endoftext|>`.
+const END_MARKERS: [&str; 2] = ["<|endoftext|>", "<|end_of_text|>"];
+
+/// A model ready for inference: weights, tokenizer, prompt format and stop ids.
+pub struct LoadedModel {
+    pub llama: Llama,
+    pub tokenizer: TextTokenizer,
+    /// None: plain prompts (no chat template recognised).
+    pub chat: Option<ChatTemplate>,
+    /// Display name: the `--model` argument as given.
+    pub name: String,
+    /// Token ids that end a generation.
+    pub eos_ids: Vec<u32>,
+    pub source: Option<ModelSource>,
+}
+
+impl LoadedModel {
+    /// Assembles a model from parts (tests, or weights built elsewhere); eos ids are the
+    /// tokenizer's, the chat format's end of turn and [`END_MARKERS`].
+    pub fn new(
+        llama: Llama,
+        tokenizer: TextTokenizer,
+        chat: Option<ChatTemplate>,
+        name: &str,
+        extra_eos: &[u32],
+    ) -> Self {
+        let mut eos_ids: Vec<u32> = extra_eos.to_vec();
+        eos_ids.extend(tokenizer.eos_id());
+        if let Some(chat) = &chat {
+            eos_ids.extend(tokenizer.token_id(chat.end_of_turn()));
+        }
+        eos_ids.extend(END_MARKERS.iter().filter_map(|m| tokenizer.token_id(m)));
+        eos_ids.sort_unstable();
+        eos_ids.dedup();
+        LoadedModel {
+            llama,
+            tokenizer,
+            chat,
+            name: name.to_string(),
+            eos_ids,
+            source: None,
+        }
+    }
+
+    pub fn device(&self) -> &Device {
+        self.llama.device()
+    }
+
+    pub fn config(&self) -> &Config {
+        self.llama.config()
+    }
+
+    pub fn is_eos(&self, id: u32) -> bool {
+        self.eos_ids.contains(&id)
+    }
+
+    /// The prompt for `task` as answered by `persona`, split so the prefix (up to the end of the
+    /// persona) can be encoded once per persona. See `chat` for the formats.
+    pub fn prompt_parts(&self, persona: &str, task: &str) -> PromptParts {
+        match &self.chat {
+            Some(chat) => chat.prompt_parts(persona, task),
+            None => chat::plain_prompt_parts(persona, task),
+        }
+    }
+
+    /// How an answer option is written after this model's prompts (leading space or not).
+    pub fn answer_surface(&self, option: &str) -> String {
+        chat::answer_surface(self.chat.as_ref(), option)
+    }
+}
+
+/// The device a command asked for: CPU, or the first CUDA GPU in builds with the `cuda` feature.
+pub fn select_device(cuda: bool) -> Result<Device> {
+    if !cuda {
+        return Ok(Device::Cpu);
+    }
+    #[cfg(feature = "cuda")]
+    {
+        Ok(Device::new_cuda(0)?)
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        Err(Error::invalid(
+            "this build has no CUDA support: rebuild with `--features cuda` on a machine with the CUDA toolkit",
+        ))
+    }
+}
+
+/// Loads `spec` (`smollm2`, a `.gguf` path or a Hugging Face Llama directory) onto `device`.
+pub fn load_model(spec: &str, device: &Device) -> Result<LoadedModel> {
+    let source = source::resolve(spec)?;
+    let mut model = match &source {
+        ModelSource::Gguf(path) => {
+            let mut file = gguf::GgufFile::open(path)?;
+            file.check_architecture(path)?;
+            let config = file.config(path)?;
+            let tokenizer = TextTokenizer::from_gguf(&file.content, path)?;
+            check_vocab(&config, &tokenizer, path)?;
+            let chat = file.chat_template().and_then(|t| ChatTemplate::detect(&t));
+            let tensors = file.hf_tensors(&config, path, device)?;
+            let llama = Llama::load(
+                VarBuilder::from_tensors(tensors, DType::F32, device),
+                &config,
+            )
+            .map_err(|e| Error::file(path, None, format!("cannot build the model: {e}")))?;
+            LoadedModel::new(llama, tokenizer, chat, spec, &[])
+        }
+        ModelSource::HfDir(dir) => {
+            let parts = hf::load_dir(dir, device)?;
+            check_vocab(&parts.config, &parts.tokenizer, dir)?;
+            let chat = parts
+                .chat_template
+                .as_deref()
+                .and_then(ChatTemplate::detect);
+            let llama = Llama::load(parts.vb, &parts.config)
+                .map_err(|e| Error::file(dir, None, format!("cannot build the model: {e}")))?;
+            LoadedModel::new(llama, parts.tokenizer, chat, spec, &parts.eos_ids)
+        }
+    };
+    model.source = Some(source);
+    Ok(model)
+}
+
+/// Applies a PEFT LoRA adapter folder (`adapter_config.json` + `adapter_model.safetensors`) to
+/// `model`; `merge` folds it into the base weights, which makes inference as fast as the base.
+pub fn apply_adapter(model: &mut LoadedModel, dir: &std::path::Path, merge: bool) -> Result<()> {
+    let (cfg, tensors) = crate::lora::peft::load_adapter(dir, model.device())?;
+    crate::lora::peft::check_against_model(&cfg, &tensors, model.config()).map_err(|e| {
+        Error::file(
+            dir,
+            None,
+            format!("adapter does not fit model '{}': {e}", model.name),
+        )
+    })?;
+    model.llama.load_lora(&cfg, &tensors)?;
+    if merge {
+        model.llama.merge_lora()?;
+    }
+    Ok(())
+}
+
+/// Token ids beyond the embedding table would fail deep inside a forward pass; say so up front.
+fn check_vocab(config: &Config, tokenizer: &TextTokenizer, path: &std::path::Path) -> Result<()> {
+    if tokenizer.vocab_size() > config.vocab_size {
+        return Err(Error::file(
+            path,
+            None,
+            format!(
+                "the tokenizer has {} tokens but the model only {} embeddings",
+                tokenizer.vocab_size(),
+                config.vocab_size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod real_model_tests;

@@ -1,20 +1,172 @@
-//! `valuelab generate`, `valuelab score` and `valuelab bench` (being written).
+//! `valuelab generate` and `valuelab score`: quick checks of a model or adapter on one prompt.
+//! `valuelab bench` lives here too.
 
 use super::GlobalArgs;
+use anyhow::Context;
+use std::path::PathBuf;
+use std::time::Instant;
+use valuelab_engine::generate::{self, ChoiceItem, GenerationConfig, Normalisation};
+use valuelab_engine::models::{self, LoadedModel};
+
+/// Which model to load and how.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArgs {
+    /// `smollm2` (installed by scripts/install-model.sh), a .gguf file, or a Hugging Face Llama directory.
+    #[arg(long, default_value = "smollm2")]
+    pub model: String,
+    /// A PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) to apply.
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
+    /// Run on the first CUDA GPU (needs a build with `--features cuda`).
+    #[arg(long)]
+    pub cuda: bool,
+}
 
 #[derive(Debug, clap::Args)]
-pub struct GenerateArgs {}
-#[derive(Debug, clap::Args)]
-pub struct ScoreArgs {}
-#[derive(Debug, clap::Args)]
-pub struct BenchArgs {}
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The task prompt.
+    #[arg(long)]
+    pub prompt: String,
+    /// Persona text placed before the prompt (for example a value profile).
+    #[arg(long, default_value = "")]
+    pub persona: String,
+    /// Maximum number of new tokens.
+    #[arg(long, default_value_t = 64)]
+    pub max_tokens: usize,
+    /// Sampling temperature; 0 is greedy (the paper uses 1).
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// Nucleus sampling mass (the paper uses 0.5).
+    #[arg(long, default_value_t = 0.5)]
+    pub top_p: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Stop when the text contains this (repeatable); the stop text is cut off.
+    #[arg(long)]
+    pub stop: Vec<String>,
+    /// Number of samples, generated as one batch.
+    #[arg(long, default_value_t = 1)]
+    pub n: usize,
+}
 
-pub fn run_generate(_global: &GlobalArgs, _args: GenerateArgs) -> anyhow::Result<()> {
-    anyhow::bail!("'valuelab generate' is not built yet")
+#[derive(Debug, clap::Args)]
+pub struct ScoreArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The task prompt.
+    #[arg(long)]
+    pub prompt: String,
+    /// An answer option, in order (repeat: --option 1 --option 2 ...).
+    #[arg(long = "option", required = true)]
+    pub options: Vec<String>,
+    /// Persona text placed before the prompt.
+    #[arg(long, default_value = "")]
+    pub persona: String,
+    /// Probabilities over options from the summed or the per-token mean log-probability.
+    #[arg(long, default_value = "mean", value_parser = ["sum", "mean"])]
+    pub norm: String,
 }
-pub fn run_score(_global: &GlobalArgs, _args: ScoreArgs) -> anyhow::Result<()> {
-    anyhow::bail!("'valuelab score' is not built yet")
+
+/// Applies `--threads` before any model work: candle and rayon read RAYON_NUM_THREADS when
+/// their thread pools start, and oversubscribed pools collapse throughput (ENGINE-NOTES trap 4).
+pub fn apply_threads(global: &GlobalArgs) {
+    if let Some(n) = global.threads {
+        std::env::set_var("RAYON_NUM_THREADS", n.max(1).to_string());
+    }
 }
-pub fn run_bench(_global: &GlobalArgs, _args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("'valuelab bench' is not built yet")
+
+/// Loads the model (and adapter, merged for speed), reporting the load time on stderr.
+pub fn load(global: &GlobalArgs, args: &ModelArgs) -> anyhow::Result<LoadedModel> {
+    apply_threads(global);
+    let started = Instant::now();
+    let device = models::select_device(args.cuda)?;
+    let mut model = models::load_model(&args.model, &device)
+        .with_context(|| format!("cannot load model '{}'", args.model))?;
+    if let Some(dir) = &args.adapter {
+        models::apply_adapter(&mut model, dir, true)
+            .with_context(|| format!("cannot apply adapter {}", dir.display()))?;
+    }
+    eprintln!(
+        "loaded {} in {:.1} s",
+        model.name,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(model)
+}
+
+pub fn run_generate(global: &GlobalArgs, args: GenerateArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.n >= 1, "--n must be at least 1");
+    let model = load(global, &args.model)?;
+    let cfg = GenerationConfig {
+        max_new_tokens: args.max_tokens,
+        temperature: args.temperature,
+        top_p: args.top_p,
+        seed: args.seed,
+        stop: args.stop,
+    };
+    let prompts = vec![args.prompt; args.n];
+    let started = Instant::now();
+    let outputs = generate::generate(&model, &args.persona, &prompts, &cfg)?;
+    let seconds = started.elapsed().as_secs_f64();
+    for (i, out) in outputs.iter().enumerate() {
+        if outputs.len() > 1 {
+            println!(
+                "--- sample {} ({} tokens, {:?})",
+                i + 1,
+                out.tokens,
+                out.finish
+            );
+        }
+        println!("{}", out.text);
+    }
+    let tokens: usize = outputs.iter().map(|o| o.tokens).sum();
+    if outputs.len() == 1 {
+        eprintln!("finish: {:?}", outputs[0].finish);
+    }
+    eprintln!(
+        "{tokens} tokens in {seconds:.2} s ({:.1} tokens/s)",
+        tokens as f64 / seconds.max(1e-9)
+    );
+    Ok(())
+}
+
+pub fn run_score(global: &GlobalArgs, args: ScoreArgs) -> anyhow::Result<()> {
+    let norm: Normalisation = args.norm.parse()?;
+    let model = load(global, &args.model)?;
+    let item = ChoiceItem {
+        prompt: args.prompt,
+        options: args.options,
+    };
+    let scores =
+        generate::score_items(&model, &args.persona, std::slice::from_ref(&item), norm)?.remove(0);
+    let width = item
+        .options
+        .iter()
+        .map(|o| o.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("option".len());
+    println!(
+        "{:>3}  {:<width$}  {:>12}  {:>13}  {:>8}",
+        "#", "option", "logprob_sum", "logprob_mean", "prob"
+    );
+    for (i, option) in item.options.iter().enumerate() {
+        println!(
+            "{:>3}  {:<width$}  {:>12.4}  {:>13.4}  {:>8.4}",
+            i + 1,
+            option,
+            scores.logprob_sum[i],
+            scores.logprob_mean[i],
+            scores.probs[i]
+        );
+    }
+    let expected = generate::expected_index(&scores.probs);
+    println!(
+        "expected index: {expected:.4} (option {:.4} on the 1..{} scale)",
+        expected + 1.0,
+        item.options.len()
+    );
+    Ok(())
 }

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod bench;
 pub mod data;
 pub mod eval;
 pub mod generate;
@@ -10,12 +11,15 @@ pub mod groups;
 pub mod kappa;
 pub mod report;
 pub mod serve;
-pub mod study;
 pub mod train;
 pub mod vim;
 
 #[derive(Debug, Parser)]
-#[command(name = "valuelab", version, about = "Inject human values into LLMs and predict what people with those values would say and do")]
+#[command(
+    name = "valuelab",
+    version,
+    about = "Inject human values into LLMs and predict what people with those values would say and do"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -54,7 +58,7 @@ pub enum Command {
     /// Score answer options for a prompt (quick check of a model or adapter).
     Score(generate::ScoreArgs),
     /// Benchmark the engine on this machine.
-    Bench(generate::BenchArgs),
+    Bench(bench::BenchArgs),
     /// Run an evaluation task.
     #[command(subcommand)]
     Eval(eval::Command),
@@ -63,8 +67,6 @@ pub enum Command {
     Predict(eval::PredictCommand),
     /// Render tables and plots for finished runs.
     Report(report::Args),
-    /// The main job: prompt baselines, one VIM injection and the report, end to end.
-    Study(study::Args),
     /// Serve the web app and the JSON API.
     Serve(serve::Args),
 }
@@ -80,11 +82,10 @@ impl Cli {
             Command::Train(args) => train::run(&global, args),
             Command::Generate(args) => generate::run_generate(&global, args),
             Command::Score(args) => generate::run_score(&global, args),
-            Command::Bench(args) => generate::run_bench(&global, args),
+            Command::Bench(args) => bench::run_bench(&global, args),
             Command::Eval(cmd) => eval::run(&global, cmd),
             Command::Predict(cmd) => eval::run_predict(&global, cmd),
             Command::Report(args) => report::run(&global, args),
-            Command::Study(args) => study::run(&global, args),
             Command::Serve(args) => serve::run(&global, args),
         }
     }

@@ -1,10 +1,98 @@
-//! `valuelab serve` (being written).
+//! `valuelab serve [--host H] [--port P] [--static-dir DIR]`: serves the JSON API and the built
+//! web app until Ctrl-C. Settings come from `configuration` (defaults, then `VALUELAB_*`
+//! variables); the flags here override both.
 
 use super::GlobalArgs;
+use crate::configuration::Settings;
+use crate::startup::Application;
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Address to listen on (default 127.0.0.1, or VALUELAB_HOST); 0.0.0.0 serves every interface.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port to listen on (default 8080, or VALUELAB_PORT); 0 picks a free one.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Folder with index.html and the wasm bundle in pkg/ (default ./static, or VALUELAB_STATIC_DIR).
+    #[arg(long)]
+    pub static_dir: Option<PathBuf>,
+}
 
-pub fn run(_global: &GlobalArgs, _args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("'valuelab serve' is not built yet")
+pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
+    let settings = settings(global, args, Settings::from_env()?);
+    let host = display_host(&settings.host).to_string();
+    let static_dir = settings.static_dir.clone();
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings)?;
+        println!("valuelab serving http://{host}:{}/ (Ctrl-C stops)", app.port());
+        println!("  API: http://{host}:{}/api/health, /api/values", app.port());
+        if !app.serves_frontend() {
+            println!(
+                "  no web app: {} has no index.html (see README, 'web app'); the API works without it",
+                static_dir.display()
+            );
+        }
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}
+
+/// Command-line flags win over the environment-derived settings.
+fn settings(global: &GlobalArgs, args: Args, mut settings: Settings) -> Settings {
+    if let Some(host) = args.host {
+        settings.host = host;
+    }
+    if let Some(port) = args.port {
+        settings.port = port;
+    }
+    if let Some(dir) = args.static_dir {
+        settings.static_dir = dir;
+    }
+    if let Some(dir) = &global.data_dir {
+        settings.data_dir = Some(dir.clone());
+    }
+    settings
+}
+
+/// A wildcard address is not something a browser can open: print localhost instead.
+fn display_host(host: &str) -> &str {
+    match host {
+        "0.0.0.0" | "::" | "[::]" => "localhost",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_environment_settings() {
+        let global = GlobalArgs {
+            data_dir: Some(PathBuf::from("/data")),
+            threads: None,
+        };
+        let args = Args {
+            host: Some("0.0.0.0".to_string()),
+            port: Some(0),
+            static_dir: None,
+        };
+        let from_env = Settings {
+            port: 9000,
+            static_dir: PathBuf::from("/srv/static"),
+            ..Settings::default()
+        };
+        let settings = settings(&global, args, from_env);
+        assert_eq!(settings.address(), "0.0.0.0:0");
+        assert_eq!(settings.static_dir, PathBuf::from("/srv/static"));
+        assert_eq!(settings.data_dir, Some(PathBuf::from("/data")));
+    }
+
+    #[test]
+    fn wildcard_hosts_print_as_localhost() {
+        assert_eq!(display_host("0.0.0.0"), "localhost");
+        assert_eq!(display_host("127.0.0.1"), "127.0.0.1");
+    }
 }

@@ -1,0 +1,253 @@
+//! The engine benchmark behind `valuelab bench`: the figures issue 3 asks for, measured on one
+//! model in one process so they can be set against the PyTorch + PEFT and llama.cpp peers
+//! (`scripts/bench/`) run on the same file. Timings are medians of repeated runs; the work
+//! mirrors the peers exactly (random prompt tokens, greedy decoding, LoRA r 8 on q/v with
+//! AdamW at batch 4 × 128 tokens and the loss on the last 32 tokens of each row).
+
+use crate::data::{groups, pvq, DataDir};
+use crate::eval::methods::{persona, Method};
+use crate::generate::{score_items_with_prefix, ChoiceItem, Normalisation, PrefixState};
+use crate::models::{load_model, Input, LoadedModel};
+use crate::train::trainer::LoraTrainer;
+use crate::train::Sample;
+use crate::Result;
+use candle_core::{Device, D};
+use candle_nn::ParamsAdamW;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    pub model: String,
+    /// Prompt length for prompt-processing throughput (ENGINE-NOTES measured llama.cpp at 185).
+    pub prompt_tokens: usize,
+    pub gen_tokens: usize,
+    pub batches: Vec<usize>,
+    pub repeats: usize,
+    pub train_steps: usize,
+    /// Where PVQ items and a target group for the scoring benchmark come from (skipped without).
+    pub data_dir: Option<DataDir>,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        Self {
+            model: "smollm2".into(),
+            prompt_tokens: 185,
+            gen_tokens: 32,
+            batches: vec![1, 8],
+            repeats: 3,
+            train_steps: 3,
+            data_dir: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Throughput {
+    pub batch: usize,
+    pub tokens_per_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoringFigures {
+    pub items: usize,
+    pub persona_tokens: usize,
+    pub items_per_s: f64,
+    pub persona_encode_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub model: String,
+    pub threads: usize,
+    pub load_s: f64,
+    pub prompt: Vec<Throughput>,
+    pub generation: Vec<Throughput>,
+    pub scoring: Option<ScoringFigures>,
+    pub train_step_s: Option<f64>,
+    pub peak_memory_mb: Option<f64>,
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs[xs.len() / 2]
+}
+
+fn timed<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, f64)> {
+    let start = Instant::now();
+    let out = f()?;
+    Ok((out, start.elapsed().as_secs_f64()))
+}
+
+fn random_tokens(rng: &mut rand_chacha::ChaCha8Rng, n: usize, vocab: usize) -> Vec<u32> {
+    (0..n)
+        .map(|_| rng.random_range(100..vocab as u32))
+        .collect()
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in MB.
+pub fn peak_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn prompt_throughput(
+    model: &LoadedModel,
+    cfg: &BenchConfig,
+    batch: usize,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> Result<f64> {
+    let vocab = model.config().vocab_size;
+    let rows: Vec<Vec<u32>> = (0..batch)
+        .map(|_| random_tokens(rng, cfg.prompt_tokens, vocab))
+        .collect();
+    let input = Input::left_padded(&rows, &vec![0; batch], 0, model.device())?;
+    let run = || -> Result<()> {
+        // Logits at the last position only, as the peers compute them.
+        model.llama.forward_last(&input, None)?;
+        Ok(())
+    };
+    run()?;
+    let times = (0..cfg.repeats)
+        .map(|_| timed(run).map(|(_, t)| t))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((batch * cfg.prompt_tokens) as f64 / median(times))
+}
+
+fn generation_throughput(
+    model: &LoadedModel,
+    cfg: &BenchConfig,
+    batch: usize,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> Result<f64> {
+    let vocab = model.config().vocab_size;
+    let rows: Vec<Vec<u32>> = (0..batch).map(|_| random_tokens(rng, 16, vocab)).collect();
+    let mut cache = model.llama.new_cache();
+    let mut logits = model.llama.forward_last(
+        &Input::left_padded(&rows, &vec![0; batch], 0, model.device())?,
+        Some(&mut cache),
+    )?;
+    let start = Instant::now();
+    for step in 0..cfg.gen_tokens {
+        let next: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
+        let ids = candle_core::Tensor::from_vec(next, (batch, 1), model.device())?;
+        let positions = vec![vec![(16 + step) as u32]; batch];
+        logits = model.llama.forward_last(
+            &Input {
+                ids,
+                positions,
+                valid: None,
+            },
+            Some(&mut cache),
+        )?;
+    }
+    Ok((batch * cfg.gen_tokens) as f64 / start.elapsed().as_secs_f64())
+}
+
+fn scoring_throughput(model: &LoadedModel, dir: &DataDir) -> Result<ScoringFigures> {
+    let items = pvq::read_pvq40(&dir.pvq40_items_tsv())?;
+    let groups = groups::read_groups(&dir.groups_csv())?;
+    let group = groups
+        .first()
+        .ok_or_else(|| crate::Error::invalid("the groups table is empty"))?;
+    let choice_items: Vec<ChoiceItem> = items
+        .iter()
+        .map(|item| ChoiceItem {
+            prompt: crate::eval::pvq::prompt(&item.text),
+            options: (1..=6).map(|k| k.to_string()).collect(),
+        })
+        .collect();
+    let text = persona(Method::PromptLong, group);
+    let (prefix, persona_encode_s) = timed(|| PrefixState::new(model, &text))?;
+    let (_, seconds) =
+        timed(|| score_items_with_prefix(model, &prefix, &choice_items, Normalisation::Mean))?;
+    Ok(ScoringFigures {
+        items: choice_items.len(),
+        persona_tokens: prefix.len(),
+        items_per_s: choice_items.len() as f64 / seconds,
+        persona_encode_s,
+    })
+}
+
+fn train_step_time(
+    model: &mut LoadedModel,
+    cfg: &BenchConfig,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> Result<f64> {
+    let vocab = model.config().vocab_size;
+    let samples: Vec<Sample> = (0..4)
+        .map(|_| {
+            let ids = random_tokens(rng, 128, vocab);
+            Sample::new(&ids[..96], &ids[96..], None).map(|(s, _)| s)
+        })
+        .collect::<Result<_>>()?;
+    let params = ParamsAdamW {
+        lr: 2e-5,
+        ..ParamsAdamW::default()
+    };
+    let mut trainer = LoraTrainer::new(
+        &mut model.llama,
+        &crate::lora::LoraConfig::default(),
+        0,
+        params,
+    )?;
+    let batch: Vec<&Sample> = samples.iter().collect();
+    let micro = vec![batch];
+    trainer.step(&model.llama, &micro)?;
+    let times = (0..cfg.train_steps)
+        .map(|_| timed(|| trainer.step(&model.llama, &micro)).map(|(_, t)| t))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(median(times))
+}
+
+/// Runs every measurement, reporting each stage's name through `progress`.
+pub fn run(
+    cfg: &BenchConfig,
+    device: &Device,
+    mut progress: impl FnMut(&str),
+) -> Result<BenchReport> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    progress("loading the model");
+    let (mut model, load_s) = timed(|| load_model(&cfg.model, device))?;
+    let mut prompt = Vec::new();
+    let mut generation = Vec::new();
+    for &batch in &cfg.batches {
+        progress(&format!("prompt processing, batch {batch}"));
+        prompt.push(Throughput {
+            batch,
+            tokens_per_s: prompt_throughput(&model, cfg, batch, &mut rng)?,
+        });
+        progress(&format!("generation, batch {batch}"));
+        generation.push(Throughput {
+            batch,
+            tokens_per_s: generation_throughput(&model, cfg, batch, &mut rng)?,
+        });
+    }
+    let scoring = match &cfg.data_dir {
+        Some(dir) => {
+            progress("option scoring (PVQ-40, prompt-long persona)");
+            Some(scoring_throughput(&model, dir)?)
+        }
+        None => None,
+    };
+    let train_step_s = if cfg.train_steps > 0 {
+        progress("LoRA train step, batch 4 x 128 tokens");
+        Some(train_step_time(&mut model, cfg, &mut rng)?)
+    } else {
+        None
+    };
+    Ok(BenchReport {
+        model: cfg.model.clone(),
+        threads: rayon::current_num_threads(),
+        load_s,
+        prompt,
+        generation,
+        scoring,
+        train_step_s,
+        peak_memory_mb: peak_memory_mb(),
+    })
+}

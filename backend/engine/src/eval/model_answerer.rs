@@ -1,0 +1,271 @@
+//! The real [`Answerer`]: a loaded Llama-family model (`engine::models`) answering through
+//! `engine::generate`. Each persona's prompt prefix is encoded once and its KV cache reused for
+//! every item of the group (the runner asks one group at a time); option scoring and generation
+//! batch across items.
+//!
+//! VIM methods bring one LoRA adapter per group. `--adapter DIR` is either an adapter folder
+//! (`adapter_config.json`, for a run of one group) or a folder of adapter folders named by group
+//! (`DIR/<group>/adapter_config.json`, as `valuelab train --out DIR/<group>` leaves them).
+//! Adapters are merged into the weights for speed, so switching groups reloads the base model.
+
+use super::answerer::{Answerer, ChoiceItem, GenerationConfig};
+use crate::generate::{generate_with_prefix, score_items_with_prefix, Normalisation, PrefixState};
+use crate::models::{apply_adapter, load_model, LoadedModel};
+use crate::{Error, Result};
+use candle_core::Device;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The file that marks a PEFT adapter folder.
+pub const ADAPTER_CONFIG: &str = "adapter_config.json";
+
+/// The adapter folder of every group in `groups`, from `--adapter DIR`.
+pub fn resolve_adapters(dir: &Path, groups: &[&str]) -> Result<HashMap<String, PathBuf>> {
+    if !dir.is_dir() {
+        return Err(Error::file(
+            dir,
+            None,
+            "no such adapter folder (expected a folder from `valuelab train --out`)",
+        ));
+    }
+    if dir.join(ADAPTER_CONFIG).is_file() {
+        return match groups {
+            [one] => Ok(HashMap::from([(one.to_string(), dir.to_path_buf())])),
+            _ => Err(Error::file(
+                dir,
+                None,
+                format!(
+                    "this is one adapter, for one group, but the run has {} groups: pick its group with --group NAME, \
+                     or pass a folder holding one adapter folder per group, named by group",
+                    groups.len()
+                ),
+            )),
+        };
+    }
+    let mut found = HashMap::new();
+    let mut missing = Vec::new();
+    for &group in groups {
+        let candidate = dir.join(group);
+        if candidate.join(ADAPTER_CONFIG).is_file() {
+            found.insert(group.to_string(), candidate);
+        } else {
+            missing.push(group);
+        }
+    }
+    if !missing.is_empty() {
+        let shown: Vec<&str> = missing.iter().take(5).copied().collect();
+        return Err(Error::file(
+            dir,
+            None,
+            format!(
+                "no adapter for group(s) {}{} (expected {}/<group>/{ADAPTER_CONFIG}; train one with `valuelab train --group NAME --out {}/NAME`)",
+                shown.join(", "),
+                if missing.len() > shown.len() { format!(" and {} more", missing.len() - shown.len()) } else { String::new() },
+                dir.display(),
+                dir.display()
+            ),
+        ));
+    }
+    Ok(found)
+}
+
+pub struct ModelAnswerer {
+    model: LoadedModel,
+    spec: String,
+    device: Device,
+    norm: Normalisation,
+    /// Adapter folder per group (VIM methods); empty for prompt methods.
+    adapters: HashMap<String, PathBuf>,
+    /// The adapter merged into `model` now, if any.
+    current_adapter: Option<PathBuf>,
+    prefix: Option<PrefixState>,
+    tokens: u64,
+}
+
+impl ModelAnswerer {
+    /// Loads `spec` (`smollm2`, a .gguf file or a Hugging Face directory) onto `device`.
+    pub fn load(spec: &str, device: &Device, adapters: HashMap<String, PathBuf>) -> Result<Self> {
+        let model = load_model(spec, device)?;
+        Ok(Self::from_model(model, spec, device, adapters))
+    }
+
+    /// Wraps a model loaded elsewhere; switching adapters reloads it from `spec`.
+    pub fn from_model(
+        model: LoadedModel,
+        spec: &str,
+        device: &Device,
+        adapters: HashMap<String, PathBuf>,
+    ) -> Self {
+        ModelAnswerer {
+            model,
+            spec: spec.to_string(),
+            device: device.clone(),
+            norm: Normalisation::default(),
+            adapters,
+            current_adapter: None,
+            prefix: None,
+            tokens: 0,
+        }
+    }
+
+    /// How option probabilities are normalised (default: mean log-probability per token).
+    pub fn with_normalisation(mut self, norm: Normalisation) -> Self {
+        self.norm = norm;
+        self
+    }
+
+    pub fn model(&self) -> &LoadedModel {
+        &self.model
+    }
+
+    /// The encoded prefix of `persona`, reused while the persona stays the same.
+    fn prefix(&mut self, persona: &str) -> Result<&PrefixState> {
+        if self.prefix.as_ref().is_none_or(|p| p.persona != persona) {
+            let state = PrefixState::new(&self.model, persona)?;
+            self.tokens += state.len() as u64;
+            self.prefix = Some(state);
+        }
+        self.prefix
+            .as_ref()
+            .ok_or_else(|| Error::invalid("prefix cache missing after encoding"))
+    }
+
+    fn count_rests(&mut self, persona: &str, prompts: impl Iterator<Item = String>) -> Result<()> {
+        for prompt in prompts {
+            let rest = self.model.prompt_parts(persona, &prompt).rest;
+            self.tokens += self.model.tokenizer.encode(&rest, false)?.len() as u64;
+        }
+        Ok(())
+    }
+}
+
+impl Answerer for ModelAnswerer {
+    fn option_probabilities(
+        &mut self,
+        persona: &str,
+        items: &[ChoiceItem],
+    ) -> Result<Vec<Vec<f64>>> {
+        self.count_rests(persona, items.iter().map(|i| i.prompt.clone()))?;
+        let norm = self.norm;
+        self.prefix(persona)?;
+        let prefix = self
+            .prefix
+            .as_ref()
+            .ok_or_else(|| Error::invalid("prefix cache missing"))?;
+        let scores = score_items_with_prefix(&self.model, prefix, items, norm)?;
+        Ok(scores.into_iter().map(|s| s.probs).collect())
+    }
+
+    fn generate(
+        &mut self,
+        persona: &str,
+        prompts: &[String],
+        cfg: &GenerationConfig,
+    ) -> Result<Vec<String>> {
+        self.count_rests(persona, prompts.iter().cloned())?;
+        self.prefix(persona)?;
+        let prefix = self
+            .prefix
+            .as_ref()
+            .ok_or_else(|| Error::invalid("prefix cache missing"))?;
+        let generations = generate_with_prefix(&self.model, prefix, prompts, cfg)?;
+        self.tokens += generations.iter().map(|g| g.tokens as u64).sum::<u64>();
+        Ok(generations.into_iter().map(|g| g.text).collect())
+    }
+
+    fn name(&self) -> String {
+        self.spec.clone()
+    }
+
+    fn select_group(&mut self, group: &str) -> Result<()> {
+        if self.adapters.is_empty() {
+            return Ok(());
+        }
+        let wanted = self.adapters.get(group).cloned().ok_or_else(|| {
+            Error::invalid(format!(
+                "no adapter for group '{group}' (pass --adapter with a folder for it)"
+            ))
+        })?;
+        if self.current_adapter.as_ref() == Some(&wanted) {
+            return Ok(());
+        }
+        if self.current_adapter.is_some() {
+            // The previous group's adapter is merged into the weights: start from the base again.
+            self.model = load_model(&self.spec, &self.device)?;
+        }
+        apply_adapter(&mut self.model, &wanted, true)?;
+        self.current_adapter = Some(wanted);
+        self.prefix = None;
+        Ok(())
+    }
+
+    fn tokens_processed(&self) -> u64 {
+        self.tokens
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::testing::tiny_model;
+
+    #[test]
+    fn a_tiny_model_scores_options_into_probabilities_and_counts_tokens() {
+        let model = tiny_model(true, 3).unwrap();
+        let mut answerer = ModelAnswerer::from_model(model, "tiny", &Device::Cpu, HashMap::new());
+        let items = vec![
+            ChoiceItem {
+                prompt: "Pick one. Answer:".into(),
+                options: (1..=6).map(|k| k.to_string()).collect(),
+            },
+            ChoiceItem {
+                prompt: "Agree? Answer:".into(),
+                options: vec!["I agree".into(), "I disagree".into()],
+            },
+        ];
+        let probs = answerer
+            .option_probabilities("Let's roleplay.", &items)
+            .unwrap();
+        assert_eq!(probs.len(), 2);
+        assert_eq!(probs[0].len(), 6);
+        for p in &probs {
+            assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-6, "{p:?}");
+        }
+        assert!(answerer.tokens_processed() > 0);
+        let before = answerer.tokens_processed();
+        let texts = answerer
+            .generate(
+                "Let's roleplay.",
+                &vec!["Say hi.".to_string(); 2],
+                &crate::eval::answerer::paper_sampling(1, 3),
+            )
+            .unwrap();
+        assert_eq!(texts.len(), 2);
+        assert!(answerer.tokens_processed() > before);
+    }
+
+    #[test]
+    fn adapters_resolve_per_group_and_name_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        for g in ["Albania", "Group_3"] {
+            std::fs::create_dir_all(dir.path().join(g)).unwrap();
+            std::fs::write(dir.path().join(g).join(ADAPTER_CONFIG), "{}").unwrap();
+        }
+        let found = resolve_adapters(dir.path(), &["Albania", "Group_3"]).unwrap();
+        assert_eq!(found["Group_3"], dir.path().join("Group_3"));
+        let err = resolve_adapters(dir.path(), &["Albania", "Belgium"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no adapter for group(s) Belgium"), "{err}");
+        // One adapter folder serves a one-group run only.
+        let single = dir.path().join("Albania");
+        assert_eq!(
+            resolve_adapters(&single, &["Albania"]).unwrap()["Albania"],
+            single
+        );
+        let err = resolve_adapters(&single, &["Albania", "Group_3"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--group NAME"), "{err}");
+    }
+}

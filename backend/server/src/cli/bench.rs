@@ -1,0 +1,80 @@
+//! `valuelab bench`: the engine's speed on this machine (see docs/performance.md).
+
+use super::GlobalArgs;
+use anyhow::Context;
+use std::path::PathBuf;
+use valuelab_engine::bench::{self, BenchConfig};
+use valuelab_engine::data::DataDir;
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Model: `smollm2`, a .gguf file or a Hugging Face Llama directory.
+    #[arg(long, default_value = "smollm2")]
+    pub model: String,
+    /// Prompt length for the prompt-processing figure.
+    #[arg(long, default_value_t = 185)]
+    pub prompt_tokens: usize,
+    /// Tokens generated for the generation figure.
+    #[arg(long, default_value_t = 32)]
+    pub gen_tokens: usize,
+    /// Batch sizes for prompt processing and generation.
+    #[arg(long, value_delimiter = ',', default_value = "1,8")]
+    pub batches: Vec<usize>,
+    /// Repetitions per timing (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+    /// Timed LoRA train steps (0 skips training).
+    #[arg(long, default_value_t = 3)]
+    pub train_steps: usize,
+    /// Write the figures as JSON here as well.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Run on the first CUDA GPU (builds with `--features cuda`).
+    #[arg(long)]
+    pub cuda: bool,
+}
+
+pub fn run_bench(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
+    super::generate::apply_threads(global);
+    let data_dir = DataDir::resolve(global.data_dir.as_deref()).ok();
+    if data_dir.is_none() {
+        eprintln!("no data directory: skipping the option-scoring figure (pass --data-dir)");
+    }
+    let cfg = BenchConfig {
+        model: args.model,
+        prompt_tokens: args.prompt_tokens,
+        gen_tokens: args.gen_tokens,
+        batches: args.batches,
+        repeats: args.repeats.max(1),
+        train_steps: args.train_steps,
+        data_dir,
+    };
+    let device = valuelab_engine::models::select_device(args.cuda)?;
+    let report = bench::run(&cfg, &device, |stage| eprintln!("bench: {stage}"))?;
+    println!("model           {}", report.model);
+    println!("threads         {}", report.threads);
+    println!("load            {:.2} s", report.load_s);
+    for t in &report.prompt {
+        println!("prompt   b{:<3}  {:.1} tok/s", t.batch, t.tokens_per_s);
+    }
+    for t in &report.generation {
+        println!("generate b{:<3}  {:.1} tok/s", t.batch, t.tokens_per_s);
+    }
+    if let Some(s) = &report.scoring {
+        println!(
+            "scoring         {:.2} items/s (PVQ-40, {} items, persona {} tokens encoded in {:.2} s)",
+            s.items_per_s, s.items, s.persona_tokens, s.persona_encode_s
+        );
+    }
+    if let Some(t) = report.train_step_s {
+        println!("train step      {t:.2} s (LoRA r 8 q/v, batch 4 x 128 tokens)");
+    }
+    if let Some(m) = report.peak_memory_mb {
+        println!("peak memory     {m:.0} MB");
+    }
+    if let Some(path) = args.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}

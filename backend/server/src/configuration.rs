@@ -1,0 +1,156 @@
+//! Typed settings of the web server: defaults first, then `VALUELAB_*` environment variables, then
+//! whatever the command line sets (`valuelab serve --host --port`), in the zero2prod manner.
+//! Nothing here touches the network; `startup` turns a `Settings` into a running server.
+
+use anyhow::Context;
+use std::path::PathBuf;
+
+/// Environment variables read by [`Settings::from_env`].
+pub const ENV_HOST: &str = "VALUELAB_HOST";
+pub const ENV_PORT: &str = "VALUELAB_PORT";
+pub const ENV_STATIC_DIR: &str = "VALUELAB_STATIC_DIR";
+pub const ENV_DATA_DIR: &str = "VALUELAB_DATA_DIR";
+pub const ENV_WORKERS: &str = "VALUELAB_WORKERS";
+
+/// Loopback by default: serving on every interface is an explicit choice (`--host 0.0.0.0`).
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+pub const DEFAULT_PORT: u16 = 8080;
+/// Relative to the working directory, which is the repository root for `cargo run` and the
+/// README's commands; set `VALUELAB_STATIC_DIR` when running from elsewhere.
+pub const DEFAULT_STATIC_DIR: &str = "static";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub host: String,
+    /// 0 asks the OS for a free port (tests); `Application::port` tells which one it got.
+    pub port: u16,
+    /// Folder with `index.html` and the wasm bundle under `pkg/`; the API works without it.
+    pub static_dir: PathBuf,
+    /// Research data folder (`vim/`, `ess/`, `instruments/`), for routes that will read it.
+    pub data_dir: Option<PathBuf>,
+    /// actix worker threads; `None` lets actix use one per core.
+    pub workers: Option<usize>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            host: DEFAULT_HOST.to_string(),
+            port: DEFAULT_PORT,
+            static_dir: PathBuf::from(DEFAULT_STATIC_DIR),
+            data_dir: None,
+            workers: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults overridden by the process environment.
+    pub fn from_env() -> anyhow::Result<Settings> {
+        Settings::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Defaults overridden by `lookup(name)` for each `VALUELAB_*` variable; empty values count
+    /// as unset. Taking a function keeps tests away from the shared process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Settings> {
+        let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
+        let mut settings = Settings::default();
+        if let Some(host) = get(ENV_HOST) {
+            settings.host = host.trim().to_string();
+        }
+        if let Some(port) = get(ENV_PORT) {
+            settings.port = port.trim().parse().with_context(|| {
+                format!("{ENV_PORT}='{port}' is not a port number (expected 0..65535)")
+            })?;
+        }
+        if let Some(dir) = get(ENV_STATIC_DIR) {
+            settings.static_dir = PathBuf::from(dir);
+        }
+        if let Some(dir) = get(ENV_DATA_DIR) {
+            settings.data_dir = Some(PathBuf::from(dir));
+        }
+        if let Some(workers) = get(ENV_WORKERS) {
+            let n: usize = workers
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .with_context(|| {
+                    format!("{ENV_WORKERS}='{workers}' is not a positive number of threads")
+                })?;
+            settings.workers = Some(n);
+        }
+        Ok(settings)
+    }
+
+    /// `host:port` as given to the socket bind (IPv6 hosts get their brackets).
+    pub fn address(&self) -> String {
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from_pairs(pairs: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|key| env.get(key).cloned())
+    }
+
+    #[test]
+    fn without_environment_the_defaults_apply() {
+        assert_eq!(from_pairs(&[]).expect("defaults"), Settings::default());
+        assert_eq!(Settings::default().address(), "127.0.0.1:8080");
+        let ipv6 = Settings {
+            host: "::1".to_string(),
+            ..Settings::default()
+        };
+        assert_eq!(ipv6.address(), "[::1]:8080");
+    }
+
+    #[test]
+    fn environment_variables_override_every_setting() {
+        let settings = from_pairs(&[
+            (ENV_HOST, "0.0.0.0"),
+            (ENV_PORT, "0"),
+            (ENV_STATIC_DIR, "/srv/valuelab/static"),
+            (ENV_DATA_DIR, "/data"),
+            (ENV_WORKERS, "2"),
+        ])
+        .expect("valid environment");
+        assert_eq!(settings.address(), "0.0.0.0:0");
+        assert_eq!(settings.static_dir, PathBuf::from("/srv/valuelab/static"));
+        assert_eq!(settings.data_dir, Some(PathBuf::from("/data")));
+        assert_eq!(settings.workers, Some(2));
+    }
+
+    #[test]
+    fn empty_variables_count_as_unset() {
+        let settings = from_pairs(&[(ENV_PORT, ""), (ENV_DATA_DIR, " ")]).expect("empty is unset");
+        assert_eq!(settings, Settings::default());
+    }
+
+    #[test]
+    fn a_bad_port_is_an_error_naming_the_variable_and_the_value() {
+        let err = from_pairs(&[(ENV_PORT, "80a")]).expect_err("not a number");
+        let message = format!("{err:#}");
+        assert!(message.contains("VALUELAB_PORT='80a'"), "{message}");
+        let err = from_pairs(&[(ENV_PORT, "70000")]).expect_err("out of range");
+        assert!(format!("{err:#}").contains("70000"));
+    }
+
+    #[test]
+    fn zero_workers_is_rejected() {
+        let err = from_pairs(&[(ENV_WORKERS, "0")]).expect_err("zero threads");
+        assert!(format!("{err:#}").contains("VALUELAB_WORKERS='0'"));
+    }
+}

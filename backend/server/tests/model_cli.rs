@@ -1,0 +1,137 @@
+//! `valuelab generate` and `valuelab score` end to end on a tiny GGUF written by the engine's
+//! test helpers (random weights, byte-level test tokenizer), plus their error messages.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use valuelab_engine::models::testing::write_random_tiny_gguf;
+
+fn valuelab(args: &[&str], models_dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_valuelab"))
+        .args(args)
+        .env("VALUELAB_MODELS_DIR", models_dir)
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .expect("the valuelab binary runs")
+}
+
+fn tiny_gguf(dir: &Path) -> String {
+    let path = dir.join("tiny.gguf");
+    write_random_tiny_gguf(&path, 1).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn generate_prints_the_requested_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_gguf(dir.path());
+    let out = valuelab(
+        &[
+            "generate",
+            "--model",
+            &model,
+            "--prompt",
+            "Hello",
+            "--persona",
+            "A person.",
+            "--max-tokens",
+            "5",
+            "--n",
+            "3",
+            "--seed",
+            "1",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.matches("--- sample").count(), 3, "{stdout}");
+    assert!(text(&out.stderr).contains("tokens/s"));
+}
+
+#[test]
+fn score_prints_probabilities_that_sum_to_one_and_the_expected_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_gguf(dir.path());
+    let out = valuelab(
+        &[
+            "score",
+            "--model",
+            &model,
+            "--prompt",
+            "How much like you? Answer:",
+            "--option",
+            "1",
+            "--option",
+            "2",
+            "--option",
+            "Very much",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let probs: Vec<f64> = stdout
+        .lines()
+        .skip(1)
+        .take(3)
+        .map(|line| line.split_whitespace().last().unwrap().parse().unwrap())
+        .collect();
+    assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-3, "{stdout}");
+    assert!(stdout.contains("expected index:"), "{stdout}");
+}
+
+#[test]
+fn unknown_models_and_missing_installs_fail_with_a_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = valuelab(
+        &["score", "--model", "gpt5", "--prompt", "x", "--option", "a"],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("unknown model 'gpt5'"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // VALUELAB_MODELS_DIR points at an empty folder: smollm2 is not installed there.
+    let out = valuelab(
+        &["generate", "--model", "smollm2", "--prompt", "x"],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("scripts/install-model.sh"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_missing_adapter_folder_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_gguf(dir.path());
+    let missing = dir.path().join("no-adapter");
+    let out = valuelab(
+        &[
+            "generate",
+            "--model",
+            &model,
+            "--adapter",
+            missing.to_str().unwrap(),
+            "--prompt",
+            "x",
+        ],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cannot apply adapter") && stderr.contains("adapter_config.json"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# valuelab's test command (README; CI runs it verbatim from .ci/run):
+# every test of the workspace, then the wasm32 build of the shared core and the web app.
+# Lints (fmt, clippy) are in scripts/lint.sh.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Research data: the shared copy beside the clone unless the caller chose another.
+if [[ -z "${VALUELAB_DATA_DIR:-}" ]]; then
+    VALUELAB_DATA_DIR="$(cd .. && pwd)/shared/data"
+fi
+export VALUELAB_DATA_DIR
+if [[ ! -d "$VALUELAB_DATA_DIR" ]]; then
+    echo "test.sh: warning: data directory $VALUELAB_DATA_DIR does not exist; tests that read the research data will fail (set VALUELAB_DATA_DIR)" >&2
+fi
+# Test binaries run in parallel; model tests with a full rayon pool each oversubscribe the cores
+# and slow candle down many times over (ENGINE-NOTES trap 4).
+export RAYON_NUM_THREADS="${RAYON_NUM_THREADS:-1}"
+
+started=$SECONDS
+stage() {
+    echo
+    echo "==> $* (at $((SECONDS - started)) s)"
+}
+
+stage "model (scripts/install-model.sh)"
+scripts/install-model.sh
+
+stage "cargo test (data: $VALUELAB_DATA_DIR)"
+cargo test
+
+stage "wasm32 build of valuelab-common and valuelab-frontend"
+cargo build -p valuelab-common -p valuelab-frontend --target wasm32-unknown-unknown
+
+stage "all tests passed"
