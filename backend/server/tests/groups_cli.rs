@@ -98,7 +98,8 @@ fn build_then_gold_gives_hand_computed_group_means() {
     let dir = tempfile::tempdir().unwrap();
     let survey = dir.path().join("ess.csv");
     write_survey(&survey);
-    let groups = dir.path().join("groups.tsv");
+    // A folder that does not exist yet: build creates it for the groups and the plot.
+    let groups = dir.path().join("out/groups.tsv");
     let built = valuelab(&[
         "groups",
         "build",
@@ -128,7 +129,7 @@ fn build_then_gold_gives_hand_computed_group_means() {
     // value from the grand mean, so SSE(k=1) = 20 * 10 * 2.5^2 = 1250.
     assert_eq!(lines[1], "1\t1250.000");
     assert_eq!(lines[2], "2\t0.000");
-    let svg = std::fs::read_to_string(dir.path().join("groups.elbow.svg"))
+    let svg = std::fs::read_to_string(dir.path().join("out/groups.elbow.svg"))
         .expect("the elbow plot beside --out");
     assert!(svg.contains("<svg") && svg.contains("within-cluster SSE"));
 

@@ -1004,6 +1004,12 @@ mod tests {
             ..LoraConfig::default()
         };
         model.attach_lora(&cfg, &varmap, 1).unwrap();
+        // B starts at zero, which zeroes A's gradient; give B values so both factors must learn.
+        for (name, var) in varmap.data().lock().unwrap().iter() {
+            if name.contains("lora_B") {
+                var.set(&(var.as_tensor().ones_like().unwrap() * 0.05).unwrap()).unwrap();
+            }
+        }
         let input = Input::from_tokens(&[1, 4, 9, 16], 0, &Device::Cpu).unwrap();
         let hidden = model.forward_hidden(&input, None, Mode::Training).unwrap();
         let loss = model

@@ -103,8 +103,7 @@ fn build(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<()> {
         }
         let svg_path = elbow_path(args.elbow_out.as_deref(), args.out.as_deref())?;
         let svg = elbow::elbow_svg(&curve, &format!("Elbow: {}", file_name(&args.ess)))?;
-        std::fs::write(&svg_path, svg)
-            .with_context(|| format!("cannot write {}", svg_path.display()))?;
+        data::write_atomically(&svg_path, |out| Ok(out.write_all(svg.as_bytes())?))?;
         eprintln!("wrote the elbow plot to {}", svg_path.display());
     }
 
