@@ -102,9 +102,11 @@ fn report_of_two_runs_prints_tables_and_writes_files() {
             .map(|r| (r - 1.0).abs() < 1e-9),
         Some(true)
     );
-    assert!(std::fs::read_to_string(out.join("pvq_radar_Group_1.svg"))
-        .unwrap()
-        .contains("target"));
+    // the legend's <text> element (the SVG backend puts its content on its own line)
+    let radar = std::fs::read_to_string(out.join("pvq_radar_Group_1.svg")).unwrap();
+    assert!(radar.split("<text").any(|t| t
+        .split_once('>')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with("target\n</text>"))));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `valuelab train` end to end on the shared research data (`VALUELAB_DATA_DIR`, else
 //! `../shared/data` next to the checkout): on a tiny random GGUF (fast: training, the PEFT
 //! output, resuming and loading the adapter back), and two steps on the real SmolLM2 file, found
-//! through `VALUELAB_MODELS_DIR` (CI installs it with scripts/install-model.sh; the test fails,
+//! as `--model smollm2` finds it (CI installs it with scripts/install-model.sh; the test fails,
 //! never skips, when it is missing).
 
 use std::path::{Path, PathBuf};
@@ -152,11 +152,10 @@ fn an_unknown_group_fails_before_loading_a_model() {
 
 #[test]
 fn two_steps_on_the_real_smollm2() {
-    let models = std::env::var_os("VALUELAB_MODELS_DIR").map(PathBuf::from);
-    let installed = models
-        .as_ref()
-        .is_some_and(|d| d.join("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf").is_file());
-    assert!(installed, "this test needs SmolLM2: run scripts/install-model.sh and set VALUELAB_MODELS_DIR to its models folder");
+    // Resolved exactly as the binary resolves `--model smollm2`, so the check and the run agree.
+    if let Err(e) = valuelab_engine::models::resolve("smollm2") {
+        panic!("this test needs SmolLM2 (run scripts/install-model.sh): {e}");
+    }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("adapter");
     let run = Command::new(env!("CARGO_BIN_EXE_valuelab"))

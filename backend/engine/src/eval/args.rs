@@ -7,7 +7,6 @@ use super::task::{Task, TaskItem, TaskKind};
 use crate::data::touche::{Argument, Stance};
 use crate::{Error, Result};
 use std::collections::HashSet;
-use valuelab_common::scale::AnswerScale;
 
 /// Token budgets of the two generations: a stance is a few words, a premise a few sentences.
 pub const STANCE_MAX_TOKENS: usize = 16;
@@ -29,14 +28,30 @@ pub fn premise_prompt(conclusion: &str, stance: &str) -> String {
     )
 }
 
-/// Reads a generated stance: "agree" → in favor of, "disagree" → against; `None` when the text
-/// says neither or both.
+/// Words that state a stance in a generation's first line: the prompt's own verbs and the
+/// dataset's stance names ("in favor of" / "against").
+const FOR_WORDS: [&str; 4] = ["agree", "favor", "favour", "support"];
+const AGAINST_WORDS: [&str; 3] = ["disagree", "against", "oppose"];
+
+/// Reads a generated stance from its first non-empty line: agreeing words → in favor of,
+/// disagreeing words → against; `None` when the line says neither or both (a bare "No" to
+/// "agree or disagree?" is not read as either).
 pub fn parse_stance(text: &str) -> Option<Stance> {
-    let scale = AnswerScale::Options(vec!["agree".to_string(), "disagree".to_string()]);
-    match scale.parse_answer(text) {
-        Ok(0) => Some(Stance::InFavorOf),
-        Ok(_) => Some(Stance::Against),
-        Err(_) => None,
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let words: Vec<String> = line
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let says = |set: &[&str]| words.iter().any(|w| set.contains(&w.as_str()));
+    match (says(&FOR_WORDS), says(&AGAINST_WORDS)) {
+        (true, false) => Some(Stance::InFavorOf),
+        (false, true) => Some(Stance::Against),
+        _ => None,
     }
 }
 
@@ -105,6 +120,16 @@ mod tests {
         assert_eq!(parse_stance(" Disagree, because"), Some(Stance::Against));
         assert_eq!(parse_stance("It is complicated."), None);
         assert_eq!(parse_stance("I agree and disagree"), None);
+        assert_eq!(
+            parse_stance("I am in favor of it."),
+            Some(Stance::InFavorOf)
+        );
+        assert_eq!(parse_stance("Against."), Some(Stance::Against));
+        assert_eq!(parse_stance("No"), None);
+        assert_eq!(
+            parse_stance("\nI disagree.\nBut some agree."),
+            Some(Stance::Against)
+        );
     }
 
     #[test]

@@ -168,11 +168,13 @@ mod tests {
         assert_ne!(c.assignments[0], c.assignments[1]);
         let g_low = c.assignments[0];
         // The jitter is symmetric around the centre (-0.04..0.04 in steps of 0.02), so the mean is the centre.
-        for j in 0..VALUE_COUNT {
-            assert!((c.centroids[g_low][j] - low[j]).abs() < 1e-12);
+        for (centre, mean) in low.iter().zip(&c.centroids[g_low]) {
+            assert!((centre - mean).abs() < 1e-12);
         }
-        let expected_sse = sse(&points, &c.centroids, &c.assignments);
-        assert!((c.sse - expected_sse).abs() < 1e-12);
+        // By hand, per coordinate: the low blob's six jitters of each size give
+        // 6 * (.04² + .02² + 0 + .02² + .04²) = .024; the high blob's offsets .04, .02, 0, .02, .04
+        // around their mean .024 give 6 * (.016² + .004² + .024² + .004² + .016²) = .00672.
+        assert!((c.sse - 10.0 * (0.024 + 0.00672)).abs() < 1e-9, "{}", c.sse);
     }
 
     #[test]

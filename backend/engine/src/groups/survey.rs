@@ -538,10 +538,12 @@ mod tests {
         assert!(err.contains("missing column 'impfun'"), "{err}");
     }
 
+    /// The real responses table, the PVQ-21 key and the scored respondents.
+    type Real = (EssTable, Vec<(String, Value)>, ScoredRespondents);
+
     /// The real responses, read and scored once for all tests.
-    fn real() -> &'static (EssTable, Vec<(String, Value)>, ScoredRespondents) {
-        static REAL: std::sync::OnceLock<(EssTable, Vec<(String, Value)>, ScoredRespondents)> =
-            std::sync::OnceLock::new();
+    fn real() -> &'static Real {
+        static REAL: std::sync::OnceLock<Real> = std::sync::OnceLock::new();
         REAL.get_or_init(|| {
             let data = shared_data();
             let table = read_ess_csv(&data.ess_responses_csv()).unwrap();

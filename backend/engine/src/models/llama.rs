@@ -1007,7 +1007,8 @@ mod tests {
         // B starts at zero, which zeroes A's gradient; give B values so both factors must learn.
         for (name, var) in varmap.data().lock().unwrap().iter() {
             if name.contains("lora_B") {
-                var.set(&(var.as_tensor().ones_like().unwrap() * 0.05).unwrap()).unwrap();
+                var.set(&(var.as_tensor().ones_like().unwrap() * 0.05).unwrap())
+                    .unwrap();
             }
         }
         let input = Input::from_tokens(&[1, 4, 9, 16], 0, &Device::Cpu).unwrap();
