@@ -8,11 +8,8 @@ use crate::data::{groups, pvq, DataDir};
 use crate::eval::methods::{persona, Method};
 use crate::generate::{score_items_with_prefix, ChoiceItem, Normalisation, PrefixState};
 use crate::models::{load_model, Input, LoadedModel};
-use crate::train::trainer::LoraTrainer;
-use crate::train::Sample;
 use crate::Result;
 use candle_core::{Device, D};
-use candle_nn::ParamsAdamW;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::time::Instant;
@@ -85,14 +82,6 @@ fn random_tokens(rng: &mut rand_chacha::ChaCha8Rng, n: usize, vocab: usize) -> V
     (0..n)
         .map(|_| rng.random_range(100..vocab as u32))
         .collect()
-}
-
-/// Peak resident memory of this process (Linux `VmHWM`), in MB.
-pub fn peak_memory_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
 }
 
 fn prompt_throughput(
@@ -173,35 +162,18 @@ fn scoring_throughput(model: &LoadedModel, dir: &DataDir) -> Result<ScoringFigur
     })
 }
 
-fn train_step_time(
-    model: &mut LoadedModel,
-    cfg: &BenchConfig,
-    rng: &mut rand_chacha::ChaCha8Rng,
-) -> Result<f64> {
-    let vocab = model.config().vocab_size;
-    let samples: Vec<Sample> = (0..4)
-        .map(|_| {
-            let ids = random_tokens(rng, 128, vocab);
-            Sample::new(&ids[..96], &ids[96..], None).map(|(s, _)| s)
-        })
-        .collect::<Result<_>>()?;
-    let params = ParamsAdamW {
-        lr: 2e-5,
-        ..ParamsAdamW::default()
-    };
-    let mut trainer = LoraTrainer::new(
+/// Median seconds per LoRA step at the shape: batch 4 × 128 tokens, the loss on the last
+/// 32 tokens of each row (an answer after a prompt, as VIM's examples are).
+fn train_step_time(model: &mut LoadedModel, cfg: &BenchConfig) -> Result<f64> {
+    let timing = crate::train::bench::time_lora_steps(
         &mut model.llama,
         &crate::lora::LoraConfig::default(),
-        0,
-        params,
+        4,
+        128,
+        32,
+        cfg.train_steps,
     )?;
-    let batch: Vec<&Sample> = samples.iter().collect();
-    let micro = vec![batch];
-    trainer.step(&model.llama, &micro)?;
-    let times = (0..cfg.train_steps)
-        .map(|_| timed(|| trainer.step(&model.llama, &micro)).map(|(_, t)| t))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(median(times))
+    Ok(median(timing.steps))
 }
 
 /// Runs every measurement, reporting each stage's name through `progress`.
@@ -236,7 +208,7 @@ pub fn run(
     };
     let train_step_s = if cfg.train_steps > 0 {
         progress("LoRA train step, batch 4 x 128 tokens");
-        Some(train_step_time(&mut model, cfg, &mut rng)?)
+        Some(train_step_time(&mut model, cfg)?)
     } else {
         None
     };
@@ -248,6 +220,6 @@ pub fn run(
         generation,
         scoring,
         train_step_s,
-        peak_memory_mb: peak_memory_mb(),
+        peak_memory_mb: crate::train::bench::peak_memory_mib(),
     })
 }

@@ -49,6 +49,14 @@ pub fn write_atomically(
             .flush()
             .map_err(|e| Error::file(path, None, format!("cannot write: {e}")))?;
     }
+    // Temporary files are private (0600); the finished file gets the usual 0644.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::file(path, None, format!("cannot set permissions: {e}")))?;
+    }
     tmp.persist(path).map_err(|e| {
         Error::file(
             path,

@@ -11,6 +11,7 @@
 use super::answerer::{Answerer, ChoiceItem, GenerationConfig};
 use crate::generate::{generate_with_prefix, score_items_with_prefix, Normalisation, PrefixState};
 use crate::models::{apply_adapter, load_model, LoadedModel};
+use crate::train::provenance;
 use crate::{Error, Result};
 use candle_core::Device;
 use std::collections::HashMap;
@@ -30,7 +31,10 @@ pub fn resolve_adapters(dir: &Path, groups: &[&str]) -> Result<HashMap<String, P
     }
     if dir.join(ADAPTER_CONFIG).is_file() {
         return match groups {
-            [one] => Ok(HashMap::from([(one.to_string(), dir.to_path_buf())])),
+            [one] => {
+                provenance::check_group(dir, one)?;
+                Ok(HashMap::from([(one.to_string(), dir.to_path_buf())]))
+            }
             _ => Err(Error::file(
                 dir,
                 None,
@@ -47,6 +51,7 @@ pub fn resolve_adapters(dir: &Path, groups: &[&str]) -> Result<HashMap<String, P
     for &group in groups {
         let candidate = dir.join(group);
         if candidate.join(ADAPTER_CONFIG).is_file() {
+            provenance::check_group(&candidate, group)?;
             found.insert(group.to_string(), candidate);
         } else {
             missing.push(group);
@@ -79,6 +84,10 @@ pub struct ModelAnswerer {
     /// The adapter merged into `model` now, if any.
     current_adapter: Option<PathBuf>,
     prefix: Option<PrefixState>,
+    /// Option probabilities already computed with the current weights, by persona, prompt and
+    /// options: the value-blind `base` method asks every group the same items, and this answers
+    /// all groups but the first without running the model.
+    answered: HashMap<(String, String, Vec<String>), Vec<f64>>,
     tokens: u64,
 }
 
@@ -104,6 +113,7 @@ impl ModelAnswerer {
             adapters,
             current_adapter: None,
             prefix: None,
+            answered: HashMap::new(),
             tokens: 0,
         }
     }
@@ -145,15 +155,40 @@ impl Answerer for ModelAnswerer {
         persona: &str,
         items: &[ChoiceItem],
     ) -> Result<Vec<Vec<f64>>> {
-        self.count_rests(persona, items.iter().map(|i| i.prompt.clone()))?;
-        let norm = self.norm;
-        self.prefix(persona)?;
-        let prefix = self
-            .prefix
-            .as_ref()
-            .ok_or_else(|| Error::invalid("prefix cache missing"))?;
-        let scores = score_items_with_prefix(&self.model, prefix, items, norm)?;
-        Ok(scores.into_iter().map(|s| s.probs).collect())
+        let key = |item: &ChoiceItem| {
+            (
+                persona.to_string(),
+                item.prompt.clone(),
+                item.options.clone(),
+            )
+        };
+        let new: Vec<ChoiceItem> = items
+            .iter()
+            .filter(|item| !self.answered.contains_key(&key(item)))
+            .cloned()
+            .collect();
+        if !new.is_empty() {
+            self.count_rests(persona, new.iter().map(|i| i.prompt.clone()))?;
+            let norm = self.norm;
+            self.prefix(persona)?;
+            let prefix = self
+                .prefix
+                .as_ref()
+                .ok_or_else(|| Error::invalid("prefix cache missing"))?;
+            let scores = score_items_with_prefix(&self.model, prefix, &new, norm)?;
+            for (item, s) in new.iter().zip(scores) {
+                self.answered.insert(key(item), s.probs);
+            }
+        }
+        items
+            .iter()
+            .map(|item| {
+                self.answered
+                    .get(&key(item))
+                    .cloned()
+                    .ok_or_else(|| Error::invalid("an item's option probabilities went missing"))
+            })
+            .collect()
     }
 
     fn generate(
@@ -196,6 +231,7 @@ impl Answerer for ModelAnswerer {
         apply_adapter(&mut self.model, &wanted, true)?;
         self.current_adapter = Some(wanted);
         self.prefix = None;
+        self.answered.clear();
         Ok(())
     }
 
@@ -233,6 +269,13 @@ mod tests {
         }
         assert!(answerer.tokens_processed() > 0);
         let before = answerer.tokens_processed();
+        // The same questions under the same persona (the base method's other groups) are
+        // answered again without running the model.
+        let again = answerer
+            .option_probabilities("Let's roleplay.", &items[1..])
+            .unwrap();
+        assert_eq!(again[0], probs[1]);
+        assert_eq!(answerer.tokens_processed(), before);
         let texts = answerer
             .generate(
                 "Let's roleplay.",

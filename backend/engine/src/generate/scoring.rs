@@ -9,7 +9,8 @@
 //!    output layer (the largest matmul of a small model).
 //!
 //! Items whose options are all single tokens (chat prompts with "1".."6") need step 1 only,
-//! so they run [`ITEM_BATCH`] items at a time as one batch.
+//! so they run [`ITEM_BATCH`] items at a time as one batch. Tokens that every item's rest
+//! starts with (a task's instructions) join the prefix first and run once.
 //!
 //! Right padding is safe without a mask: padding sits after a row's real tokens, and causal
 //! attention never lets a real token see later positions.
@@ -19,9 +20,10 @@ use crate::models::{Cache, Input, LoadedModel, Mode};
 use crate::{Error, Result};
 use candle_core::{Tensor, D};
 
-/// Items per batched forward when every option is one token. Larger batches pad more and
-/// gain little on CPU, where one item's rest (~60–200 tokens) already fills the matmuls.
-pub const ITEM_BATCH: usize = 4;
+/// Items per batched forward when every option is one token. Items are sorted by length first,
+/// so padding stays small; on 2 cores, 16 PVQ items under a prompt-long persona scored ~15 %
+/// faster than 4 (`valuelab bench`, docs/performance.md).
+pub const ITEM_BATCH: usize = 16;
 
 /// Which per-option score the probabilities over options are a softmax of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -82,8 +84,20 @@ pub fn score_items(
 }
 
 struct Prepared {
+    /// The item's rest of prompt, then the tokens every option starts with (`shared`).
     rest: Vec<u32>,
+    /// Tokens all options start with ("I" of "I agree" / "I disagree"), when what is left of
+    /// each option is one token: fed as part of the rest, so the item takes the batched path.
+    shared: Vec<u32>,
+    /// What is left of each option after `shared`.
     options: Vec<Vec<u32>>,
+}
+
+impl Prepared {
+    /// Index in `rest` of the first shared option token (the rest of prompt's length).
+    fn prompt_len(&self) -> usize {
+        self.rest.len() - self.shared.len()
+    }
 }
 
 /// [`score_items`] with a persona prefix encoded earlier (reuse it across calls).
@@ -93,32 +107,50 @@ pub fn score_items_with_prefix(
     items: &[ChoiceItem],
     norm: Normalisation,
 ) -> Result<Vec<OptionScores>> {
-    let prepared = items
+    let mut prepared = items
         .iter()
         .enumerate()
         .map(|(i, item)| prepare(model, prefix, i, item))
         .collect::<Result<Vec<_>>>()?;
+    let shared = extend_by_shared_start(model, prefix, &mut prepared)?;
+    let prefix = &shared;
     let mut token_logprobs: Vec<Option<Vec<Vec<f32>>>> = vec![None; items.len()];
 
-    let single: Vec<usize> = (0..items.len())
+    let mut single: Vec<usize> = (0..items.len())
         .filter(|&i| prepared[i].options.iter().all(|o| o.len() == 1))
         .collect();
+    // Batches of similar lengths waste little on padding.
+    single.sort_by_key(|&i| prepared[i].rest.len());
     for chunk in single.chunks(ITEM_BATCH) {
         let rests: Vec<&[u32]> = chunk.iter().map(|&i| prepared[i].rest.as_slice()).collect();
         let mut cache = prefix.batch_cache(model, chunk.len())?;
         let hidden = forward_right_padded(model, &mut cache, &rests, prefix.len())?;
-        let last: Vec<(usize, usize)> = rests
-            .iter()
-            .enumerate()
-            .map(|(row, r)| (row, r.len() - 1))
-            .collect();
-        let targets: Vec<Vec<u32>> = chunk
-            .iter()
-            .map(|&i| prepared[i].options.iter().map(|o| o[0]).collect())
-            .collect();
-        let picked = logprobs_at(model, &hidden, &last, &targets)?;
-        for (&i, lps) in chunk.iter().zip(picked) {
-            token_logprobs[i] = Some(lps.into_iter().map(|lp| vec![lp]).collect());
+        // Per row: the positions predicting each shared option token, then the last position,
+        // which predicts every option's own token.
+        let (mut positions, mut targets) = (Vec::new(), Vec::new());
+        for (row, &i) in chunk.iter().enumerate() {
+            let item = &prepared[i];
+            for (j, &token) in item.shared.iter().enumerate() {
+                positions.push((row, item.prompt_len() - 1 + j));
+                targets.push(vec![token]);
+            }
+            positions.push((row, item.rest.len() - 1));
+            targets.push(item.options.iter().map(|o| o[0]).collect());
+        }
+        let mut picked = logprobs_at(model, &hidden, &positions, &targets)?.into_iter();
+        for &i in chunk {
+            let shared: Vec<f32> = (0..prepared[i].shared.len())
+                .map(|_| picked.next().map(|lp| lp[0]))
+                .collect::<Option<_>>()
+                .ok_or_else(|| Error::invalid("scoring lost a shared option token"))?;
+            let own = picked
+                .next()
+                .ok_or_else(|| Error::invalid("scoring lost an item's options"))?;
+            token_logprobs[i] = Some(
+                own.into_iter()
+                    .map(|lp| shared.iter().copied().chain([lp]).collect())
+                    .collect(),
+            );
         }
     }
     for (i, item) in prepared.iter().enumerate() {
@@ -131,6 +163,49 @@ pub fn score_items_with_prefix(
         .flatten()
         .map(|per_option| option_scores(&per_option, norm))
         .collect())
+}
+
+/// Moves the tokens every item's rest starts with (a task's instructions, like PVQ's option list
+/// before each statement) into the prefix, so they run once instead of once per item. Each rest
+/// keeps at least its last token, whose logits score the options.
+fn extend_by_shared_start(
+    model: &LoadedModel,
+    prefix: &PrefixState,
+    prepared: &mut [Prepared],
+) -> Result<PrefixState> {
+    let shared = match prepared.split_first() {
+        Some((first, others)) => {
+            // The position before each item's first option token must stay in its rest.
+            let bound = prepared
+                .iter()
+                .map(|p| p.prompt_len() - 1)
+                .min()
+                .unwrap_or(0);
+            let mut n = 0;
+            while n < bound && others.iter().all(|p| p.rest[n] == first.rest[n]) {
+                n += 1;
+            }
+            first.rest[..n].to_vec()
+        }
+        None => Vec::new(),
+    };
+    if shared.is_empty() {
+        return Ok(prefix.clone());
+    }
+    let mut cache = prefix.batch_cache(model, 1)?;
+    model.llama.forward_hidden(
+        &Input::from_tokens(&shared, prefix.len(), model.device())?,
+        Some(&mut cache),
+        Mode::Inference,
+    )?;
+    for p in prepared.iter_mut() {
+        p.rest.drain(..shared.len());
+    }
+    Ok(PrefixState {
+        persona: prefix.persona.clone(),
+        tokens: prefix.tokens.iter().chain(&shared).copied().collect(),
+        cache,
+    })
 }
 
 fn prepare(
@@ -152,7 +227,7 @@ fn prepare(
             index + 1
         )));
     }
-    let options = item
+    let mut options = item
         .options
         .iter()
         .map(|o| {
@@ -166,7 +241,38 @@ fn prepare(
             Ok(tokens)
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Prepared { rest, options })
+    let shared = shared_option_start(&options);
+    let mut rest = rest;
+    if !shared.is_empty() {
+        rest.extend_from_slice(&shared);
+        for o in &mut options {
+            o.drain(..shared.len());
+        }
+    }
+    Ok(Prepared {
+        rest,
+        shared,
+        options,
+    })
+}
+
+/// The tokens all options start with, when each option has exactly one token after them (two
+/// or more options); empty otherwise, as the general path handles any options.
+fn shared_option_start(options: &[Vec<u32>]) -> Vec<u32> {
+    let Some((first, others)) = options.split_first() else {
+        return Vec::new();
+    };
+    let n = first.len() - 1;
+    let same_start = !others.is_empty()
+        && n > 0
+        && others
+            .iter()
+            .all(|o| o.len() == first.len() && o[..n] == first[..n]);
+    if same_start {
+        first[..n].to_vec()
+    } else {
+        Vec::new()
+    }
 }
 
 /// Per-option, per-token log-probabilities of one item with multi-token options.
@@ -397,6 +503,54 @@ mod tests {
                 assert!((s.probs.iter().sum::<f64>() - 1.0).abs() < 1e-9);
             }
         }
+    }
+
+    #[test]
+    fn items_with_a_common_preamble_score_as_if_asked_alone() {
+        // The shared instructions move into the prefix; the scores must not change.
+        let preamble = "Indicate whether it is 1, 2 or 3 as a description of you. Statement: ";
+        let option_sets: [Vec<String>; 3] = [
+            vec!["1".into(), "2".into(), "Not at all".into()],
+            // Options that share their first tokens take the batched path.
+            vec!["12".into(), "13".into(), "14".into()],
+            vec!["xa".into(), "xb".into()],
+        ];
+        let items: Vec<ChoiceItem> = ["short.", "a longer one here.", "short again."]
+            .iter()
+            .zip(option_sets)
+            .map(|(s, options)| ChoiceItem {
+                prompt: format!("{preamble}{s} Answer:"),
+                options,
+            })
+            .collect();
+        for (chat, persona) in [(false, ""), (true, "A persona.")] {
+            let model = tiny_model(chat, 5).unwrap();
+            let prefix = PrefixState::new(&model, persona).unwrap();
+            for item in &items[1..] {
+                assert!(!prepare(&model, &prefix, 0, item).unwrap().shared.is_empty());
+            }
+            let together = score_items(&model, persona, &items, Normalisation::Sum).unwrap();
+            for (item, s) in items.iter().zip(&together) {
+                for (o, option) in item.options.iter().enumerate() {
+                    let alone = brute_force_logprob(&model, persona, &item.prompt, option);
+                    assert!((s.logprob_sum[o] - alone).abs() < 1e-4, "{option}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_shared_option_start_is_found_only_before_one_token_each() {
+        assert_eq!(shared_option_start(&[vec![5, 1], vec![5, 2]]), vec![5]);
+        assert_eq!(
+            shared_option_start(&[vec![5, 6, 1], vec![5, 6, 2]]),
+            vec![5, 6]
+        );
+        // Different lengths, different starts, or one option: the general path.
+        assert!(shared_option_start(&[vec![5, 1], vec![5, 2, 3]]).is_empty());
+        assert!(shared_option_start(&[vec![5, 1], vec![6, 1]]).is_empty());
+        assert!(shared_option_start(&[vec![5, 1]]).is_empty());
+        assert!(shared_option_start(&[vec![1], vec![2]]).is_empty());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use valuelab_engine::data::DataDir;
 use valuelab_engine::lora::LoraConfig;
 use valuelab_engine::models;
 use valuelab_engine::train::dataset::{encode_examples, subsample};
+use valuelab_engine::train::provenance::{self, AdapterProvenance};
 use valuelab_engine::train::{self, RunOptions, TrainConfig, TrainEvent};
 use valuelab_engine::vim::{self, Method, Rule};
 
@@ -185,6 +186,18 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
         &mut |e| progress.show(e),
     )?;
 
+    provenance::write(
+        &summary.adapter_dir,
+        &AdapterProvenance {
+            group: group.name.clone(),
+            values: group.values.scores().to_vec(),
+            method: method.to_string(),
+            rule: rule.to_string(),
+            threshold: args.threshold,
+            seed: args.seed,
+            groups_file: groups_path.display().to_string(),
+        },
+    )?;
     println!(
         "trained {} steps of {} ({})",
         summary.steps,
