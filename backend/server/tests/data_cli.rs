@@ -2,20 +2,11 @@
 //! binary on the shared research data (`VALUELAB_DATA_DIR`, else `../shared/data` next to the
 //! checkout).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn shared_data() -> PathBuf {
-    let root = std::env::var_os("VALUELAB_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    assert!(
-        root.join("vim").is_dir(),
-        "these tests need the research data at {} (set VALUELAB_DATA_DIR to its folder)",
-        root.display()
-    );
-    root
-}
+use common::{data_dir as shared_data, text};
+use std::path::Path;
+use std::process::{Command, Output};
 
 /// Runs the binary with a clean environment for the data directory: no `VALUELAB_DATA_DIR`, and
 /// a cache folder of its own so a user's fetched data is never picked up.
@@ -27,10 +18,6 @@ fn valuelab(args: &[&str], cache: &Path) -> Output {
         .env("HOME", cache)
         .output()
         .expect("run valuelab")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]

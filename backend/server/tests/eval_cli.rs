@@ -3,30 +3,11 @@
 //! the prompt methods and a trained adapter, resuming a cut-short run, and predictions for groups
 //! and questions the data has never seen.
 
+mod common;
+
+use common::{arg, data_dir, valuelab};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use valuelab_engine::models::testing::write_random_tiny_gguf;
-
-fn data_dir() -> PathBuf {
-    let root = std::env::var_os("VALUELAB_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    assert!(
-        root.join("vim").is_dir(),
-        "these tests need the research data at {} (set VALUELAB_DATA_DIR)",
-        root.display()
-    );
-    root
-}
-
-fn valuelab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_valuelab"))
-        .args(args)
-        .env("VALUELAB_DATA_DIR", data_dir())
-        .env("RAYON_NUM_THREADS", "1")
-        .output()
-        .expect("the valuelab binary runs")
-}
 
 fn succeed(args: &[&str]) -> String {
     let out = valuelab(args);
@@ -36,10 +17,6 @@ fn succeed(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn arg(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temporary path")
 }
 
 fn results(run: &Path) -> serde_json::Value {

@@ -4,38 +4,11 @@
 //! as `--model smollm2` finds it (CI installs it with scripts/install-model.sh; the test fails,
 //! never skips, when it is missing).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::{arg, data_dir, text, valuelab};
+use std::process::Command;
 use valuelab_engine::models::testing::write_random_tiny_gguf;
-
-fn data_dir() -> PathBuf {
-    let root = std::env::var_os("VALUELAB_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    assert!(
-        root.join("vim").is_dir(),
-        "these tests need the research data at {} (set VALUELAB_DATA_DIR)",
-        root.display()
-    );
-    root
-}
-
-fn valuelab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_valuelab"))
-        .args(args)
-        .env("VALUELAB_DATA_DIR", data_dir())
-        .env("RAYON_NUM_THREADS", "1")
-        .output()
-        .expect("the valuelab binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn arg(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temporary path")
-}
 
 #[test]
 fn train_writes_a_peft_adapter_that_resumes_and_loads() {

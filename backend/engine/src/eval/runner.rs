@@ -329,7 +329,8 @@ fn generate_argument(
     let conclusion = item.conclusion.clone().unwrap_or_default();
     let seed = item_seed(spec.seed, &group.name, &item.id);
     let stance_cfg = paper_sampling(seed, STANCE_MAX_TOKENS);
-    let stance_text = first(answerer.generate(persona, &[item.prompt.clone()], &stance_cfg)?);
+    let stance_text =
+        first(answerer.generate(persona, std::slice::from_ref(&item.prompt), &stance_cfg)?);
     let mut samples = vec![stance_text.clone()];
     let stance = if super::answer::is_refusal(&stance_text) {
         record.refusals += 1;

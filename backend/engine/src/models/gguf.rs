@@ -206,7 +206,7 @@ pub fn unpermute_rope_rows(w: &Tensor, n_head: usize) -> Result<Tensor> {
 }
 
 fn head_half(rows: usize, n_head: usize) -> Result<usize> {
-    if n_head == 0 || rows % (2 * n_head) != 0 {
+    if n_head == 0 || !rows.is_multiple_of(2 * n_head) {
         return Err(Error::invalid(format!(
             "a q/k projection with {rows} rows cannot split into {n_head} heads of even size"
         )));

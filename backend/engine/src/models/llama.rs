@@ -80,13 +80,13 @@ impl LlamaConfig {
             .head_dim
             .unwrap_or(self.hidden_size / self.num_attention_heads.max(1));
         let num_kv_heads = self.num_key_value_heads.unwrap_or(self.num_attention_heads);
-        if num_kv_heads == 0 || self.num_attention_heads % num_kv_heads != 0 {
+        if num_kv_heads == 0 || !self.num_attention_heads.is_multiple_of(num_kv_heads) {
             return Err(Error::invalid(format!(
                 "config.json: num_attention_heads {} is not a multiple of num_key_value_heads {num_kv_heads}",
                 self.num_attention_heads
             )));
         }
-        if head_dim % 2 != 0 {
+        if !head_dim.is_multiple_of(2) {
             return Err(Error::invalid(format!(
                 "config.json: head dimension {head_dim} must be even for rotary embeddings"
             )));

@@ -450,7 +450,7 @@ pub fn train(
             }
             let periodic = cfg
                 .checkpoint_every
-                .is_some_and(|n| state.global_step % n == 0);
+                .is_some_and(|n| state.global_step.is_multiple_of(n));
             if periodic || epoch_done || budget_done {
                 state.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
                 let lora = model.lora_tensors();

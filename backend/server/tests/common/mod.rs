@@ -1,0 +1,36 @@
+//! Helpers shared by the command-line integration tests (each test file uses a part).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The shared research data: `VALUELAB_DATA_DIR`, else `../shared/data` next to the checkout.
+pub fn data_dir() -> PathBuf {
+    let root = std::env::var_os("VALUELAB_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    assert!(
+        root.join("vim").is_dir(),
+        "these tests need the research data at {} (set VALUELAB_DATA_DIR to its folder)",
+        root.display()
+    );
+    root
+}
+
+/// The built binary on the research data, one model thread (test binaries run in parallel).
+pub fn valuelab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_valuelab"))
+        .args(args)
+        .env("VALUELAB_DATA_DIR", data_dir())
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .expect("the valuelab binary runs")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+pub fn arg(p: &Path) -> &str {
+    p.to_str().expect("utf-8 temporary path")
+}
