@@ -32,6 +32,8 @@ pub fn premise_prompt(conclusion: &str, stance: &str) -> String {
 /// dataset's stance names ("in favor of" / "against").
 const FOR_WORDS: [&str; 4] = ["agree", "favor", "favour", "support"];
 const AGAINST_WORDS: [&str; 3] = ["disagree", "against", "oppose"];
+/// Words that turn the stance word after them around ("don't" splits into "don" and "t").
+const NEGATIONS: [&str; 5] = ["not", "don", "never", "cannot", "no"];
 
 /// Reads a generated stance from its first non-empty line: agreeing words → in favor of,
 /// disagreeing words → against; `None` when the line says neither or both (a bare "No" to
@@ -47,8 +49,28 @@ pub fn parse_stance(text: &str) -> Option<Stance> {
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
         .collect();
-    let says = |set: &[&str]| words.iter().any(|w| set.contains(&w.as_str()));
-    match (says(&FOR_WORDS), says(&AGAINST_WORDS)) {
+    // "I would not agree" disagrees: a negation up to three words before flips the word.
+    let negated = |i: usize| {
+        words[i.saturating_sub(3)..i]
+            .iter()
+            .any(|w| NEGATIONS.contains(&w.as_str()))
+    };
+    let (mut says_for, mut says_against) = (false, false);
+    for (i, w) in words.iter().enumerate() {
+        let (is_for, is_against) = (
+            FOR_WORDS.contains(&w.as_str()),
+            AGAINST_WORDS.contains(&w.as_str()),
+        );
+        if !(is_for || is_against) {
+            continue;
+        }
+        if is_for != negated(i) {
+            says_for = true;
+        } else {
+            says_against = true;
+        }
+    }
+    match (says_for, says_against) {
         (true, false) => Some(Stance::InFavorOf),
         (false, true) => Some(Stance::Against),
         _ => None,
@@ -126,6 +148,15 @@ mod tests {
         );
         assert_eq!(parse_stance("Against."), Some(Stance::Against));
         assert_eq!(parse_stance("No"), None);
+        assert_eq!(
+            parse_stance("I would not agree with you."),
+            Some(Stance::Against)
+        );
+        assert_eq!(parse_stance("I don't disagree."), Some(Stance::InFavorOf));
+        assert_eq!(
+            parse_stance("I am not against it."),
+            Some(Stance::InFavorOf)
+        );
         assert_eq!(
             parse_stance("\nI disagree.\nBut some agree."),
             Some(Stance::Against)
