@@ -63,20 +63,8 @@ impl PrefixState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::testing::max_abs_diff;
     use crate::models::testing::tiny_model;
-
-    fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
 
     #[test]
     fn forked_prefix_cache_equals_recomputing_the_whole_prompt() {

@@ -236,6 +236,7 @@ impl LoraLinear {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::testing::max_abs_diff;
     use candle_core::{Device, Var};
 
     fn rand_tensor(shape: (usize, usize), seed: u64) -> Tensor {
@@ -244,19 +245,6 @@ mod tests {
             .map(|_| rng.random_range(-1.0..1.0))
             .collect();
         Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
-
-    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
     }
 
     #[test]

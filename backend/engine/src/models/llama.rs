@@ -863,19 +863,7 @@ pub fn random_model(cfg: &Config, seed: u64, device: &Device) -> Result<Llama> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
+    use crate::models::testing::max_abs_diff;
 
     fn tiny() -> Llama {
         random_model(&Config::tiny(50), 42, &Device::Cpu).unwrap()

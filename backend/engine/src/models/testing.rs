@@ -13,6 +13,17 @@ use candle_nn::VarBuilder;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 
+/// The largest absolute elementwise difference of two f32 tensors of one shape (tests compare
+/// two ways of computing the same thing with it).
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .and_then(|d| d.abs())
+        .and_then(|d| d.flatten_all())
+        .and_then(|d| d.max(0))
+        .and_then(|d| d.to_scalar::<f32>())
+        .expect("two f32 tensors of the same shape")
+}
+
 /// `Config::tiny` (2 layers, hidden 32, 4 heads, 2 kv heads) over the test tokenizer.
 pub fn tiny_config() -> Config {
     Config::tiny(test_tokenizer().vocab_size())
@@ -229,19 +240,6 @@ pub fn write_tiny_hf_dir(
 mod tests {
     use super::*;
     use crate::models::{load_model, Input};
-
-    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
 
     fn reference_logits(cfg: &Config, tensors: &HashMap<String, Tensor>, tokens: &[u32]) -> Tensor {
         let llama = Llama::load(

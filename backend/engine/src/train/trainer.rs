@@ -540,6 +540,7 @@ impl EventLog {
 mod tests {
     use super::*;
     use crate::models::llama::{random_model, Config};
+    use crate::models::testing::max_abs_diff;
     use crate::models::testing::test_tokenizer;
     use candle_core::{DType, Device};
     use candle_nn::VarBuilder;
@@ -593,17 +594,6 @@ mod tests {
             .unwrap()
     }
 
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
-
     fn refs(s: &[Sample]) -> Vec<&Sample> {
         s.iter().collect()
     }
@@ -616,7 +606,7 @@ mod tests {
         let before = all_logits(&model, &ids);
         let _trainer = LoraTrainer::new(&mut model, &lora(0.0), 2, params(1e-3)).unwrap();
         assert_eq!(model.lora_tensors().len(), 2 * 2 * 2);
-        assert!(max_diff(&before, &all_logits(&model, &ids)) < 1e-6);
+        assert!(max_abs_diff(&before, &all_logits(&model, &ids)) < 1e-6);
     }
 
     #[test]
@@ -707,7 +697,7 @@ mod tests {
         let whole = run(vec![refs(&data)]);
         let split = run(vec![refs(&data[..1]), refs(&data[1..])]);
         for ((name, a), (_, b)) in whole.iter().zip(&split) {
-            assert!(max_diff(a, b) < 1e-6, "{name}");
+            assert!(max_abs_diff(a, b) < 1e-6, "{name}");
         }
     }
 
@@ -774,7 +764,7 @@ mod tests {
         let unmerged = all_logits(&model, &ids);
         model.merge_lora().unwrap();
         assert!(model.lora_tensors().is_empty());
-        assert!(max_diff(&unmerged, &all_logits(&model, &ids)) < 1e-4);
+        assert!(max_abs_diff(&unmerged, &all_logits(&model, &ids)) < 1e-4);
     }
 
     #[test]
@@ -795,7 +785,7 @@ mod tests {
         fresh.load_lora(&loaded_cfg, &tensors).unwrap();
         let ids = [9u32, 100, 12, 250];
         assert_eq!(
-            max_diff(&all_logits(&model, &ids), &all_logits(&fresh, &ids)),
+            max_abs_diff(&all_logits(&model, &ids), &all_logits(&fresh, &ids)),
             0.0
         );
     }
