@@ -13,7 +13,15 @@ pub enum Error {
     },
     #[error("{0}")]
     Invalid(String),
-    #[error(transparent)]
+    /// What was being done when `source` happened (`cannot load model 'x'`); the message of
+    /// the cause is its source, so a caller that prints the chain (`{:#}`) shows both.
+    #[error("{context}")]
+    Context {
+        context: String,
+        #[source]
+        source: Box<Error>,
+    },
+    #[error("{}", candle_message(.0))]
     Candle(#[from] candle_core::Error),
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -24,6 +32,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// A file error whose cause is a candle error, its backtrace left out.
+    pub fn candle_file(path: impl Into<PathBuf>, what: &str, error: &candle_core::Error) -> Self {
+        Error::file(path, None, format!("{what}: {}", candle_message(error)))
+    }
+
     pub fn file(path: impl Into<PathBuf>, line: Option<usize>, message: impl Into<String>) -> Self {
         Error::File {
             path: path.into(),
@@ -38,3 +51,45 @@ impl Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// A candle error's message without the backtrace candle attaches to it (with RUST_BACKTRACE
+/// set, its `Display` prints a dozen stack frames after the message): a user who gave a bad
+/// file needs the message, not candle's internals.
+pub fn candle_message(error: &candle_core::Error) -> String {
+    use candle_core::Error as E;
+    match error {
+        E::WithBacktrace { inner, .. } => candle_message(inner),
+        E::WithPath { inner, path } => format!("{}: {}", path.display(), candle_message(inner)),
+        E::Context { inner, context } => format!("{context}: {}", candle_message(inner)),
+        other => other.to_string(),
+    }
+}
+
+/// Adds what was being done to an error, like `anyhow::Context`.
+pub trait ResultExt<T> {
+    fn context(self, context: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T, E: Into<Error>> ResultExt<T> for std::result::Result<T, E> {
+    fn context(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| Error::Context {
+            context: context(),
+            source: Box::new(e.into()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candle_errors_read_without_their_backtrace() {
+        let inner = candle_core::Error::Msg("unknown magic 0x3dbb8cf9".into());
+        let traced = candle_core::Error::WithBacktrace {
+            inner: Box::new(inner),
+            backtrace: Box::new(std::backtrace::Backtrace::force_capture()),
+        };
+        assert_eq!(Error::from(traced).to_string(), "unknown magic 0x3dbb8cf9");
+    }
+}

@@ -338,3 +338,72 @@ fn argument_generation_and_an_adapter_trained_here() {
         String::from_utf8_lossy(&wrong.stderr)
     );
 }
+
+#[test]
+fn a_spec_printed_by_print_spec_and_run_by_valuelab_run_gives_the_commands_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let direct = dir.path().join("direct");
+    let via_spec = dir.path().join("via-spec");
+    let command = |out: &Path| -> Vec<String> {
+        [
+            "eval",
+            "valuenet",
+            "--method",
+            "prompt-dominant",
+            "--model",
+            arg(&model),
+            "--sample-groups",
+            "2",
+            "--limit-items",
+            "6",
+            "--seed",
+            "4",
+            "--out",
+            arg(out),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    succeed(&strs(&command(&direct)));
+
+    let mut print = command(&via_spec);
+    print.push("--print-spec".into());
+    let spec = succeed(&strs(&print));
+    assert!(!via_spec.exists(), "--print-spec runs nothing");
+    let parsed: serde_json::Value = serde_json::from_str(&spec).unwrap();
+    assert_eq!(parsed["job"], "eval");
+    assert_eq!(parsed["task"], "valuenet");
+    assert_eq!(parsed["groups"]["sample"], 2);
+    let spec_file = dir.path().join("spec.json");
+    std::fs::write(&spec_file, &spec).unwrap();
+    let stdout = succeed(&["run", arg(&spec_file)]);
+    assert!(stdout.contains("mean NMSE over groups:"), "{stdout}");
+
+    assert_eq!(results(&direct), results(&via_spec));
+    let record = |run: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(run.join("job.json")).unwrap()).unwrap()
+    };
+    let (a, b) = (record(&direct), record(&via_spec));
+    assert_eq!(a["job"]["model"], b["job"]["model"]);
+    assert_eq!(b["job"]["out"], arg(&via_spec));
+    assert_eq!(b["status"], "finished");
+    assert_eq!(b["seed"], 4);
+}
+
+#[test]
+fn print_spec_is_refused_by_commands_that_run_no_job() {
+    let out = valuelab(&["kappa", "--print-spec", "nothing.tsv"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--print-spec is for the commands that run a job"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}

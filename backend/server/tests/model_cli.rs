@@ -135,3 +135,46 @@ fn a_missing_adapter_folder_is_reported() {
         "{stderr}"
     );
 }
+
+/// Issue 7: a file that is not a GGUF gets a clear message and no stack frames, even with
+/// RUST_BACKTRACE set (candle attaches a backtrace to its errors then).
+#[test]
+fn a_broken_gguf_gets_a_message_without_a_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    let random = dir.path().join("random.gguf");
+    std::fs::write(
+        &random,
+        (0..4096u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let truncated = dir.path().join("truncated.gguf");
+    let whole = std::fs::read(tiny_gguf(dir.path())).unwrap();
+    std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
+    for (bad, expected) in [
+        (&random, "not a readable GGUF file"),
+        (&truncated, "truncated.gguf"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_valuelab"))
+            .args([
+                "generate",
+                "--model",
+                bad.to_str().unwrap(),
+                "--prompt",
+                "Hi",
+            ])
+            .env("RUST_BACKTRACE", "1")
+            .env("RAYON_NUM_THREADS", "1")
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success());
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(
+            !stderr.contains("candle_core::"),
+            "a backtrace leaked:\n{stderr}"
+        );
+        assert_eq!(stderr.trim().lines().count(), 1, "one line:\n{stderr}");
+    }
+}

@@ -104,7 +104,7 @@ pub(crate) fn value_columns(table: &Table) -> Result<[usize; VALUE_COUNT]> {
 
 /// Writes `groups` in the authors' format plus a `Size` column (empty where unknown).
 pub fn write_groups(path: &Path, groups: &[TargetGroup]) -> Result<()> {
-    super::write_atomically(path, |out| {
+    crate::output::write_atomically(path, |out| {
         let mut header = vec![String::new(), NAME_COLUMN.to_string()];
         header.extend(ALL_VALUES.iter().map(|v| v.name().to_string()));
         header.push(SIZE_COLUMN.to_string());

@@ -3,18 +3,31 @@
 //! either read on the item's scale, recognised as a refusal, or counted as a parse failure;
 //! it is never guessed.
 
-use super::task::TaskItem;
+use super::task::{TaskItem, TaskKind};
 use crate::{Error, Result};
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AnswerMode {
     Expect,
     Sample,
 }
 
 impl AnswerMode {
+    /// The mode a task runs in: the one asked for, else `expect`. Argument generation writes
+    /// text and has no options to score, so it always samples (the one place that decides it).
+    pub fn for_task(task: TaskKind, requested: Option<AnswerMode>) -> Result<AnswerMode> {
+        match (task, requested) {
+            (TaskKind::Args, Some(AnswerMode::Expect)) => Err(Error::invalid(
+                "argument generation writes text, it has no options to score: use --answer sample (the default for args)",
+            )),
+            (TaskKind::Args, _) => Ok(AnswerMode::Sample),
+            (_, requested) => Ok(requested.unwrap_or(AnswerMode::Expect)),
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             AnswerMode::Expect => "expect",

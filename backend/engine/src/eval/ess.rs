@@ -72,7 +72,7 @@ pub fn task(questions: &[EssQuestion], gold: Option<&[GoldRow]>) -> Result<Task>
 /// Writes `valuelab predict ess` output: `group`, `code`, `prediction` (0..1; `NA` where every
 /// sampled answer was unparseable), tab-separated.
 pub fn write_predictions(path: &Path, records: &[ItemRecord]) -> Result<()> {
-    crate::data::write_atomically(path, |out| {
+    crate::output::write_atomically(path, |out| {
         writeln!(out, "group\tcode\tprediction")?;
         for r in records {
             let prediction = r
@@ -129,7 +129,9 @@ impl FewShot {
             })
             .collect();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
-            self.seed ^ stable_hash(group) ^ stable_hash(&item.id).rotate_left(17),
+            self.seed
+                ^ crate::output::stable_hash(group)
+                ^ crate::output::stable_hash(&item.id).rotate_left(17),
         );
         let mut text = String::new();
         for &(j, mean) in candidates.choose_multiple(&mut rng, self.shots) {
@@ -153,14 +155,6 @@ fn nearest_label(item: &TaskItem, mean: f64) -> String {
         }
     }
     item.options[best].clone()
-}
-
-/// FNV-1a: a hash that stays the same across builds and platforms (std's does not promise it),
-/// so a seed picks the same examples everywhere.
-fn stable_hash(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ use std::fmt;
 use std::str::FromStr;
 use valuelab_common::{Value, ALL_VALUES};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Serialised in kebab-case, the command-line spelling (`prompt-short`), as in `run.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Method {
     Base,
     PromptShort,

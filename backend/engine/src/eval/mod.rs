@@ -15,7 +15,6 @@ pub mod pvq;
 pub mod report;
 pub mod result;
 pub mod runner;
-pub mod select;
 pub mod task;
 pub mod valuenet;
 

@@ -17,14 +17,12 @@ use super::report::model::{GroupResult, RunResult, RESULTS_FILE};
 use super::result::{ArgumentGeneration, ItemRecord, RunInfo, Speed};
 use super::task::{Task, TaskKind};
 use crate::data::groups::TargetGroup;
-use crate::data::write_atomically;
+use crate::output::{now_utc, read_jsonl, stable_hash, write_json, JsonlLog};
 use crate::{Error, Result};
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 pub const RUN_FILE: &str = "run.json";
 pub const ITEMS_FILE: &str = "items.jsonl";
@@ -63,7 +61,7 @@ impl RunSpec {
 }
 
 /// Where a run stands, for a progress bar.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Progress {
     pub group: String,
     /// Items finished over all groups, including those found finished on resume.
@@ -104,7 +102,7 @@ pub fn run(
 
     let items_path = out_dir.join(ITEMS_FILE);
     let mut finished = read_items(&items_path)?;
-    let mut items_file = open_for_append(&items_path)?;
+    let mut items_file = JsonlLog::open(&items_path, true)?;
 
     let total = groups.len() * task.items.len();
     let mut done = groups
@@ -137,10 +135,7 @@ pub fn run(
             }
             let records = answer_batch(task, batch, group, &persona, spec, answerer)?;
             for record in records {
-                let line = serde_json::to_string(&record)?;
-                writeln!(items_file, "{line}")
-                    .and_then(|_| items_file.flush())
-                    .map_err(|e| Error::file(&items_path, None, format!("cannot append: {e}")))?;
+                items_file.append(&record)?;
                 finished.insert((record.group.clone(), record.item.clone()), record);
             }
             done += batch.len();
@@ -160,9 +155,7 @@ pub fn run(
             });
         }
     }
-    items_file
-        .sync_data()
-        .map_err(|e| Error::file(&items_path, None, format!("cannot write: {e}")))?;
+    items_file.sync()?;
 
     let tokens = answerer.tokens_processed().saturating_sub(tokens_before);
     info.speed.push(Speed::new(
@@ -182,13 +175,15 @@ pub fn run(
 }
 
 /// Answers without a run folder (`valuelab predict`): every item for every group, in order.
+/// None when `stop` was set (between batches) before the end.
 pub fn predict(
     task: &Task,
     groups: &[TargetGroup],
     spec: &RunSpec,
     answerer: &mut dyn Answerer,
+    stop: &AtomicBool,
     progress: &mut dyn FnMut(&Progress),
-) -> Result<Vec<ItemRecord>> {
+) -> Result<Option<Vec<ItemRecord>>> {
     check_spec(task, spec)?;
     let total = groups.len() * task.items.len();
     let started = Instant::now();
@@ -198,6 +193,9 @@ pub fn predict(
         let persona = persona(spec.method, group);
         let indices: Vec<usize> = (0..task.items.len()).collect();
         for batch in indices.chunks(spec.batch_size.max(1)) {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(None);
+            }
             records.extend(answer_batch(task, batch, group, &persona, spec, answerer)?);
             let rate = records.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
             progress(&Progress {
@@ -209,13 +207,11 @@ pub fn predict(
             });
         }
     }
-    Ok(records)
+    Ok(Some(records))
 }
 
 fn check_spec(task: &Task, spec: &RunSpec) -> Result<()> {
-    if task.kind == TaskKind::Args && spec.answer_mode == AnswerMode::Expect {
-        return Err(Error::invalid("argument generation writes text, it has no options to score: use --answer sample (the default for args)"));
-    }
+    AnswerMode::for_task(task.kind, Some(spec.answer_mode))?;
     if spec.answer_mode == AnswerMode::Sample && spec.samples == 0 {
         return Err(Error::invalid(
             "--samples must be at least 1 in sample mode",
@@ -380,12 +376,7 @@ fn first(mut texts: Vec<String>) -> String {
 /// A per-item sampling seed, so an item's samples do not depend on how the run was batched or
 /// resumed.
 fn item_seed(seed: u64, group: &str, item: &str) -> u64 {
-    let h = |s: &str| {
-        s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        })
-    };
-    seed ^ h(group) ^ h(item).rotate_left(29)
+    seed ^ stable_hash(group) ^ stable_hash(item).rotate_left(29)
 }
 
 /// The `RunResult` of the finished records of `groups`.
@@ -428,13 +419,7 @@ pub fn summarise(
         task: task.kind.name().to_string(),
         method: spec.method_label(),
         model: model.to_string(),
-        answer_mode: if task.kind == TaskKind::Args {
-            AnswerMode::Sample
-        } else {
-            spec.answer_mode
-        }
-        .name()
-        .to_string(),
+        answer_mode: spec.answer_mode.name().to_string(),
         keys: task.keys.clone(),
         categories: task.categories.clone(),
         groups: group_results,
@@ -455,13 +440,7 @@ fn start_info(
         method: spec.method_label(),
         model,
         adapter: spec.adapter.clone(),
-        answer_mode: if task.kind == TaskKind::Args {
-            AnswerMode::Sample
-        } else {
-            spec.answer_mode
-        }
-        .name()
-        .to_string(),
+        answer_mode: spec.answer_mode.name().to_string(),
         groups_file: spec.groups_file.clone(),
         groups: groups.iter().map(|g| g.name.clone()).collect(),
         seed: spec.seed,
@@ -507,93 +486,13 @@ fn start_info(
 /// Reads the finished records of `items.jsonl`. A last line cut short by a crash is ignored
 /// (its item is asked again); a broken line elsewhere is an error.
 pub fn read_items(path: &Path) -> Result<HashMap<(String, String), ItemRecord>> {
-    let mut records = HashMap::new();
-    if !path.exists() {
-        return Ok(records);
-    }
-    let file =
-        File::open(path).map_err(|e| Error::file(path, None, format!("cannot read: {e}")))?;
-    let lines: Vec<String> = BufReader::new(file)
-        .lines()
-        .collect::<std::io::Result<_>>()?;
-    let last = lines.len();
-    for (n, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<ItemRecord>(line) {
-            Ok(r) => {
-                records.insert((r.group.clone(), r.item.clone()), r);
-            }
-            Err(_) if n + 1 == last => {}
-            Err(e) => {
-                return Err(Error::file(
-                    path,
-                    Some(n + 1),
-                    format!("not an item record ({e}); delete the line to ask that item again"),
-                ))
-            }
-        }
-    }
-    Ok(records)
-}
-
-/// Opens `items.jsonl` for appending, first cutting off a last line left incomplete by a crash
-/// so the next record starts on a line of its own.
-fn open_for_append(path: &PathBuf) -> Result<File> {
-    let err =
-        |e: std::io::Error| Error::file(path, None, format!("cannot open for appending: {e}"));
-    if path.exists() {
-        let bytes = std::fs::read(path).map_err(err)?;
-        if !bytes.is_empty() && bytes.last() != Some(&b'\n') {
-            let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-            let file = OpenOptions::new().write(true).open(path).map_err(err)?;
-            file.set_len(keep as u64).map_err(err)?;
-        }
-    }
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(err)
-}
-
-fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    write_atomically(path, |w| {
-        serde_json::to_writer_pretty(&mut *w, value)?;
-        w.write_all(b"\n")?;
-        Ok(())
-    })
-}
-
-/// The current time as RFC 3339 UTC ("2024-05-01T12:00:00Z"), for `run.json`.
-pub fn now_utc() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    format_utc(secs)
-}
-
-/// Seconds since 1970 as RFC 3339 UTC, by Howard Hinnant's `civil_from_days`.
-fn format_utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let records: Vec<ItemRecord> = read_jsonl(path, &|e| {
+        format!("not an item record ({e}); delete the line to ask that item again")
+    })?;
+    Ok(records
+        .into_iter()
+        .map(|r| ((r.group.clone(), r.item.clone()), r))
+        .collect())
 }
 
 #[cfg(test)]
@@ -602,6 +501,8 @@ mod tests {
     use crate::data::pvq::PvqItem;
     use crate::eval::testing::PersonaFollower;
     use crate::eval::{ess, pvq};
+    use std::fs::OpenOptions;
+    use std::io::Write;
     use valuelab_common::{Value, ValueDistribution};
 
     const ALBANIA: [f64; 10] = [4.65, 5.23, 4.56, 4.52, 3.89, 5.15, 4.69, 3.76, 4.91, 5.0];
@@ -988,8 +889,10 @@ mod tests {
             &groups,
             &spec(Method::PromptShort),
             &mut PersonaFollower::default(),
+            &AtomicBool::new(false),
             &mut |_| {},
         )
+        .unwrap()
         .unwrap();
         let out = dir.path().join("predictions.tsv");
         ess::write_predictions(&out, &records).unwrap();
@@ -998,12 +901,5 @@ mod tests {
             std::fs::read_to_string(&out).unwrap(),
             "group\tcode\tprediction\nAtlantis\tzz1\t0.400000\nAtlantis\tzz2\t1.000000\n"
         );
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
-        // `date -u -d @1709251199` → Thu Feb 29 23:59:59 UTC 2024 (a leap day).
-        assert_eq!(format_utc(1_709_251_199), "2024-02-29T23:59:59Z");
     }
 }

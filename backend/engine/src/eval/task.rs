@@ -10,7 +10,9 @@ use std::fmt;
 use std::str::FromStr;
 use valuelab_common::Value;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Serialised as the command-line spelling (`valuenet`), as in `run.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TaskKind {
     Pvq,
     ValueNet,

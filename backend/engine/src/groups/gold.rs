@@ -51,7 +51,7 @@ pub fn gold_means(
 }
 
 pub fn write_gold(path: &Path, rows: &[GoldRow]) -> Result<()> {
-    crate::data::write_atomically(path, |out| {
+    crate::output::write_atomically(path, |out| {
         let mut writer = csv::WriterBuilder::new().delimiter(b'\t').from_writer(out);
         let write_err = |e: csv::Error| Error::file(path, None, format!("cannot write: {e}"));
         writer.write_record(GOLD_HEADER).map_err(write_err)?;

@@ -7,10 +7,12 @@
 pub mod cluster;
 pub mod elbow;
 pub mod gold;
+pub mod select;
 pub mod survey;
 
 pub use cluster::{cluster, cluster_with, nearest, Clustering, KMeansSettings, Point};
 pub use gold::{gold_means, read_gold, write_gold, GoldRow, GroupMean};
+pub use select::GroupSelection;
 pub use survey::{
     build_gold, build_groups, score_respondents, BuiltGroups, Gold, ScoredRespondents,
     CLUSTER_PREFIX,

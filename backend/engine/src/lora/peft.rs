@@ -124,7 +124,7 @@ pub fn save_adapter(
     };
     let json = serde_json::to_string_pretty(&config)?;
     let config_path = dir.join(CONFIG_FILE);
-    crate::data::write_atomically(&config_path, |w| Ok(w.write_all(json.as_bytes())?))?;
+    crate::output::write_atomically(&config_path, |w| Ok(w.write_all(json.as_bytes())?))?;
     save_tensors(&dir.join(WEIGHTS_FILE), tensors)
 }
 
@@ -364,7 +364,7 @@ pub(crate) fn save_tensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
     let bytes = safetensors::tensor::serialize(views, Some(metadata))
         .map_err(|e| Error::file(path, None, format!("cannot encode safetensors: {e}")))?;
-    crate::data::write_atomically(path, |w| Ok(w.write_all(&bytes)?))
+    crate::output::write_atomically(path, |w| Ok(w.write_all(&bytes)?))
 }
 
 impl PeftConfigIn {

@@ -27,7 +27,7 @@ impl GgufFile {
             .map_err(|e| Error::file(path, None, format!("cannot open model file: {e}")))?;
         let mut reader = BufReader::new(file);
         let content = gguf_file::Content::read(&mut reader)
-            .map_err(|e| Error::file(path, None, format!("not a readable GGUF file: {e}")))?;
+            .map_err(|e| Error::candle_file(path, "not a readable GGUF file", &e))?;
         Ok(GgufFile { content, reader })
     }
 
@@ -138,7 +138,7 @@ impl GgufFile {
                 .content
                 .tensor(&mut self.reader, &name, &Device::Cpu)
                 .map_err(|e| {
-                    Error::file(path, None, format!("cannot read tensor '{name}': {e}"))
+                    Error::candle_file(path, &format!("cannot read tensor '{name}'"), &e)
                 })?;
             let mut tensor = qtensor
                 .dequantize(&Device::Cpu)?

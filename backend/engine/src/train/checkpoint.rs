@@ -66,7 +66,7 @@ pub struct TrainerState {
 impl TrainerState {
     pub fn write(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_string_pretty(self)?;
-        crate::data::write_atomically(path, |w| Ok(w.write_all(json.as_bytes())?))
+        crate::output::write_atomically(path, |w| Ok(w.write_all(json.as_bytes())?))
     }
 
     pub fn read(path: &Path) -> Result<Self> {

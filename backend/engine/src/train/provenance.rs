@@ -3,7 +3,7 @@
 //! for, and evaluating an adapter against the wrong group's targets gives plausible but wrong
 //! numbers, so evaluation checks this file.
 
-use crate::data::write_atomically;
+use crate::output::write_atomically;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;

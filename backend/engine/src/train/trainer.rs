@@ -9,6 +9,7 @@
 
 use crate::lora::{peft, LoraConfig};
 use crate::models::llama::{Input, Llama, Mode};
+use crate::output::JsonlLog;
 use crate::train::checkpoint::{self, RunSettings, TrainerState};
 use crate::train::dataset::{epoch_order, Sample};
 use crate::train::events::TrainEvent;
@@ -16,8 +17,8 @@ use crate::train::optim::{AdamW, ParamsAdamW};
 use crate::{Error, Result};
 use candle_core::{Tensor, Var, D};
 use candle_nn::VarMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// The paper's settings (Kang et al. 2023, Appendix B: AdamW, lr 2e-5, 5 epochs, batch 4, LoRA
@@ -287,18 +288,24 @@ pub struct TrainSummary {
     pub valid_loss: Option<f64>,
     pub elapsed_s: f64,
     pub adapter_dir: PathBuf,
+    /// `stop` was set: the run ended early at a checkpoint (no final adapter); rerun with
+    /// `resume` to continue.
+    pub cancelled: bool,
 }
 
 pub const LOG_FILE: &str = "training_log.jsonl";
 
 /// Trains fresh LoRA adapters on `model` (which keeps them afterwards, unmerged) and saves the
 /// result in PEFT format to `run.out_dir`. `on_event` sees every event, in order, on this thread.
+/// `stop` (set from any thread) ends the run before the next step, with a checkpoint to resume
+/// from.
 pub fn train(
     model: &mut Llama,
     train_set: &[Sample],
     valid_set: &[Sample],
     cfg: &TrainConfig,
     run: &RunOptions,
+    stop: &AtomicBool,
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<TrainSummary> {
     cfg.validate()?;
@@ -365,7 +372,8 @@ pub fn train(
             resumed_from = Some(state.global_step);
         }
     }
-    let mut log = EventLog::open(&run.out_dir.join(LOG_FILE), resumed_from.is_some())?;
+    // One event a line, flushed as it goes, so a killed run keeps its log.
+    let mut log = JsonlLog::open(&run.out_dir.join(LOG_FILE), resumed_from.is_some())?;
     let mut emit = |event: TrainEvent| -> Result<()> {
         log.append(&event)?;
         on_event(&event);
@@ -388,6 +396,32 @@ pub fn train(
         let order = epoch_order(train_set.len(), cfg.seed, state.epoch);
         let chunks: Vec<&[usize]> = order.chunks(per_step).collect();
         while state.step_in_epoch < chunks.len() && state.global_step < total_steps {
+            if stop.load(Ordering::SeqCst) {
+                state.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
+                if state.global_step > resumed_from.unwrap_or(0) {
+                    let lora = model.lora_tensors();
+                    let path = checkpoint::save(
+                        &run.out_dir,
+                        &state,
+                        &lora,
+                        &trainer.optimizer.state_tensors(),
+                    )?;
+                    emit(TrainEvent::Checkpoint {
+                        step: state.global_step,
+                        path,
+                    })?;
+                }
+                return Ok(TrainSummary {
+                    steps: state.global_step,
+                    total_steps,
+                    resumed_from,
+                    train_loss: state.last_train_loss,
+                    valid_loss: state.valid_losses.last().map(|v| v.2),
+                    elapsed_s: state.elapsed_s,
+                    adapter_dir: run.out_dir.clone(),
+                    cancelled: true,
+                });
+            }
             let t0 = Instant::now();
             let picked: Vec<&Sample> = chunks[state.step_in_epoch]
                 .iter()
@@ -498,42 +532,8 @@ pub fn train(
         valid_loss,
         elapsed_s: state.elapsed_s,
         adapter_dir: run.out_dir.clone(),
+        cancelled: false,
     })
-}
-
-/// `training_log.jsonl`, one event a line, flushed as it goes so a killed run keeps its log.
-struct EventLog {
-    file: std::fs::File,
-    path: PathBuf,
-}
-
-impl EventLog {
-    fn open(path: &Path, append: bool) -> Result<Self> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .append(append)
-            .truncate(!append)
-            .open(path)
-            .map_err(|e| Error::file(path, None, format!("cannot open the training log: {e}")))?;
-        Ok(Self {
-            file,
-            path: path.to_path_buf(),
-        })
-    }
-
-    fn append(&mut self, event: &TrainEvent) -> Result<()> {
-        let line = serde_json::to_string(event)?;
-        writeln!(self.file, "{line}")
-            .and_then(|_| self.file.flush())
-            .map_err(|e| {
-                Error::file(
-                    &self.path,
-                    None,
-                    format!("cannot write the training log: {e}"),
-                )
-            })
-    }
 }
 
 #[cfg(test)]
@@ -547,6 +547,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
     use std::collections::HashMap;
+    use std::path::Path;
 
     /// The test tokenizer's vocabulary (`models::testing`); samples use ids 3.. (0..3 are special).
     fn tiny() -> Config {
@@ -824,9 +825,15 @@ mod tests {
                 base_model: "tiny".into(),
                 resume,
             };
-            train(&mut model, &train_set, &valid_set, &cfg, &opts, &mut |e| {
-                events.push(e.clone())
-            })
+            train(
+                &mut model,
+                &train_set,
+                &valid_set,
+                &cfg,
+                &opts,
+                &AtomicBool::new(false),
+                &mut |e| events.push(e.clone()),
+            )
             .unwrap()
         };
         let mut events = Vec::new();
@@ -885,6 +892,61 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_run_stops_at_a_checkpoint_and_resumes_to_the_same_adapter() {
+        let train_set = samples(8, 30);
+        let cfg = TrainConfig {
+            epochs: 1,
+            lr: 1e-2,
+            batch_size: 2,
+            max_steps: Some(4),
+            checkpoint_every: Some(100),
+            seed: 31,
+            lora: lora(0.0),
+            ..TrainConfig::default()
+        };
+        let run = |dir: &Path, resume: bool, stop_after: Option<usize>| {
+            let mut model = random_model(&tiny(), 32, &Device::Cpu).unwrap();
+            let opts = RunOptions {
+                out_dir: dir.to_path_buf(),
+                base_model: "tiny".into(),
+                resume,
+            };
+            let stop = AtomicBool::new(false);
+            train(&mut model, &train_set, &[], &cfg, &opts, &stop, &mut |e| {
+                if let TrainEvent::Step { step, .. } = e {
+                    if Some(*step) == stop_after {
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                }
+            })
+            .unwrap()
+        };
+        let whole_dir = tempfile::tempdir().unwrap();
+        let whole = run(whole_dir.path(), false, None);
+        assert!(!whole.cancelled);
+
+        let split_dir = tempfile::tempdir().unwrap();
+        let stopped = run(split_dir.path(), false, Some(2));
+        assert!(stopped.cancelled);
+        assert_eq!(stopped.steps, 2);
+        assert!(
+            !split_dir.path().join(peft::WEIGHTS_FILE).exists(),
+            "a cancelled run writes no final adapter"
+        );
+        let resumed = run(split_dir.path(), true, None);
+        assert_eq!((resumed.steps, resumed.resumed_from), (4, Some(2)));
+        let (a, b) = (lora_values(whole_dir.path()), lora_values(split_dir.path()));
+        for (name, values) in &a {
+            let diff = values
+                .iter()
+                .zip(&b[name])
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
+            assert!(diff < 1e-6, "{name} differs by {diff}");
+        }
+    }
+
+    #[test]
     fn resuming_with_other_settings_is_refused() {
         let data = samples(4, 24);
         let dir = tempfile::tempdir().unwrap();
@@ -900,15 +962,32 @@ mod tests {
             resume: true,
         };
         let mut model = random_model(&tiny(), 25, &Device::Cpu).unwrap();
-        train(&mut model, &data, &[], &cfg, &opts, &mut |_| {}).unwrap();
+        train(
+            &mut model,
+            &data,
+            &[],
+            &cfg,
+            &opts,
+            &AtomicBool::new(false),
+            &mut |_| {},
+        )
+        .unwrap();
         let other = TrainConfig {
             batch_size: 1,
             ..cfg
         };
         let mut model = random_model(&tiny(), 25, &Device::Cpu).unwrap();
-        let err = train(&mut model, &data, &[], &other, &opts, &mut |_| {})
-            .unwrap_err()
-            .to_string();
+        let err = train(
+            &mut model,
+            &data,
+            &[],
+            &other,
+            &opts,
+            &AtomicBool::new(false),
+            &mut |_| {},
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
             err.contains("other settings") && err.contains("without --resume"),
             "{err}"

@@ -19,7 +19,8 @@ use valuelab_common::{ValueDistribution, VALUE_COUNT};
 pub const DEFAULT_THRESHOLD: f64 = 3.0;
 
 /// How the scores of an argument's expressed values combine before the threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Rule {
     /// The paper's Algorithm 1.
     Min,

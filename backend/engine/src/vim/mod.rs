@@ -57,7 +57,8 @@ pub struct TrainingExample {
 }
 
 /// Which examples to build: one method or both (`vim`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Method {
     Ag,
     Qa,
@@ -168,7 +169,7 @@ fn interleave(a: Vec<TrainingExample>, b: Vec<TrainingExample>, seed: u64) -> Ve
 
 /// Writes one JSON object per line, atomically (a crash leaves no half-written file).
 pub fn write_jsonl(path: &Path, examples: &[TrainingExample]) -> Result<()> {
-    crate::data::write_atomically(path, |out| {
+    crate::output::write_atomically(path, |out| {
         for example in examples {
             serde_json::to_writer(&mut *out, example)?;
             out.write_all(b"\n")?;

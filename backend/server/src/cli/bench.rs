@@ -35,7 +35,10 @@ pub struct BenchArgs {
 }
 
 pub fn run_bench(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
-    super::generate::apply_threads(global);
+    super::args::with_threads(global, || bench(global, args))
+}
+
+fn bench(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
     let data_dir = DataDir::resolve(global.data_dir.as_deref()).ok();
     if data_dir.is_none() {
         eprintln!("no data directory: skipping the option-scoring figure (pass --data-dir)");

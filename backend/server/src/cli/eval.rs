@@ -1,28 +1,15 @@
 //! `valuelab eval pvq|valuenet|ess|args` (one evaluation run into a resumable run folder) and
 //! `valuelab predict ess` (answers for any group and question tables, no gold needed).
-//! The work happens in `valuelab_engine::eval`; this file reads the options, picks the groups,
-//! loads the model and shows progress. Ctrl-C stops between batches; rerunning the same command
+//! The work is `valuelab_engine::jobs::{EvalJob, PredictJob}`; this file turns the flags into
+//! their specs and prints a summary. Ctrl-C stops between batches; rerunning the same command
 //! resumes.
 
-use super::generate::apply_threads;
+use super::args::ModelArgs;
 use super::GlobalArgs;
-use anyhow::{bail, Context};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
-use valuelab_engine::data::groups::{find_group, read_groups, TargetGroup};
-use valuelab_engine::data::{
-    ess::read_questions, pvq::read_pvq40, touche::read_arguments, valuenet::read_valuenet,
-};
-use valuelab_engine::data::{DataDir, Split};
-use valuelab_engine::eval::model_answerer::{resolve_adapters, ModelAnswerer};
-use valuelab_engine::eval::runner::{self, Outcome, Progress, RunSpec};
-use valuelab_engine::eval::{args as args_task, ess, pvq, select, valuenet};
-use valuelab_engine::eval::{AnswerMode, Method, RunResult, Task, TaskKind};
-use valuelab_engine::groups::gold::read_gold;
-use valuelab_engine::models;
+use valuelab_engine::eval::{AnswerMode, Method, RunResult, TaskKind};
+use valuelab_engine::groups::GroupSelection;
+use valuelab_engine::jobs::{EvalJob, EvalOutput, Job, ModelChoice, PredictJob, PredictOutput};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -44,19 +31,15 @@ pub enum PredictCommand {
 
 /// Which model answers, and how.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ModelOptions {
+pub struct MethodOptions {
     /// How the values reach the model: base, prompt-short, prompt-long, prompt-dominant, vim, vim-ag, vim-qa.
     #[arg(long)]
     pub method: String,
-    /// `smollm2` (installed by scripts/install-model.sh), a .gguf file, or a Hugging Face Llama directory.
-    #[arg(long, default_value = "smollm2")]
-    pub model: String,
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// VIM methods: an adapter folder (one group) or a folder of adapter folders named by group.
     #[arg(long)]
     pub adapter: Option<PathBuf>,
-    /// Run on the first CUDA GPU (needs a build with `--features cuda`).
-    #[arg(long)]
-    pub cuda: bool,
     /// expect: expected answer from option probabilities (default); sample: the paper's protocol
     /// (temperature 1, top-p 0.5, answers parsed and averaged). Argument generation always samples.
     #[arg(long, value_parser = ["expect", "sample"])]
@@ -90,7 +73,7 @@ pub struct EvalArgs {
     #[command(flatten)]
     pub groups: GroupOptions,
     #[command(flatten)]
-    pub model: ModelOptions,
+    pub model: MethodOptions,
     /// Ask only the first N items (spread over values where the task has them), for quick runs.
     #[arg(long)]
     pub limit_items: Option<usize>,
@@ -125,7 +108,7 @@ pub struct PredictEssArgs {
     #[arg(long)]
     pub questions: PathBuf,
     #[command(flatten)]
-    pub model: ModelOptions,
+    pub model: MethodOptions,
     /// Gold answers for few-shot examples (needed with --shots only).
     #[arg(long)]
     pub gold: Option<PathBuf>,
@@ -137,7 +120,16 @@ pub struct PredictEssArgs {
 }
 
 pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<()> {
-    let (kind, common, ess_args) = match cmd {
+    super::run::execute(global, Job::Eval(job(global, cmd)?))
+}
+
+pub fn run_predict(global: &GlobalArgs, cmd: PredictCommand) -> anyhow::Result<()> {
+    super::run::execute(global, Job::Predict(predict_job(global, cmd)?))
+}
+
+/// The job spec of the flags.
+pub fn job(global: &GlobalArgs, cmd: Command) -> anyhow::Result<EvalJob> {
+    let (task, common, ess) = match cmd {
         Command::Pvq(a) => (TaskKind::Pvq, a, None),
         Command::Valuenet(a) => (TaskKind::ValueNet, a, None),
         Command::Args(a) => (TaskKind::Args, a, None),
@@ -146,247 +138,90 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<()> {
             (TaskKind::Ess, a.common, Some(extra))
         }
     };
-    let data =
-        || DataDir::resolve(global.data_dir.as_deref()).context("the tasks read the research data");
-    let groups_file = match &common.groups.groups {
-        Some(p) => p.clone(),
-        None => data()?.groups_csv(),
+    let (questions, gold, shots) = ess.unwrap_or((None, None, 0));
+    let groups = match (&common.groups.group[..], common.groups.sample_groups) {
+        ([], None) => GroupSelection::All,
+        ([], Some(0)) => anyhow::bail!("--sample-groups must be at least 1"),
+        ([], Some(n)) => GroupSelection::Sample(n),
+        (names, _) => GroupSelection::Names(names.to_vec()),
     };
-    let all_groups = read_groups(&groups_file)?;
-    let groups = select_groups(&all_groups, &common.groups)?;
-    let method: Method = common.model.method.parse()?;
-
-    let (mut task, gold_file, shots) = match kind {
-        TaskKind::Pvq => (
-            pvq::task(&read_pvq40(&data()?.pvq40_items_tsv())?)?,
-            None,
-            0,
-        ),
-        TaskKind::ValueNet => (
-            valuenet::task(&read_valuenet(&data()?.valuenet_dir())?)?,
-            None,
-            0,
-        ),
-        TaskKind::Args => (
-            args_task::task(&read_arguments(&data()?.split_csv(Split::Test))?)?,
-            None,
-            0,
-        ),
-        TaskKind::Ess => {
-            let (questions, gold, shots) = ess_args.unwrap_or((None, None, 0));
-            let questions = match questions {
-                Some(p) => p,
-                None => data()?.ess_questions_tsv(),
-            };
-            (
-                ess_task(&questions, gold.as_deref(), shots, common.model.seed)?,
-                gold,
-                shots,
-            )
-        }
-    };
-    if let Some(n) = common.limit_items {
-        task.limit_items(n);
-    }
-    let answer_mode = answer_mode(kind, common.model.answer.as_deref())?;
-    let spec = RunSpec {
-        method,
-        answer_mode,
-        samples: common.model.samples,
-        seed: common.model.seed,
-        batch_size: common.model.batch_size,
-        shots,
-        adapter: common
-            .model
-            .adapter
-            .as_ref()
-            .map(|p| p.display().to_string()),
-        groups_file: groups_file.display().to_string(),
-        gold: gold_file.map(|p| p.display().to_string()),
+    Ok(EvalJob {
+        task,
+        data_dir: global.data_dir.clone(),
+        groups_file: common.groups.groups,
+        groups,
+        model: model_choice(global, common.model)?,
         limit_items: common.limit_items,
-    };
-    let mut answerer = load_answerer(global, &common.model, method, &groups)?;
+        questions,
+        gold,
+        shots,
+        out: common.out,
+    })
+}
 
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = Arc::clone(&stop);
-        // A second handler cannot be installed in one process; a failure only loses clean Ctrl-C.
-        let _ = ctrlc::set_handler(move || {
-            eprintln!("\nstopping after the current batch (finished items are saved)...");
-            stop.store(true, Ordering::SeqCst);
-        });
-    }
-    eprintln!(
-        "{} × {} groups × {} items, method {}, {} mode → {}",
-        kind,
-        groups.len(),
-        task.items.len(),
-        spec.method_label(),
-        answer_mode,
-        common.out.display()
-    );
-    let bar = progress_bar((groups.len() * task.items.len()) as u64);
-    let outcome = runner::run(
-        &common.out,
-        &task,
-        &groups,
-        &spec,
-        &mut answerer,
-        &stop,
-        &mut |p| show(&bar, p),
-    )?;
-    bar.finish_and_clear();
-    match outcome {
-        Outcome::Finished(result) => {
-            print_summary(&result, &common.out);
+/// The job spec of `predict ess`.
+pub fn predict_job(global: &GlobalArgs, cmd: PredictCommand) -> anyhow::Result<PredictJob> {
+    let PredictCommand::Ess(args) = cmd;
+    Ok(PredictJob {
+        groups_file: args.groups,
+        questions: args.questions,
+        model: model_choice(global, args.model)?,
+        gold: args.gold,
+        shots: args.shots,
+        out: args.out,
+    })
+}
+
+fn model_choice(global: &GlobalArgs, opts: MethodOptions) -> anyhow::Result<ModelChoice> {
+    let method: Method = opts.method.parse()?;
+    let answer: Option<AnswerMode> = opts.answer.as_deref().map(str::parse).transpose()?;
+    Ok(ModelChoice {
+        method,
+        model: opts.model.model,
+        adapter: opts.adapter,
+        cuda: opts.model.cuda,
+        answer,
+        samples: opts.samples,
+        seed: opts.seed,
+        batch_size: opts.batch_size,
+        threads: global.threads,
+    })
+}
+
+pub fn print(out: &EvalOutput) -> anyhow::Result<()> {
+    match &out.result {
+        Some(result) => {
+            print_summary(result, &out.out);
             Ok(())
         }
-        Outcome::Interrupted { done, total } => {
-            bail!("interrupted after {done} of {total} items; rerun the same command to resume")
-        }
+        None => anyhow::bail!(
+            "interrupted after {} of {} items; rerun the same command to resume",
+            out.done,
+            out.total
+        ),
     }
 }
 
-pub fn run_predict(global: &GlobalArgs, cmd: PredictCommand) -> anyhow::Result<()> {
-    let PredictCommand::Ess(args) = cmd;
-    let groups = read_groups(&args.groups)?;
-    let method: Method = args.model.method.parse()?;
-    let task = ess_task(
-        &args.questions,
-        args.gold.as_deref(),
-        args.shots,
-        args.model.seed,
-    )?;
-    let spec = RunSpec {
-        method,
-        answer_mode: answer_mode(TaskKind::Ess, args.model.answer.as_deref())?,
-        samples: args.model.samples,
-        seed: args.model.seed,
-        batch_size: args.model.batch_size,
-        shots: args.shots,
-        adapter: args.model.adapter.as_ref().map(|p| p.display().to_string()),
-        groups_file: args.groups.display().to_string(),
-        gold: args.gold.as_ref().map(|p| p.display().to_string()),
-        limit_items: None,
-    };
-    let mut answerer = load_answerer(global, &args.model, method, &groups)?;
-    let bar = progress_bar((groups.len() * task.items.len()) as u64);
-    let records = runner::predict(&task, &groups, &spec, &mut answerer, &mut |p| show(&bar, p))?;
-    bar.finish_and_clear();
-    ess::write_predictions(&args.out, &records)?;
-    let unparsed = records.iter().filter(|r| r.answer.is_none()).count();
+pub fn print_predictions(out: &PredictOutput) -> anyhow::Result<()> {
+    if out.cancelled {
+        anyhow::bail!(
+            "interrupted before every answer was in: nothing was written to {}",
+            out.out.display()
+        );
+    }
     eprintln!(
         "wrote {} predictions ({} groups × {} questions{}) to {}",
-        records.len(),
-        groups.len(),
-        task.items.len(),
-        if unparsed > 0 {
-            format!(", {unparsed} NA: no sample could be read")
+        out.predictions,
+        out.groups,
+        out.questions,
+        if out.unparsed > 0 {
+            format!(", {} NA: no sample could be read", out.unparsed)
         } else {
             String::new()
         },
-        args.out.display()
+        out.out.display()
     );
     Ok(())
-}
-
-fn ess_task(
-    questions: &Path,
-    gold: Option<&Path>,
-    shots: usize,
-    seed: u64,
-) -> anyhow::Result<Task> {
-    let questions = read_questions(questions)?;
-    let gold_rows = gold.map(read_gold).transpose()?;
-    let mut task = ess::task(&questions, gold_rows.as_deref())?;
-    ess::FewShot::enable(&mut task, shots, seed)?;
-    Ok(task)
-}
-
-fn answer_mode(kind: TaskKind, flag: Option<&str>) -> anyhow::Result<AnswerMode> {
-    match (kind, flag) {
-        (TaskKind::Args, Some("expect")) => {
-            bail!("argument generation writes text, it has no options to score: leave out --answer (args always samples)")
-        }
-        (TaskKind::Args, _) | (_, Some("sample")) => Ok(AnswerMode::Sample),
-        _ => Ok(AnswerMode::Expect),
-    }
-}
-
-/// The groups a run asks: `--group` names (in the order given), `--sample-groups N`, or all.
-fn select_groups(all: &[TargetGroup], opts: &GroupOptions) -> anyhow::Result<Vec<TargetGroup>> {
-    if !opts.group.is_empty() {
-        let mut picked: Vec<TargetGroup> = Vec::new();
-        for name in &opts.group {
-            let g = find_group(all, name)?;
-            if !picked.iter().any(|p| p.name == g.name) {
-                picked.push(g.clone());
-            }
-        }
-        return Ok(picked);
-    }
-    if let Some(n) = opts.sample_groups {
-        if n == 0 {
-            bail!("--sample-groups must be at least 1");
-        }
-        return Ok(select::spread_groups(all, n)
-            .into_iter()
-            .map(|i| all[i].clone())
-            .collect());
-    }
-    Ok(all.to_vec())
-}
-
-fn load_answerer(
-    global: &GlobalArgs,
-    opts: &ModelOptions,
-    method: Method,
-    groups: &[TargetGroup],
-) -> anyhow::Result<ModelAnswerer> {
-    let adapters = match (&opts.adapter, method.needs_adapter()) {
-        (Some(dir), true) => {
-            let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
-            resolve_adapters(dir, &names)?
-        }
-        (None, true) => bail!(
-            "method {method} injects values with a trained adapter: pass --adapter DIR (from `valuelab train --group NAME --out DIR`)"
-        ),
-        (Some(_), false) => bail!("--adapter is for the vim methods (vim, vim-ag, vim-qa); method {method} puts the values in the prompt"),
-        (None, false) => Default::default(),
-    };
-    apply_threads(global);
-    let started = Instant::now();
-    let device = models::select_device(opts.cuda)?;
-    let answerer = ModelAnswerer::load(&opts.model, &device, adapters)
-        .with_context(|| format!("cannot load model '{}'", opts.model))?;
-    eprintln!(
-        "loaded {} in {:.1} s",
-        opts.model,
-        started.elapsed().as_secs_f64()
-    );
-    Ok(answerer)
-}
-
-fn progress_bar(total: u64) -> ProgressBar {
-    let bar = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} items  {msg}") {
-        bar.set_style(style);
-    }
-    bar
-}
-
-fn show(bar: &ProgressBar, p: &Progress) {
-    bar.set_position(p.done as u64);
-    let eta = p
-        .eta_s
-        .map(|s| format!(", ETA {}", clock(s)))
-        .unwrap_or_default();
-    bar.set_message(format!("{}  {:.2} items/s{eta}", p.group, p.items_per_s));
-}
-
-fn clock(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
-    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// A one-screen summary; `valuelab report` renders the full tables and plots.

@@ -1,6 +1,7 @@
 //! `valuelab generate` and `valuelab score`: quick checks of a model or adapter on one prompt.
 //! `valuelab bench` lives here too.
 
+use super::args::{with_threads, ModelArgs};
 use super::GlobalArgs;
 use anyhow::Context;
 use std::path::PathBuf;
@@ -8,24 +9,20 @@ use std::time::Instant;
 use valuelab_engine::generate::{self, ChoiceItem, GenerationConfig, Normalisation};
 use valuelab_engine::models::{self, LoadedModel};
 
-/// Which model to load and how.
+/// Which model to load, with or without an adapter.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ModelArgs {
-    /// `smollm2` (installed by scripts/install-model.sh), a .gguf file, or a Hugging Face Llama directory.
-    #[arg(long, default_value = "smollm2")]
-    pub model: String,
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// A PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) to apply.
     #[arg(long)]
     pub adapter: Option<PathBuf>,
-    /// Run on the first CUDA GPU (needs a build with `--features cuda`).
-    #[arg(long)]
-    pub cuda: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub model: LoadArgs,
     /// The task prompt.
     #[arg(long)]
     pub prompt: String,
@@ -54,7 +51,7 @@ pub struct GenerateArgs {
 #[derive(Debug, clap::Args)]
 pub struct ScoreArgs {
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub model: LoadArgs,
     /// The task prompt.
     #[arg(long)]
     pub prompt: String,
@@ -69,21 +66,12 @@ pub struct ScoreArgs {
     pub norm: String,
 }
 
-/// Applies `--threads` before any model work: candle and rayon read RAYON_NUM_THREADS when
-/// their thread pools start, and oversubscribed pools collapse throughput (ENGINE-NOTES trap 4).
-pub fn apply_threads(global: &GlobalArgs) {
-    if let Some(n) = global.threads {
-        std::env::set_var("RAYON_NUM_THREADS", n.max(1).to_string());
-    }
-}
-
 /// Loads the model (and adapter, merged for speed), reporting the load time on stderr.
-pub fn load(global: &GlobalArgs, args: &ModelArgs) -> anyhow::Result<LoadedModel> {
-    apply_threads(global);
+pub fn load(args: &LoadArgs) -> anyhow::Result<LoadedModel> {
     let started = Instant::now();
-    let device = models::select_device(args.cuda)?;
-    let mut model = models::load_model(&args.model, &device)
-        .with_context(|| format!("cannot load model '{}'", args.model))?;
+    let device = models::select_device(args.model.cuda)?;
+    let mut model = models::load_model(&args.model.model, &device)
+        .with_context(|| format!("cannot load model '{}'", args.model.model))?;
     if let Some(dir) = &args.adapter {
         models::apply_adapter(&mut model, dir, true)
             .with_context(|| format!("cannot apply adapter {}", dir.display()))?;
@@ -98,7 +86,11 @@ pub fn load(global: &GlobalArgs, args: &ModelArgs) -> anyhow::Result<LoadedModel
 
 pub fn run_generate(global: &GlobalArgs, args: GenerateArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.n >= 1, "--n must be at least 1");
-    let model = load(global, &args.model)?;
+    with_threads(global, || generate(args))
+}
+
+fn generate(args: GenerateArgs) -> anyhow::Result<()> {
+    let model = load(&args.model)?;
     let cfg = GenerationConfig {
         max_new_tokens: args.max_tokens,
         temperature: args.temperature,
@@ -133,8 +125,12 @@ pub fn run_generate(global: &GlobalArgs, args: GenerateArgs) -> anyhow::Result<(
 }
 
 pub fn run_score(global: &GlobalArgs, args: ScoreArgs) -> anyhow::Result<()> {
+    with_threads(global, || score(args))
+}
+
+fn score(args: ScoreArgs) -> anyhow::Result<()> {
     let norm: Normalisation = args.norm.parse()?;
-    let model = load(global, &args.model)?;
+    let model = load(&args.model)?;
     let item = ChoiceItem {
         prompt: args.prompt,
         options: args.options,

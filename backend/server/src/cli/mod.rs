@@ -1,15 +1,22 @@
-//! Command-line interface: one module per command group, each with its clap `Args` and `run`.
+//! Command-line interface: one module per command group, each with its clap `Args`. A command
+//! that does work parses its flags into a job spec (`valuelab_engine::jobs`) and hands it to
+//! `run::execute`, the one path every job takes (`valuelab run SPEC.json` too): print the spec
+//! with `--print-spec`, or run it with a progress bar and Ctrl-C as its cancel token, then print
+//! what it produced.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod args;
 pub mod bench;
 pub mod data;
 pub mod eval;
 pub mod generate;
 pub mod groups;
 pub mod kappa;
+pub mod progress;
 pub mod report;
+pub mod run;
 pub mod serve;
 pub mod train;
 pub mod vim;
@@ -36,6 +43,10 @@ pub struct GlobalArgs {
     /// CPU threads for model work (default: all cores).
     #[arg(long, global = true, env = "VALUELAB_THREADS")]
     pub threads: Option<usize>,
+    /// Print the job spec (JSON) the command would run, instead of running it; `valuelab run
+    /// SPEC.json` runs it.
+    #[arg(long, global = true)]
+    pub print_spec: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,11 +80,26 @@ pub enum Command {
     Report(report::Args),
     /// Serve the web app and the JSON API.
     Serve(serve::Args),
+    /// Run a saved job spec (from --print-spec, the server or a cluster task).
+    Run(run::Args),
 }
 
 impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         let global = self.global;
+        let runs_a_job = matches!(
+            self.command,
+            Command::Groups(_)
+                | Command::Vim(_)
+                | Command::Train(_)
+                | Command::Eval(_)
+                | Command::Predict(_)
+                | Command::Report(_)
+                | Command::Run(_)
+        );
+        if global.print_spec && !runs_a_job {
+            anyhow::bail!("--print-spec is for the commands that run a job: groups, vim data, train, eval, predict, report and run");
+        }
         match self.command {
             Command::Kappa(args) => kappa::run(&global, args),
             Command::Data(cmd) => data::run(&global, cmd),
@@ -87,6 +113,7 @@ impl Cli {
             Command::Predict(cmd) => eval::run_predict(&global, cmd),
             Command::Report(args) => report::run(&global, args),
             Command::Serve(args) => serve::run(&global, args),
+            Command::Run(args) => run::run(&global, args),
         }
     }
 }

@@ -1,12 +1,12 @@
 //! `valuelab report DIR ... [--out OUT] [--pair GROUP_A GROUP_B]`: tables and plots of finished
-//! runs. The scoring lives in `valuelab_engine::eval::report`; this module resolves the folders,
-//! writes the report and prints its Markdown to stdout (what it wrote goes to stderr, so the
+//! runs (`valuelab_engine::jobs::ReportJob`; the scoring lives in `valuelab_engine::eval::report`).
+//! It writes the report and prints its Markdown to stdout (what it wrote goes to stderr, so the
 //! tables can be piped).
 
 use super::GlobalArgs;
-use anyhow::Context;
 use std::path::PathBuf;
-use valuelab_engine::eval::report::{self, ridge, ReportOptions};
+use valuelab_engine::eval::report::ridge;
+use valuelab_engine::jobs::{Job, ReportJob, ReportOutput};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,32 +26,25 @@ pub struct Args {
     pub ridge_lambda: f64,
 }
 
-pub fn run(_global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.ridge_lambda > 0.0 && args.ridge_lambda.is_finite(),
-        "--ridge-lambda {} must be a positive number (the default {} suits 8 to 128 groups)",
-        args.ridge_lambda,
-        ridge::DEFAULT_LAMBDA
-    );
-    let runs = report::load_runs(&args.dirs).context("cannot read the runs")?;
-    let options = ReportOptions {
+pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
+    super::run::execute(global, Job::Report(job(args)))
+}
+
+/// The job spec of the flags.
+pub fn job(args: Args) -> ReportJob {
+    ReportJob {
+        dirs: args.dirs,
+        out: args.out,
         pair: args.pair.and_then(|p| match p.as_slice() {
             [a, b] => Some((a.clone(), b.clone())),
             _ => None,
         }),
         ridge_lambda: args.ridge_lambda,
-    };
-    let built = report::build_report(&runs, &options)?;
-    let out = args
-        .out
-        .unwrap_or_else(|| report::default_out_dir(&args.dirs[0]));
-    let written = report::write_report(&built, &out)
-        .with_context(|| format!("cannot write the report into {}", out.display()))?;
-    print!("{}", report::markdown::render(&built));
-    eprintln!(
-        "wrote {} files into {} (report.md, report.json, SVG plots)",
-        written.len(),
-        out.display()
-    );
+    }
+}
+
+/// The Markdown tables on stdout (what was written went to stderr, so the tables can be piped).
+pub fn print(out: &ReportOutput) -> anyhow::Result<()> {
+    print!("{}", out.markdown);
     Ok(())
 }

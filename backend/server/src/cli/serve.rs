@@ -73,6 +73,7 @@ mod tests {
         let global = GlobalArgs {
             data_dir: Some(PathBuf::from("/data")),
             threads: None,
+            print_spec: false,
         };
         let args = Args {
             host: Some("0.0.0.0".to_string()),

@@ -1,27 +1,14 @@
 //! `valuelab train`: a LoRA adapter that injects one target group's values (VIM, Kang et al.
 //! 2023): the group's training examples from the authors' train split, validation on their valid
 //! split, the adapter saved in PEFT format with `training_log.jsonl` and `trainer_state.json`.
+//! The work is `valuelab_engine::jobs::TrainJob`.
 
-use super::generate::apply_threads;
-use super::vim::{MethodArg, RuleArg};
+use super::args::{MethodArg, ModelArgs, RuleArg};
 use super::GlobalArgs;
-use anyhow::{bail, Context};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
-use std::time::Instant;
-use valuelab_engine::data::groups::{find_group, read_groups};
-use valuelab_engine::data::touche::{read_arguments, Split};
-use valuelab_engine::data::DataDir;
+use valuelab_engine::jobs::{Job, TrainJob, TrainOutput};
 use valuelab_engine::lora::LoraConfig;
-use valuelab_engine::models;
-use valuelab_engine::train::dataset::{encode_examples, subsample};
-use valuelab_engine::train::provenance::{self, AdapterProvenance};
-use valuelab_engine::train::{self, RunOptions, TrainConfig, TrainEvent};
-use valuelab_engine::vim::{self, Method, Rule};
-
-/// The Hugging Face repository of the embedded model, written into `adapter_config.json` so
-/// PEFT's `AutoPeftModelForCausalLM` finds the base (the GGUF is its Q4_1 quantisation).
-const SMOLLM2_HF_REPO: &str = "HuggingFaceTB/SmolLM2-135M-Instruct";
+use valuelab_engine::vim;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,12 +18,8 @@ pub struct Args {
     /// Training task: argument generation, question answering, or both (VIM).
     #[arg(long, value_enum)]
     pub method: MethodArg,
-    /// `smollm2` (installed by scripts/install-model.sh), a .gguf file, or a Hugging Face Llama directory.
-    #[arg(long, default_value = "smollm2")]
-    pub model: String,
-    /// Train on the first CUDA GPU (needs a build with `--features cuda`).
-    #[arg(long)]
-    pub cuda: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// Groups file in the format of country_and_group.csv (default: the data directory's).
     #[arg(long, value_name = "FILE")]
     pub groups: Option<PathBuf>,
@@ -98,106 +81,52 @@ pub struct Args {
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
-    if !args.threshold.is_finite() {
-        bail!(
-            "--threshold must be a number on the 1..6 scale, got {}",
-            args.threshold
-        );
-    }
-    let started = Instant::now();
-    let lora = LoraConfig {
-        r: args.rank,
-        lora_alpha: args.alpha,
-        lora_dropout: args.dropout,
-        target_modules: args.target_modules.clone(),
-    };
-    let cfg = TrainConfig {
+    super::run::execute(global, Job::Train(job(global, args)))
+}
+
+/// The job spec of the flags.
+pub fn job(global: &GlobalArgs, args: Args) -> TrainJob {
+    TrainJob {
+        data_dir: global.data_dir.clone(),
+        groups_file: args.groups,
+        group: args.group,
+        method: args.method.into(),
+        rule: args.rule.into(),
+        threshold: args.threshold,
+        model: args.model.model,
+        cuda: args.model.cuda,
+        threads: global.threads,
         epochs: args.epochs,
         lr: args.lr,
         weight_decay: args.weight_decay,
         batch_size: args.batch_size,
         grad_accum: args.grad_accum,
         max_steps: args.max_steps,
-        max_seq_len: Some(args.max_seq_len),
-        seed: args.seed,
-        checkpoint_every: Some(args.checkpoint_every),
-        lora,
-    };
-    cfg.validate()?;
-
-    // Training data first: a bad group name should fail before a model load.
-    let dir = DataDir::resolve(global.data_dir.as_deref())?;
-    let groups_path = args.groups.clone().unwrap_or_else(|| dir.groups_csv());
-    let groups = read_groups(&groups_path)?;
-    let group = find_group(&groups, &args.group)?;
-    let method = match args.method {
-        MethodArg::Ag => Method::Ag,
-        MethodArg::Qa => Method::Qa,
-        MethodArg::Vim => Method::Vim,
-    };
-    let rule = match args.rule {
-        RuleArg::Min => Rule::Min,
-        RuleArg::Mean => Rule::Mean,
-    };
-    let examples_of = |split: Split| -> anyhow::Result<Vec<vim::TrainingExample>> {
-        let arguments = read_arguments(&dir.split_csv(split))?;
-        let examples = vim::examples(method, &arguments, group, rule, args.threshold, args.seed);
-        Ok(subsample(examples, args.max_examples, args.seed))
-    };
-    let train_examples = examples_of(Split::Train)?;
-    let valid_examples = examples_of(Split::Valid)?;
-
-    apply_threads(global);
-    let device = models::select_device(args.cuda)?;
-    let mut model = models::load_model(&args.model, &device)
-        .with_context(|| format!("cannot load model '{}'", args.model))?;
-    let max_len = Some(args.max_seq_len);
-    let (train_set, cut_train) = encode_examples(&model, &train_examples, max_len)?;
-    let (valid_set, cut_valid) = encode_examples(&model, &valid_examples, max_len)?;
-    eprintln!(
-        "group {}, method {}: {} training and {} validation examples ({} cut to {} tokens); model {} loaded in {:.1} s",
-        group.name,
-        method,
-        train_set.len(),
-        valid_set.len(),
-        cut_train + cut_valid,
-        args.max_seq_len,
-        model.name,
-        started.elapsed().as_secs_f64()
-    );
-
-    let base_model = if args.model == "smollm2" {
-        SMOLLM2_HF_REPO.to_string()
-    } else {
-        args.model.clone()
-    };
-    let run = RunOptions {
-        out_dir: args.out.clone(),
-        base_model,
-        resume: args.resume,
-    };
-    let mut progress = Progress::new();
-    let summary = train::train(
-        &mut model.llama,
-        &train_set,
-        &valid_set,
-        &cfg,
-        &run,
-        &mut |e| progress.show(e),
-    )?;
-
-    provenance::write(
-        &summary.adapter_dir,
-        &AdapterProvenance {
-            group: group.name.clone(),
-            values: group.values.scores().to_vec(),
-            method: method.to_string(),
-            rule: rule.to_string(),
-            threshold: args.threshold,
-            seed: args.seed,
-            groups_file: groups_path.display().to_string(),
+        max_examples: args.max_examples,
+        max_seq_len: args.max_seq_len,
+        lora: LoraConfig {
+            r: args.rank,
+            lora_alpha: args.alpha,
+            lora_dropout: args.dropout,
+            target_modules: args.target_modules,
         },
-    )?;
+        seed: args.seed,
+        checkpoint_every: args.checkpoint_every,
+        resume: args.resume,
+        out: args.out,
+    }
+}
+
+pub fn print(out: &TrainOutput, seconds: f64) -> anyhow::Result<()> {
+    let summary = &out.summary;
+    if out.cancelled {
+        anyhow::bail!(
+            "interrupted at step {} of {}: a checkpoint is saved in {}; rerun the same command with --resume to continue",
+            summary.steps,
+            summary.total_steps,
+            summary.adapter_dir.display()
+        );
+    }
     println!(
         "trained {} steps of {} ({})",
         summary.steps,
@@ -214,91 +143,9 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
         fmt(summary.valid_loss)
     );
     println!(
-        "training time {:.1} s (total {:.1} s)",
+        "training time {:.1} s (total {seconds:.1} s)",
         summary.elapsed_s,
-        started.elapsed().as_secs_f64()
     );
     println!("adapter: {}", summary.adapter_dir.display());
     Ok(())
-}
-
-/// Draws the progress bar on a terminal; prints one line per validation and checkpoint, and
-/// every step's line when stderr is not a terminal (logs, CI).
-struct Progress {
-    bar: Option<ProgressBar>,
-}
-
-impl Progress {
-    fn new() -> Self {
-        Self { bar: None }
-    }
-
-    fn line(&self, text: String) {
-        match &self.bar {
-            Some(bar) if !bar.is_hidden() => bar.println(text),
-            _ => eprintln!("{text}"),
-        }
-    }
-
-    fn show(&mut self, event: &TrainEvent) {
-        match event {
-            TrainEvent::Started {
-                total_steps,
-                start_step,
-                trainable_params,
-                ..
-            } => {
-                let bar = ProgressBar::new(*total_steps as u64);
-                if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}")
-                {
-                    bar.set_style(style);
-                }
-                bar.set_position(*start_step as u64);
-                self.bar = Some(bar);
-                self.line(format!("training {trainable_params} adapter parameters for {total_steps} steps (from step {start_step})"));
-            }
-            TrainEvent::Step {
-                step,
-                total,
-                epoch,
-                loss,
-                tokens_per_s,
-                eta_s,
-            } => {
-                let msg = format!(
-                    "epoch {} loss {loss:.4}  {tokens_per_s:.0} tok/s  eta {}",
-                    epoch + 1,
-                    eta(*eta_s)
-                );
-                match &self.bar {
-                    Some(bar) if !bar.is_hidden() => {
-                        bar.set_position(*step as u64);
-                        bar.set_message(msg);
-                    }
-                    _ => eprintln!("step {step}/{total} {msg}"),
-                }
-            }
-            TrainEvent::Validation { epoch, step, loss } => self.line(format!(
-                "validation after epoch {} (step {step}): loss {loss:.4}",
-                epoch + 1
-            )),
-            TrainEvent::Checkpoint { step, path } => {
-                self.line(format!("checkpoint at step {step}: {}", path.display()))
-            }
-            TrainEvent::Finished { .. } => {
-                if let Some(bar) = self.bar.take() {
-                    bar.finish_and_clear();
-                }
-            }
-        }
-    }
-}
-
-fn eta(seconds: f64) -> String {
-    let s = seconds.round() as u64;
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
-    } else {
-        format!("{}m{:02}s", s / 60, s % 60)
-    }
 }

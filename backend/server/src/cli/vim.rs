@@ -1,12 +1,13 @@
-//! `valuelab vim data`: VIM training examples for one target group, as JSONL.
+//! `valuelab vim data`: VIM training examples for one target group, as JSONL
+//! (`valuelab_engine::jobs::VimDataJob`).
 
+use super::args::{MethodArg, RuleArg};
 use super::GlobalArgs;
-use anyhow::{bail, Context};
 use std::path::PathBuf;
-use valuelab_engine::data::groups::{find_group, read_groups};
-use valuelab_engine::data::touche::{read_arguments, Argument, Split};
-use valuelab_engine::data::DataDir;
-use valuelab_engine::vim::{self, Method, Rule, Task};
+use valuelab_engine::data::touche::Split;
+use valuelab_engine::jobs::vim_data::ArgumentSource;
+use valuelab_engine::jobs::{Job, VimDataJob, VimDataOutput};
+use valuelab_engine::vim::{self, Method};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -22,24 +23,6 @@ pub enum SplitArg {
     Test,
     /// train, valid and test together
     All,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum MethodArg {
-    /// argument generation (Algorithm 1, Table 16)
-    Ag,
-    /// question answering (Algorithm 2, Table 17)
-    Qa,
-    /// both, interleaved (seeded)
-    Vim,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum RuleArg {
-    /// the least important expressed value must reach the threshold (the paper's Algorithm 1)
-    Min,
-    /// the mean of the expressed values must reach it (the authors' released training data)
-    Mean,
 }
 
 #[derive(Debug, clap::Args)]
@@ -76,91 +59,64 @@ pub struct DataArgs {
 
 pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<()> {
     match cmd {
-        Command::Data(args) => run_data(global, args),
+        Command::Data(args) => super::run::execute(global, Job::VimData(job(global, args))),
     }
 }
 
-fn run_data(global: &GlobalArgs, args: DataArgs) -> anyhow::Result<()> {
-    if !args.threshold.is_finite() {
-        bail!(
-            "--threshold must be a number on the 1..6 scale, got {}",
-            args.threshold
-        );
+/// The job spec of the flags.
+pub fn job(global: &GlobalArgs, args: DataArgs) -> VimDataJob {
+    let arguments = match args.arguments {
+        Some(path) => ArgumentSource::File(path),
+        None => ArgumentSource::Splits(match args.split {
+            SplitArg::Train => vec![Split::Train],
+            SplitArg::Valid => vec![Split::Valid],
+            SplitArg::Test => vec![Split::Test],
+            SplitArg::All => Split::ALL.to_vec(),
+        }),
+    };
+    VimDataJob {
+        data_dir: global.data_dir.clone(),
+        groups_file: args.groups,
+        group: args.group,
+        arguments,
+        method: args.method.into(),
+        rule: args.rule.into(),
+        threshold: args.threshold,
+        seed: args.seed,
+        out: args.out,
     }
-    // The data directory is only needed for what the flags do not name.
-    let needs_dir = args.groups.is_none() || args.arguments.is_none();
-    let dir = if needs_dir {
-        Some(DataDir::resolve(global.data_dir.as_deref())?)
-    } else {
-        None
-    };
-    let data_dir = || dir.as_ref().context("no data directory");
+}
 
-    let groups_path = match &args.groups {
-        Some(path) => path.clone(),
-        None => data_dir()?.groups_csv(),
-    };
-    let groups = read_groups(&groups_path)?;
-    let group = find_group(&groups, &args.group)?;
-
-    let (arguments, source) = match &args.arguments {
-        Some(path) => (read_arguments(path)?, path.display().to_string()),
-        None => {
-            let splits: &[Split] = match args.split {
-                SplitArg::Train => &[Split::Train],
-                SplitArg::Valid => &[Split::Valid],
-                SplitArg::Test => &[Split::Test],
-                SplitArg::All => &Split::ALL,
-            };
-            let mut all: Vec<Argument> = Vec::new();
-            for &split in splits {
-                all.extend(read_arguments(&data_dir()?.split_csv(split))?);
-            }
-            let names: Vec<&str> = splits.iter().map(|s| s.as_str()).collect();
-            (all, format!("{} split", names.join("+")))
-        }
-    };
-
-    let method = match args.method {
-        MethodArg::Ag => Method::Ag,
-        MethodArg::Qa => Method::Qa,
-        MethodArg::Vim => Method::Vim,
-    };
-    let rule = match args.rule {
-        RuleArg::Min => Rule::Min,
-        RuleArg::Mean => Rule::Mean,
-    };
-    let examples = vim::examples(method, &arguments, group, rule, args.threshold, args.seed);
-    vim::write_jsonl(&args.out, &examples)?;
-
-    let ag = examples.iter().filter(|e| e.task == Task::Ag).count();
-    let say = examples
-        .iter()
-        .filter(|e| e.task == Task::Ag && e.answer.starts_with("I would say"))
-        .count();
-    let qa = examples.len() - ag;
+pub fn print(out: &VimDataOutput) -> anyhow::Result<()> {
     println!(
-        "wrote {} examples to {} (group {}, {} arguments from the {source}, method {}, rule {rule}, threshold {}, seed {})",
-        examples.len(),
-        args.out.display(),
-        group.name,
-        arguments.len(),
-        method,
-        args.threshold,
-        args.seed
+        "wrote {} examples to {} (group {}, {} arguments from the {}, method {}, rule {}, threshold {}, seed {})",
+        out.examples,
+        out.out.display(),
+        out.group,
+        out.arguments,
+        out.source,
+        out.method,
+        out.rule,
+        out.threshold,
+        out.seed
     );
-    if method != Method::Qa {
+    if out.method != Method::Qa {
         println!(
-            "  argument generation: {ag} ({say} \"I would say\", {} \"I would not say\")",
-            ag - say
+            "  argument generation: {} ({} \"I would say\", {} \"I would not say\")",
+            out.ag,
+            out.ag_say,
+            out.ag - out.ag_say
         );
     }
-    if method != Method::Ag {
-        println!("  question answering: {qa} (one per argument and expressed value)");
+    if out.method != Method::Ag {
+        println!(
+            "  question answering: {} (one per argument and expressed value)",
+            out.qa
+        );
     }
     println!(
         "  skipped: {} arguments without a value label",
-        vim::unlabelled_count(&arguments)
+        out.unlabelled
     );
     Ok(())
 }

@@ -1,0 +1,268 @@
+//! valuelab's application layer: every piece of work a user can ask for is a job, a serde spec
+//! (JSON) holding everything needed to run it, and [`run`] runs any of them. The command line
+//! builds a spec from its flags and calls [`run`]; `valuelab run SPEC.json`, the server's job
+//! worker and a cluster task call it with a saved spec. Progress goes to a [`ProgressSink`]; a
+//! [`CancelToken`] stops a job at the next item or step, leaving a run directory that the same
+//! job resumes.
+//!
+//! The jobs follow the data flow: [`GroupsJob`] (groups and their gold opinions), [`VimDataJob`]
+//! (training examples), [`TrainJob`] (adapter), [`EvalJob`] and [`PredictJob`] (the model
+//! answers), [`ReportJob`] (tables and plots). Each writes its outputs and a `job.json` record
+//! ([`record`]): the full spec, the valuelab version and git commit, the seed, and the timings
+//! of every invocation.
+//!
+//! Threads: a job runs on the caller's thread, inside a rayon pool of its own when the spec
+//! names a thread count (candle's kernels run on the current rayon pool), so two jobs in one
+//! process do not share or resize a global pool.
+
+pub mod eval;
+pub mod groups;
+pub mod model;
+pub mod predict;
+pub mod progress;
+pub mod record;
+pub mod report;
+pub mod train;
+pub mod vim_data;
+
+pub use eval::{EvalJob, EvalOutput};
+pub use groups::{GroupsJob, GroupsOutput};
+pub use model::ModelChoice;
+pub use predict::{PredictJob, PredictOutput};
+pub use progress::{CancelToken, JobEvent, JsonLinesSink, NullSink, ProgressSink};
+pub use record::{JobRecord, JobStatus};
+pub use report::{ReportJob, ReportOutput};
+pub use train::{TrainJob, TrainOutput};
+pub use vim_data::{VimDataJob, VimDataOutput};
+
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Any job, tagged by `job` in JSON: `{"job": "eval", "task": "pvq", ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "kebab-case")]
+pub enum Job {
+    Groups(GroupsJob),
+    VimData(VimDataJob),
+    Train(TrainJob),
+    Eval(EvalJob),
+    Predict(PredictJob),
+    Report(ReportJob),
+}
+
+/// What a job produced; the command line prints it, the server stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobOutput {
+    Groups(GroupsOutput),
+    VimData(VimDataOutput),
+    Train(TrainOutput),
+    Eval(EvalOutput),
+    Predict(PredictOutput),
+    Report(ReportOutput),
+}
+
+/// How a run ended, with what it produced and where its record is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    /// `Finished`, or `Cancelled` (the run directory resumes when the job runs again).
+    pub status: JobStatus,
+    /// The job's record (`job.json`): in its output folder, or beside its output file.
+    pub record: PathBuf,
+    pub output: JobOutput,
+    pub seconds: f64,
+}
+
+impl RunOutcome {
+    pub fn is_cancelled(&self) -> bool {
+        self.status == JobStatus::Cancelled
+    }
+}
+
+/// The name of a job's record inside an output folder.
+pub const RECORD_FILE: &str = "job.json";
+
+impl Job {
+    /// Reads a spec saved as JSON (by `--print-spec`, the server or a person).
+    pub fn from_json_file(path: &Path) -> Result<Job> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::file(path, None, format!("cannot read the job spec: {e}")))?;
+        serde_json::from_str(&text).map_err(|e| {
+            Error::file(
+                path,
+                Some(e.line()),
+                format!("not a valuelab job spec: {e}"),
+            )
+        })
+    }
+
+    /// The spec as pretty JSON, the form `from_json_file` reads.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a job spec is plain data")
+    }
+
+    /// The kind of job, as tagged in JSON.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Groups(_) => "groups",
+            Job::VimData(_) => "vim-data",
+            Job::Train(_) => "train",
+            Job::Eval(_) => "eval",
+            Job::Predict(_) => "predict",
+            Job::Report(_) => "report",
+        }
+    }
+
+    /// Fills what the spec leaves to its environment: the data directory and the thread count
+    /// (`valuelab run --data-dir DIR --threads N SPEC.json`); what the spec names stays.
+    pub fn with_defaults(mut self, data_dir: Option<&Path>, threads: Option<usize>) -> Job {
+        let fill = |slot: &mut Option<PathBuf>| {
+            if slot.is_none() {
+                *slot = data_dir.map(Path::to_path_buf);
+            }
+        };
+        match &mut self {
+            Job::Groups(GroupsJob::Build(j)) => fill(&mut j.data_dir),
+            Job::Groups(GroupsJob::Gold(j)) => fill(&mut j.data_dir),
+            Job::VimData(j) => fill(&mut j.data_dir),
+            Job::Train(j) => {
+                fill(&mut j.data_dir);
+                j.threads = j.threads.or(threads);
+            }
+            Job::Eval(j) => {
+                fill(&mut j.data_dir);
+                j.model.threads = j.model.threads.or(threads);
+            }
+            Job::Predict(j) => j.model.threads = j.model.threads.or(threads),
+            Job::Report(_) => {}
+        }
+        self
+    }
+
+    /// The seed of the job's random choices, where it has any.
+    pub fn seed(&self) -> Option<u64> {
+        match self {
+            Job::Groups(j) => j.seed(),
+            Job::VimData(j) => Some(j.seed),
+            Job::Train(j) => Some(j.seed),
+            Job::Eval(j) => Some(j.model.seed),
+            Job::Predict(j) => Some(j.model.seed),
+            Job::Report(_) => None,
+        }
+    }
+
+    /// CPU threads for model work (None: the process's rayon pool).
+    pub fn threads(&self) -> Option<usize> {
+        match self {
+            Job::Train(j) => j.threads,
+            Job::Eval(j) => j.model.threads,
+            Job::Predict(j) => j.model.threads,
+            Job::Groups(_) | Job::VimData(_) | Job::Report(_) => None,
+        }
+    }
+
+    /// Where the job's record goes: `job.json` in its output folder, or `<file>.job.json`
+    /// beside its output file.
+    pub fn record_path(&self) -> PathBuf {
+        match self {
+            Job::Train(j) => j.out.join(RECORD_FILE),
+            Job::Eval(j) => j.out.join(RECORD_FILE),
+            Job::Report(j) => j.out_dir().join(RECORD_FILE),
+            Job::Groups(j) => beside(j.output_file()),
+            Job::VimData(j) => beside(&j.out),
+            Job::Predict(j) => beside(&j.out),
+        }
+    }
+}
+
+fn beside(file: &Path) -> PathBuf {
+    let mut name = file.file_name().unwrap_or_default().to_os_string();
+    name.push(".");
+    name.push(RECORD_FILE);
+    file.with_file_name(name)
+}
+
+/// Runs `job` to its end or until `cancel` is set, reporting to `sink`, and records it.
+pub fn run(job: &Job, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<RunOutcome> {
+    let record_path = job.record_path();
+    let started = Instant::now();
+    let started_at = crate::output::now_utc();
+    let result = in_thread_pool(job.threads(), || run_inner(job, sink, cancel)).and_then(|r| r);
+    let seconds = started.elapsed().as_secs_f64();
+    let status = match &result {
+        Ok((_, true)) => JobStatus::Cancelled,
+        Ok((_, false)) => JobStatus::Finished,
+        Err(_) => JobStatus::Failed,
+    };
+    // A failure is recorded only where the job has a run folder already (or a record from an
+    // earlier invocation): bad input must not leave files behind.
+    let has_run_folder = match job {
+        Job::Train(j) => j.out.is_dir(),
+        Job::Eval(j) => j.out.is_dir(),
+        _ => false,
+    };
+    if status != JobStatus::Failed || has_run_folder || record_path.exists() {
+        let error = result.as_ref().err().map(|e| e.to_string());
+        let recorded =
+            record::append_invocation(&record_path, job, started_at, seconds, status, error);
+        if let (Err(e), Ok(_)) = (recorded, &result) {
+            return Err(e);
+        }
+    }
+    let (output, _) = result?;
+    Ok(RunOutcome {
+        status,
+        record: record_path,
+        output,
+        seconds,
+    })
+}
+
+/// The output, and whether the job was cancelled.
+fn run_inner(
+    job: &Job,
+    sink: &dyn ProgressSink,
+    cancel: &CancelToken,
+) -> Result<(JobOutput, bool)> {
+    Ok(match job {
+        Job::Groups(j) => (JobOutput::Groups(j.run(sink)?), false),
+        Job::VimData(j) => (JobOutput::VimData(j.run(sink)?), false),
+        Job::Train(j) => {
+            let out = j.run(sink, cancel)?;
+            let cancelled = out.cancelled;
+            (JobOutput::Train(out), cancelled)
+        }
+        Job::Eval(j) => {
+            let out = j.run(sink, cancel)?;
+            let cancelled = out.result.is_none();
+            (JobOutput::Eval(out), cancelled)
+        }
+        Job::Predict(j) => {
+            let out = j.run(sink, cancel)?;
+            let cancelled = out.cancelled;
+            (JobOutput::Predict(out), cancelled)
+        }
+        Job::Report(j) => (JobOutput::Report(j.run(sink)?), false),
+    })
+}
+
+/// Runs `work` in a rayon pool of `threads` threads (None: the current pool).
+pub fn in_thread_pool<T: Send>(
+    threads: Option<usize>,
+    work: impl FnOnce() -> T + Send,
+) -> Result<T> {
+    match threads {
+        None => Ok(work()),
+        Some(n) => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n.max(1))
+                .build()
+                .map_err(|e| Error::invalid(format!("cannot start {n} worker threads: {e}")))?;
+            Ok(pool.install(work))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

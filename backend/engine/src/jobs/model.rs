@@ -1,0 +1,112 @@
+//! The model side of the jobs that ask a model questions (`eval`, `predict`): which model, which
+//! method carries the values, how answers are read, and loading it all as an answerer.
+
+use super::progress::{JobEvent, ProgressSink};
+use crate::data::groups::TargetGroup;
+use crate::eval::model_answerer::{resolve_adapters, ModelAnswerer};
+use crate::eval::{AnswerMode, Method, RunSpec, TaskKind};
+use crate::models;
+use crate::{Error, Result, ResultExt};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The embedded default model (installed by `scripts/install-model.sh`).
+pub const DEFAULT_MODEL: &str = "smollm2";
+
+/// Which model answers, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelChoice {
+    /// How the values reach the model.
+    pub method: Method,
+    /// `smollm2`, a .gguf file, or a Hugging Face Llama directory.
+    #[serde(default = "default_model")]
+    pub model: String,
+    /// VIM methods: an adapter folder (one group) or a folder of adapter folders named by group.
+    #[serde(default)]
+    pub adapter: Option<PathBuf>,
+    /// Run on the first CUDA GPU.
+    #[serde(default)]
+    pub cuda: bool,
+    /// `expect` or `sample`; None: the task's default (`AnswerMode::for_task`).
+    #[serde(default)]
+    pub answer: Option<AnswerMode>,
+    /// Samples per item in sample mode.
+    #[serde(default = "default_samples")]
+    pub samples: usize,
+    #[serde(default)]
+    pub seed: u64,
+    /// Items per model call (they share the group's persona cache).
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// CPU threads for model work (None: the process's pool).
+    #[serde(default)]
+    pub threads: Option<usize>,
+}
+
+fn default_model() -> String {
+    DEFAULT_MODEL.to_string()
+}
+fn default_samples() -> usize {
+    5
+}
+fn default_batch_size() -> usize {
+    16
+}
+
+impl ModelChoice {
+    /// How the runner asks (`run.json`'s settings) for a task of `kind`.
+    pub fn run_spec(
+        &self,
+        kind: TaskKind,
+        groups_file: String,
+        gold: Option<String>,
+        shots: usize,
+        limit_items: Option<usize>,
+    ) -> Result<RunSpec> {
+        Ok(RunSpec {
+            method: self.method,
+            answer_mode: AnswerMode::for_task(kind, self.answer)?,
+            samples: self.samples,
+            seed: self.seed,
+            batch_size: self.batch_size,
+            shots,
+            adapter: self.adapter.as_ref().map(|p| p.display().to_string()),
+            groups_file,
+            gold,
+            limit_items,
+        })
+    }
+
+    /// Loads the model (and finds each group's adapter for the VIM methods).
+    pub fn load_answerer(
+        &self,
+        groups: &[TargetGroup],
+        sink: &dyn ProgressSink,
+    ) -> Result<ModelAnswerer> {
+        let method = self.method;
+        let adapters = match (&self.adapter, method.needs_adapter()) {
+            (Some(dir), true) => {
+                let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+                resolve_adapters(dir, &names)?
+            }
+            (None, true) => return Err(Error::invalid(format!(
+                "method {method} injects values with a trained adapter: pass --adapter DIR (from `valuelab train --group NAME --out DIR`)"
+            ))),
+            (Some(_), false) => return Err(Error::invalid(format!(
+                "--adapter is for the vim methods (vim, vim-ag, vim-qa); method {method} puts the values in the prompt"
+            ))),
+            (None, false) => Default::default(),
+        };
+        let started = Instant::now();
+        let device = models::select_device(self.cuda)?;
+        let answerer = ModelAnswerer::load(&self.model, &device, adapters)
+            .context(|| format!("cannot load model '{}'", self.model))?;
+        sink.event(&JobEvent::message(format!(
+            "loaded {} in {:.1} s",
+            self.model,
+            started.elapsed().as_secs_f64()
+        )));
+        Ok(answerer)
+    }
+}

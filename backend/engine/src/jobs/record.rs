@@ -1,0 +1,101 @@
+//! A job's record, `job.json`: the full spec it ran, the valuelab version and git commit that ran
+//! it, its seed, and one entry per invocation (a cancelled run that is resumed adds one), so a
+//! result can always be traced to the exact work and code that made it.
+
+use super::Job;
+use crate::output::{now_utc, write_json};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The git commit valuelab was built from (empty when built outside a git checkout).
+const GIT_COMMIT: &str = env!("VALUELAB_GIT_COMMIT");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Finished,
+    /// Stopped by its cancel token; running the same job again resumes it.
+    Cancelled,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// The spec of the latest invocation.
+    pub job: Job,
+    pub valuelab_version: String,
+    pub git_commit: Option<String>,
+    pub seed: Option<u64>,
+    /// How the latest invocation ended.
+    pub status: JobStatus,
+    /// When the first invocation started (RFC 3339 UTC).
+    pub started: String,
+    /// When the job finished, once it has.
+    pub finished: Option<String>,
+    pub invocations: Vec<Invocation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invocation {
+    pub started: String,
+    pub seconds: f64,
+    pub status: JobStatus,
+    /// The error of a failed invocation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Reads a record.
+pub fn read(path: &Path) -> Result<JobRecord> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::file(path, None, format!("cannot read the job record: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::file(
+            path,
+            Some(e.line()),
+            format!("not a valuelab job record: {e}"),
+        )
+    })
+}
+
+/// Adds an invocation to the record at `path` (a new record when there is none, or when the one
+/// there cannot be read) and writes it atomically.
+pub fn append_invocation(
+    path: &Path,
+    job: &Job,
+    started: String,
+    seconds: f64,
+    status: JobStatus,
+    error: Option<String>,
+) -> Result<()> {
+    let invocation = Invocation {
+        started: started.clone(),
+        seconds,
+        status,
+        error,
+    };
+    let mut record = match read(path) {
+        Ok(old) if path.exists() => old,
+        _ => JobRecord {
+            job: job.clone(),
+            valuelab_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: None,
+            seed: None,
+            status,
+            started,
+            finished: None,
+            invocations: Vec::new(),
+        },
+    };
+    record.job = job.clone();
+    record.valuelab_version = env!("CARGO_PKG_VERSION").to_string();
+    record.git_commit = (!GIT_COMMIT.is_empty()).then(|| GIT_COMMIT.to_string());
+    record.seed = job.seed();
+    record.status = status;
+    if status == JobStatus::Finished {
+        record.finished = Some(now_utc());
+    }
+    record.invocations.push(invocation);
+    write_json(path, &record)
+}

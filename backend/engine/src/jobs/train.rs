@@ -1,0 +1,187 @@
+//! `TrainJob`: a LoRA adapter that injects one target group's values (VIM, Kang et al. 2023):
+//! the group's examples from the authors' train split, validation on their valid split, the
+//! adapter in PEFT format with `training_log.jsonl`, `trainer_state.json` and the record of which
+//! group it is for. Cancelled, it stops at a checkpoint; the same job with `resume` continues.
+
+use super::progress::{CancelToken, JobEvent, ProgressSink};
+use crate::data::groups::{find_group, read_groups};
+use crate::data::touche::{read_arguments, Split};
+use crate::data::DataDir;
+use crate::lora::LoraConfig;
+use crate::models;
+use crate::train::dataset::{encode_examples, subsample};
+use crate::train::provenance::{self, AdapterProvenance};
+use crate::train::{self, RunOptions, TrainConfig, TrainSummary};
+use crate::vim::{self, Method, Rule};
+use crate::{Error, Result, ResultExt};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The Hugging Face repository of the embedded model, written into `adapter_config.json` so
+/// PEFT's `AutoPeftModelForCausalLM` finds the base (the GGUF is its Q4_1 quantisation).
+const SMOLLM2_HF_REPO: &str = "HuggingFaceTB/SmolLM2-135M-Instruct";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainJob {
+    /// The research data (None: `VALUELAB_DATA_DIR`, then the download cache).
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+    /// Groups table (None: the data directory's).
+    #[serde(default)]
+    pub groups_file: Option<PathBuf>,
+    /// The target group.
+    pub group: String,
+    /// Argument generation, question answering, or both.
+    pub method: Method,
+    /// How argument generation combines the group's scores on an argument's values.
+    pub rule: Rule,
+    /// Threshold γ on the 1..6 scale for argument generation's "I would say".
+    pub threshold: f64,
+    /// `smollm2`, a .gguf file, or a Hugging Face Llama directory.
+    pub model: String,
+    #[serde(default)]
+    pub cuda: bool,
+    /// CPU threads for model work (None: the process's pool).
+    #[serde(default)]
+    pub threads: Option<usize>,
+    pub epochs: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub batch_size: usize,
+    pub grad_accum: usize,
+    #[serde(default)]
+    pub max_steps: Option<usize>,
+    /// A seeded subset of at most this many training (and validation) examples.
+    #[serde(default)]
+    pub max_examples: Option<usize>,
+    pub max_seq_len: usize,
+    pub lora: LoraConfig,
+    pub seed: u64,
+    pub checkpoint_every: usize,
+    /// Continue from `out/checkpoint` when it exists.
+    #[serde(default)]
+    pub resume: bool,
+    /// The adapter folder.
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainOutput {
+    pub summary: TrainSummary,
+    /// Stopped by the cancel token at a checkpoint (no final adapter yet).
+    pub cancelled: bool,
+}
+
+impl TrainJob {
+    /// The trainer's settings.
+    pub fn config(&self) -> TrainConfig {
+        TrainConfig {
+            epochs: self.epochs,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            batch_size: self.batch_size,
+            grad_accum: self.grad_accum,
+            max_steps: self.max_steps,
+            max_seq_len: Some(self.max_seq_len),
+            seed: self.seed,
+            checkpoint_every: Some(self.checkpoint_every),
+            lora: self.lora.clone(),
+        }
+    }
+
+    pub fn run(&self, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<TrainOutput> {
+        if !self.threshold.is_finite() {
+            return Err(Error::invalid(format!(
+                "--threshold must be a number on the 1..6 scale, got {}",
+                self.threshold
+            )));
+        }
+        let started = Instant::now();
+        let cfg = self.config();
+        cfg.validate()?;
+
+        // Training data first: a bad group name should fail before a model load.
+        let groups_path = match &self.groups_file {
+            Some(p) => p.clone(),
+            None => DataDir::resolve(self.data_dir.as_deref())?.groups_csv(),
+        };
+        let groups = read_groups(&groups_path)?;
+        let group = find_group(&groups, &self.group)?;
+        let examples_of = |split: Split| -> Result<Vec<vim::TrainingExample>> {
+            let dir = DataDir::resolve(self.data_dir.as_deref())?;
+            let arguments = read_arguments(&dir.split_csv(split))?;
+            let examples = vim::examples(
+                self.method,
+                &arguments,
+                group,
+                self.rule,
+                self.threshold,
+                self.seed,
+            );
+            Ok(subsample(examples, self.max_examples, self.seed))
+        };
+        let train_examples = examples_of(Split::Train)?;
+        let valid_examples = examples_of(Split::Valid)?;
+
+        let device = models::select_device(self.cuda)?;
+        let mut model = models::load_model(&self.model, &device)
+            .context(|| format!("cannot load model '{}'", self.model))?;
+        let max_len = Some(self.max_seq_len);
+        let (train_set, cut_train) = encode_examples(&model, &train_examples, max_len)?;
+        let (valid_set, cut_valid) = encode_examples(&model, &valid_examples, max_len)?;
+        sink.event(&JobEvent::message(format!(
+            "group {}, method {}: {} training and {} validation examples ({} cut to {} tokens); model {} loaded in {:.1} s",
+            group.name,
+            self.method,
+            train_set.len(),
+            valid_set.len(),
+            cut_train + cut_valid,
+            self.max_seq_len,
+            model.name,
+            started.elapsed().as_secs_f64()
+        )));
+
+        let base_model = if self.model == super::model::DEFAULT_MODEL {
+            SMOLLM2_HF_REPO.to_string()
+        } else {
+            self.model.clone()
+        };
+        let run = RunOptions {
+            out_dir: self.out.clone(),
+            base_model,
+            resume: self.resume,
+        };
+        let summary = train::train(
+            &mut model.llama,
+            &train_set,
+            &valid_set,
+            &cfg,
+            &run,
+            cancel.flag(),
+            &mut |event| {
+                sink.event(&JobEvent::Train {
+                    event: event.clone(),
+                })
+            },
+        )?;
+        if !summary.cancelled {
+            provenance::write(
+                &summary.adapter_dir,
+                &AdapterProvenance {
+                    group: group.name.clone(),
+                    values: group.values.scores().to_vec(),
+                    method: self.method.to_string(),
+                    rule: self.rule.to_string(),
+                    threshold: self.threshold,
+                    seed: self.seed,
+                    groups_file: groups_path.display().to_string(),
+                },
+            )?;
+        }
+        Ok(TrainOutput {
+            cancelled: summary.cancelled,
+            summary,
+        })
+    }
+}
