@@ -11,6 +11,7 @@ pub mod pvq;
 pub mod scale;
 pub mod stats;
 pub mod values;
+pub mod vim_rule;
 
 pub use distribution::{DistributionError, ValueDistribution};
 pub use ess::{score_pvq21, Pvq21Error};

@@ -8,6 +8,7 @@
 //! It depends on `valuelab-common` for the domain types and knows nothing of the web server,
 //! the database or the command line: the `valuelab` binary in `backend/server` drives it.
 
+pub mod adapter;
 pub mod bench;
 pub mod data;
 pub mod error;

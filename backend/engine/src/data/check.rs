@@ -6,11 +6,11 @@ use super::golden::{read_golden_labels, GOLDEN_THRESHOLD};
 use super::groups::{read_groups, TargetGroup};
 use super::touche::{read_arguments, Split, Stance};
 use super::{ess, instruments, pvq, valuenet};
-use crate::vim::ag::{rule_score, Rule};
 use crate::Result;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use valuelab_common::vim_rule::{rule_score, Rule};
 
 /// The result of checking one file (or the ValueNet folder).
 #[derive(Debug, Clone, PartialEq)]

@@ -9,13 +9,12 @@
 //! same examples. It needs gold, and never shows the question being asked.
 
 use super::result::ItemRecord;
+pub use super::task::FewShot;
 use super::task::{Task, TaskItem, TaskKind};
 use crate::data::ess::EssQuestion;
 use crate::groups::gold::GoldRow;
 use crate::{Error, Result};
-use rand::seq::IndexedRandom;
-use rand::SeedableRng;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
 /// Table 21 with `{ESS item}` filled in: the authors' prompt text as stored in the table.
@@ -82,79 +81,6 @@ pub fn write_predictions(path: &Path, records: &[ItemRecord]) -> Result<()> {
         }
         Ok(())
     })
-}
-
-/// Few-shot examples for ESS questions from the group's gold answers to other questions.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FewShot {
-    pub shots: usize,
-    pub seed: u64,
-}
-
-impl FewShot {
-    /// Turns few-shot prompting on for `task`; it needs gold answers to show.
-    pub fn enable(task: &mut Task, shots: usize, seed: u64) -> Result<()> {
-        if task.kind != TaskKind::Ess {
-            return Err(Error::invalid(format!(
-                "--shots is for the ess task, not {}",
-                task.kind
-            )));
-        }
-        if shots == 0 {
-            task.few_shot = None;
-            return Ok(());
-        }
-        if task.gold.is_none() {
-            return Err(Error::invalid(
-                "--shots needs the groups' gold answers to show as examples: pass --gold gold.tsv (from `valuelab groups gold`)",
-            ));
-        }
-        task.few_shot = Some(FewShot { shots, seed });
-        Ok(())
-    }
-
-    /// The prompt of item `index` for `group`: up to `shots` examples, then the question.
-    pub fn prompt(&self, task: &Task, index: usize, group: &str) -> String {
-        let item = &task.items[index];
-        let empty = HashMap::new();
-        let gold = task.gold.as_ref().unwrap_or(&empty);
-        let candidates: Vec<(usize, f64)> = task
-            .items
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != index)
-            .filter_map(|(j, other)| {
-                gold.get(&(group.to_string(), other.id.clone()))
-                    .map(|&m| (j, m))
-            })
-            .collect();
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
-            self.seed
-                ^ crate::output::stable_hash(group)
-                ^ crate::output::stable_hash(&item.id).rotate_left(17),
-        );
-        let mut text = String::new();
-        for &(j, mean) in candidates.choose_multiple(&mut rng, self.shots) {
-            let example = &task.items[j];
-            text.push_str(&example.prompt);
-            text.push(' ');
-            text.push_str(&nearest_label(example, mean));
-            text.push_str("\n\n");
-        }
-        text.push_str(&item.prompt);
-        text
-    }
-}
-
-/// The option whose rescaled position is nearest to a gold mean on 0..1.
-fn nearest_label(item: &TaskItem, mean: f64) -> String {
-    let mut best = 0;
-    for (i, v) in item.option_values.iter().enumerate() {
-        if (v - mean).abs() < (item.option_values[best] - mean).abs() {
-            best = i;
-        }
-    }
-    item.options[best].clone()
 }
 
 #[cfg(test)]

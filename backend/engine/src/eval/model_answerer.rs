@@ -3,76 +3,16 @@
 //! every item of the group (the runner asks one group at a time); option scoring and generation
 //! batch across items.
 //!
-//! VIM methods bring one LoRA adapter per group. `--adapter DIR` is either an adapter folder
-//! (`adapter_config.json`, for a run of one group) or a folder of adapter folders named by group
-//! (`DIR/<group>/adapter_config.json`, as `valuelab train --out DIR/<group>` leaves them).
-//! Adapters are merged into the weights for speed, so switching groups reloads the base model.
+//! VIM methods bring one LoRA adapter per group (found by `adapter::find`). Adapters are merged into the weights for speed, so switching groups reloads the base model.
 
 use super::answerer::{Answerer, ChoiceItem, GenerationConfig};
+use crate::adapter;
 use crate::generate::{generate_with_prefix, score_items_with_prefix, Normalisation, PrefixState};
-use crate::models::{apply_adapter, load_model, LoadedModel};
-use crate::train::provenance;
+use crate::models::{load_model, LoadedModel};
 use crate::{Error, Result};
 use candle_core::Device;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-
-/// The file that marks a PEFT adapter folder.
-pub const ADAPTER_CONFIG: &str = "adapter_config.json";
-
-/// The adapter folder of every group in `groups`, from `--adapter DIR`.
-pub fn resolve_adapters(dir: &Path, groups: &[&str]) -> Result<HashMap<String, PathBuf>> {
-    if !dir.is_dir() {
-        return Err(Error::file(
-            dir,
-            None,
-            "no such adapter folder (expected a folder from `valuelab train --out`)",
-        ));
-    }
-    if dir.join(ADAPTER_CONFIG).is_file() {
-        return match groups {
-            [one] => {
-                provenance::check_group(dir, one)?;
-                Ok(HashMap::from([(one.to_string(), dir.to_path_buf())]))
-            }
-            _ => Err(Error::file(
-                dir,
-                None,
-                format!(
-                    "this is one adapter, for one group, but the run has {} groups: pick its group with --group NAME, \
-                     or pass a folder holding one adapter folder per group, named by group",
-                    groups.len()
-                ),
-            )),
-        };
-    }
-    let mut found = HashMap::new();
-    let mut missing = Vec::new();
-    for &group in groups {
-        let candidate = dir.join(group);
-        if candidate.join(ADAPTER_CONFIG).is_file() {
-            provenance::check_group(&candidate, group)?;
-            found.insert(group.to_string(), candidate);
-        } else {
-            missing.push(group);
-        }
-    }
-    if !missing.is_empty() {
-        let shown: Vec<&str> = missing.iter().take(5).copied().collect();
-        return Err(Error::file(
-            dir,
-            None,
-            format!(
-                "no adapter for group(s) {}{} (expected {}/<group>/{ADAPTER_CONFIG}; train one with `valuelab train --group NAME --out {}/NAME`)",
-                shown.join(", "),
-                if missing.len() > shown.len() { format!(" and {} more", missing.len() - shown.len()) } else { String::new() },
-                dir.display(),
-                dir.display()
-            ),
-        ));
-    }
-    Ok(found)
-}
+use std::path::PathBuf;
 
 pub struct ModelAnswerer {
     model: LoadedModel,
@@ -228,7 +168,7 @@ impl Answerer for ModelAnswerer {
             // The previous group's adapter is merged into the weights: start from the base again.
             self.model = load_model(&self.spec, &self.device)?;
         }
-        apply_adapter(&mut self.model, &wanted, true)?;
+        adapter::apply(&mut self.model, &wanted, true)?;
         self.current_adapter = Some(wanted);
         self.prefix = None;
         self.answered.clear();
@@ -285,30 +225,5 @@ mod tests {
             .unwrap();
         assert_eq!(texts.len(), 2);
         assert!(answerer.tokens_processed() > before);
-    }
-
-    #[test]
-    fn adapters_resolve_per_group_and_name_what_is_missing() {
-        let dir = tempfile::tempdir().unwrap();
-        for g in ["Albania", "Group_3"] {
-            std::fs::create_dir_all(dir.path().join(g)).unwrap();
-            std::fs::write(dir.path().join(g).join(ADAPTER_CONFIG), "{}").unwrap();
-        }
-        let found = resolve_adapters(dir.path(), &["Albania", "Group_3"]).unwrap();
-        assert_eq!(found["Group_3"], dir.path().join("Group_3"));
-        let err = resolve_adapters(dir.path(), &["Albania", "Belgium"])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("no adapter for group(s) Belgium"), "{err}");
-        // One adapter folder serves a one-group run only.
-        let single = dir.path().join("Albania");
-        assert_eq!(
-            resolve_adapters(&single, &["Albania"]).unwrap()["Albania"],
-            single
-        );
-        let err = resolve_adapters(&single, &["Albania", "Group_3"])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("--group NAME"), "{err}");
     }
 }

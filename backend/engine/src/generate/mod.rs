@@ -13,3 +13,6 @@ pub use sampler::Sampler;
 pub use scoring::{
     expected_index, score_items, score_items_with_prefix, ChoiceItem, Normalisation, OptionScores,
 };
+
+#[cfg(test)]
+mod real_model_tests;

@@ -2,8 +2,9 @@
 //! method carries the values, how answers are read, and loading it all as an answerer.
 
 use super::progress::{JobEvent, ProgressSink};
+use crate::adapter::resolve_adapters;
 use crate::data::groups::TargetGroup;
-use crate::eval::model_answerer::{resolve_adapters, ModelAnswerer};
+use crate::eval::model_answerer::ModelAnswerer;
 use crate::eval::{AnswerMode, Method, RunSpec, TaskKind};
 use crate::models;
 use crate::{Error, Result, ResultExt};

@@ -218,7 +218,7 @@ fn a_cancelled_training_resumes_to_the_uninterrupted_adapter() {
     assert!(stopped.is_cancelled() && out.cancelled);
     assert_eq!(out.summary.steps, 1);
     assert!(!split_dir
-        .join(crate::train::provenance::PROVENANCE_FILE)
+        .join(crate::adapter::provenance::PROVENANCE_FILE)
         .exists());
 
     let resumed = run(&Job::Train(job(&split_dir)), &NullSink, &CancelToken::new()).unwrap();
@@ -227,7 +227,8 @@ fn a_cancelled_training_resumes_to_the_uninterrupted_adapter() {
     };
     assert_eq!((out.summary.steps, out.summary.resumed_from), (3, Some(1)));
     let weights = |d: &Path| {
-        let (_, tensors) = crate::lora::peft::load_adapter(d, &candle_core::Device::Cpu).unwrap();
+        let (_, tensors) =
+            crate::adapter::peft::load_adapter(d, &candle_core::Device::Cpu).unwrap();
         let mut flat: Vec<(String, Vec<f32>)> = tensors
             .into_iter()
             .map(|(k, v)| (k, v.flatten_all().unwrap().to_vec1::<f32>().unwrap()))
@@ -246,7 +247,7 @@ fn a_cancelled_training_resumes_to_the_uninterrupted_adapter() {
         assert!(diff < 1e-6, "{name} differs by {diff}");
     }
     assert!(split_dir
-        .join(crate::train::provenance::PROVENANCE_FILE)
+        .join(crate::adapter::provenance::PROVENANCE_FILE)
         .is_file());
 }
 

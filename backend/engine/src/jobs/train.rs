@@ -4,13 +4,13 @@
 //! group it is for. Cancelled, it stops at a checkpoint; the same job with `resume` continues.
 
 use super::progress::{CancelToken, JobEvent, ProgressSink};
+use crate::adapter::provenance::{self, AdapterProvenance};
 use crate::data::groups::{find_group, read_groups};
 use crate::data::touche::{read_arguments, Split};
 use crate::data::DataDir;
 use crate::lora::LoraConfig;
 use crate::models;
 use crate::train::dataset::{encode_examples, subsample};
-use crate::train::provenance::{self, AdapterProvenance};
 use crate::train::{self, RunOptions, TrainConfig, TrainSummary};
 use crate::vim::{self, Method, Rule};
 use crate::{Error, Result, ResultExt};

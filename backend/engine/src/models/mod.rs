@@ -144,24 +144,6 @@ pub fn load_model(spec: &str, device: &Device) -> Result<LoadedModel> {
     Ok(model)
 }
 
-/// Applies a PEFT LoRA adapter folder (`adapter_config.json` + `adapter_model.safetensors`) to
-/// `model`; `merge` folds it into the base weights, which makes inference as fast as the base.
-pub fn apply_adapter(model: &mut LoadedModel, dir: &std::path::Path, merge: bool) -> Result<()> {
-    let (cfg, tensors) = crate::lora::peft::load_adapter(dir, model.device())?;
-    crate::lora::peft::check_against_model(&cfg, &tensors, model.config()).map_err(|e| {
-        Error::file(
-            dir,
-            None,
-            format!("adapter does not fit model '{}': {e}", model.name),
-        )
-    })?;
-    model.llama.load_lora(&cfg, &tensors)?;
-    if merge {
-        model.llama.merge_lora()?;
-    }
-    Ok(())
-}
-
 /// Token ids beyond the embedding table would fail deep inside a forward pass; say so up front.
 fn check_vocab(config: &Config, tokenizer: &TextTokenizer, path: &std::path::Path) -> Result<()> {
     if tokenizer.vocab_size() > config.vocab_size {
@@ -177,6 +159,3 @@ fn check_vocab(config: &Config, tokenizer: &TextTokenizer, path: &std::path::Pat
     }
     Ok(())
 }
-
-#[cfg(test)]
-mod real_model_tests;

@@ -11,7 +11,7 @@
 //! as `checkpoint.old/` until the rename is done: a run killed at any moment leaves one complete
 //! checkpoint behind.
 
-use crate::lora::peft;
+use crate::adapter::peft;
 use crate::lora::LoraConfig;
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};

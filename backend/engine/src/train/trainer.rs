@@ -7,7 +7,8 @@
 //! output layer (49152×576 for SmolLM2) is applied only at the positions that predict an answer
 //! token rather than at every position.
 
-use crate::lora::{peft, LoraConfig};
+use crate::adapter::peft;
+use crate::lora::LoraConfig;
 use crate::models::llama::{Input, Llama, Mode};
 use crate::output::JsonlLog;
 use crate::train::checkpoint::{self, RunSettings, TrainerState};

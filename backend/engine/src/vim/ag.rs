@@ -10,74 +10,11 @@
 
 use super::{Profile, Task, TrainingExample};
 use crate::data::touche::Argument;
-use crate::{Error, Result};
-use std::fmt;
-use std::str::FromStr;
-use valuelab_common::{ValueDistribution, VALUE_COUNT};
+pub use valuelab_common::vim_rule::{rule_score, Rule};
+use valuelab_common::ValueDistribution;
 
 /// γ of the paper's experiments (Section 4).
 pub const DEFAULT_THRESHOLD: f64 = 3.0;
-
-/// How the scores of an argument's expressed values combine before the threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Rule {
-    /// The paper's Algorithm 1.
-    Min,
-    /// The released training data.
-    Mean,
-}
-
-impl Rule {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rule::Min => "min",
-            Rule::Mean => "mean",
-        }
-    }
-}
-
-impl fmt::Display for Rule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Rule {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Rule> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "min" => Ok(Rule::Min),
-            "mean" => Ok(Rule::Mean),
-            other => Err(Error::invalid(format!(
-                "unknown rule '{other}' (expected min or mean)"
-            ))),
-        }
-    }
-}
-
-/// The group's combined score over the expressed values (`values[i]` set), or `None` when no
-/// value is expressed.
-pub fn rule_score(
-    rule: Rule,
-    values: &[bool; VALUE_COUNT],
-    group: &ValueDistribution,
-) -> Option<f64> {
-    let scores = group
-        .scores()
-        .iter()
-        .zip(values)
-        .filter(|(_, &expressed)| expressed)
-        .map(|(&s, _)| s);
-    match rule {
-        Rule::Min => scores.reduce(f64::min),
-        Rule::Mean => {
-            // Summed in value order, as pandas' row mean does, so the released scores match.
-            let (sum, n) = scores.fold((0.0, 0usize), |(sum, n), s| (sum + s, n + 1));
-            (n > 0).then(|| sum / n as f64)
-        }
-    }
-}
 
 /// Whether the group would say the argument (`None` when it expresses no value).
 pub fn would_say(
@@ -147,6 +84,7 @@ mod tests {
     use crate::data::testdata::shared_data;
     use crate::data::touche::Stance;
     use valuelab_common::Value;
+    use valuelab_common::VALUE_COUNT;
 
     fn argument(values: &[Value]) -> Argument {
         let mut flags = [false; VALUE_COUNT];

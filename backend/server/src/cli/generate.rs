@@ -73,7 +73,7 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<LoadedModel> {
     let mut model = models::load_model(&args.model.model, &device)
         .with_context(|| format!("cannot load model '{}'", args.model.model))?;
     if let Some(dir) = &args.adapter {
-        models::apply_adapter(&mut model, dir, true)
+        valuelab_engine::adapter::apply(&mut model, dir, true)
             .with_context(|| format!("cannot apply adapter {}", dir.display()))?;
     }
     eprintln!(

@@ -2,9 +2,10 @@
 //! `VALUELAB_MODELS_DIR` (CI runs scripts/install-model.sh first) and fails, never skips, when
 //! the model is missing. It needs optimised dependencies (the workspace's dev profile has them).
 
-use super::*;
-use crate::generate::{generate, score_items, ChoiceItem, Finish, GenerationConfig, Normalisation};
+use super::{generate, score_items, ChoiceItem, Finish, GenerationConfig, Normalisation};
+use crate::models::{load_model, Input, LoadedModel};
 use candle_core::quantized::gguf_file;
+use candle_core::Device;
 use candle_transformers::models::quantized_llama::ModelWeights;
 
 fn smollm2() -> LoadedModel {
