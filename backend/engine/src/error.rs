@@ -13,6 +13,10 @@ pub enum Error {
     },
     #[error("{0}")]
     Invalid(String),
+    /// Bad input that came through one field of a job spec. The message is neutral (no flag
+    /// names): the command line adds its flag, the server names its form field.
+    #[error("{message}")]
+    Input { field: Field, message: String },
     /// What was being done when `source` happened (`cannot load model 'x'`); the message of
     /// the cause is its source, so a caller that prints the chain (`{:#}`) shows both.
     #[error("{context}")]
@@ -48,9 +52,47 @@ impl Error {
     pub fn invalid(message: impl Into<String>) -> Self {
         Error::Invalid(message.into())
     }
+
+    /// Bad input in `field` of a job spec.
+    pub fn input(field: Field, message: impl Into<String>) -> Self {
+        Error::Input {
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// The spec field this error is about, looking through added context.
+    pub fn field(&self) -> Option<Field> {
+        match self {
+            Error::Input { field, .. } => Some(*field),
+            Error::Context { source, .. } => source.field(),
+            _ => None,
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The field of a job spec that bad input came through (serialised as the spec's field name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    DataDir,
+    Group,
+    SampleGroups,
+    Adapter,
+    Answer,
+    Samples,
+    Shots,
+    Gold,
+    Threshold,
+    Out,
+    Resume,
+    K,
+    ElbowOut,
+    RidgeLambda,
+    Pair,
+}
 
 /// A candle error's message without the backtrace candle attaches to it (with RUST_BACKTRACE
 /// set, its `Display` prints a dozen stack frames after the message): a user who gave a bad

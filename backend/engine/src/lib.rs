@@ -22,4 +22,4 @@ pub mod output;
 pub mod train;
 pub mod vim;
 
-pub use error::{Error, Result, ResultExt};
+pub use error::{Error, Field, Result, ResultExt};

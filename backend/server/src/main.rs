@@ -8,7 +8,7 @@ fn main() -> ExitCode {
     match cli.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", valuelab_server::cli::hints::render(&err));
             ExitCode::FAILURE
         }
     }

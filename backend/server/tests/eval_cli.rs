@@ -407,3 +407,27 @@ fn print_spec_is_refused_by_commands_that_run_no_job() {
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
+
+/// Issue 7: the engine's errors are neutral; the command line adds the flag that fixes them.
+#[test]
+fn input_errors_end_with_the_flag_that_fixes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let cases: [(&[&str], &str); 2] = [
+        (&["eval", "pvq", "--method", "vim"], "(use --adapter DIR)"),
+        (
+            &["eval", "args", "--method", "base", "--answer", "expect"],
+            "(leave out --answer, or use --answer sample)",
+        ),
+    ];
+    for (args, hint) in cases {
+        let out_dir = dir.path().join("never");
+        let mut full: Vec<&str> = args.to_vec();
+        full.extend(["--model", arg(&model), "--out", arg(&out_dir)]);
+        let out = valuelab(&full);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(stderr.trim_end().ends_with(hint), "{args:?}: {stderr}");
+        assert!(!out_dir.exists(), "bad input writes nothing");
+    }
+}

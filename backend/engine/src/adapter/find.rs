@@ -6,7 +6,7 @@
 
 use super::peft::CONFIG_FILE;
 use super::provenance;
-use crate::{Error, Result};
+use crate::{Error, Field, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -16,7 +16,7 @@ pub fn resolve_adapters(dir: &Path, groups: &[&str]) -> Result<HashMap<String, P
         return Err(Error::file(
             dir,
             None,
-            "no such adapter folder (expected a folder from `valuelab train --out`)",
+            "no such adapter folder (expected the output folder of a training job)",
         ));
     }
     if dir.join(CONFIG_FILE).is_file() {
@@ -25,12 +25,12 @@ pub fn resolve_adapters(dir: &Path, groups: &[&str]) -> Result<HashMap<String, P
                 provenance::check_group(dir, one)?;
                 Ok(HashMap::from([(one.to_string(), dir.to_path_buf())]))
             }
-            _ => Err(Error::file(
-                dir,
-                None,
+            _ => Err(Error::input(
+                Field::Group,
                 format!(
-                    "this is one adapter, for one group, but the run has {} groups: pick its group with --group NAME, \
-                     or pass a folder holding one adapter folder per group, named by group",
+                    "{}: this is one adapter, for one group, but the run has {} groups: pick its group, \
+                     or give a folder holding one adapter folder per group, named by group",
+                    dir.display(),
                     groups.len()
                 ),
             )),
@@ -53,7 +53,7 @@ pub fn resolve_adapters(dir: &Path, groups: &[&str]) -> Result<HashMap<String, P
             dir,
             None,
             format!(
-                "no adapter for group(s) {}{} (expected {}/<group>/{CONFIG_FILE}; train one with `valuelab train --group NAME --out {}/NAME`)",
+                "no adapter for group(s) {}{} (expected {}/<group>/{CONFIG_FILE}; train one per group into {}/NAME)",
                 shown.join(", "),
                 if missing.len() > shown.len() { format!(" and {} more", missing.len() - shown.len()) } else { String::new() },
                 dir.display(),
@@ -87,9 +87,9 @@ mod tests {
             resolve_adapters(&single, &["Albania"]).unwrap()["Albania"],
             single
         );
-        let err = resolve_adapters(&single, &["Albania", "Group_3"])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("--group NAME"), "{err}");
+        let err = resolve_adapters(&single, &["Albania", "Group_3"]).unwrap_err();
+        // The command line turns the field into "use --group NAME".
+        assert_eq!(err.field(), Some(crate::Field::Group));
+        assert!(err.to_string().contains("pick its group"), "{err}");
     }
 }

@@ -66,7 +66,7 @@ impl fmt::Display for DataReport {
             match &file.status {
                 CheckStatus::Found(what) => writeln!(f, "  ok       {path}: {what}")?,
                 CheckStatus::Missing { fetchable: true } => {
-                    writeln!(f, "  MISSING  {path} (run `valuelab data fetch`, or point --data-dir at a full copy)")?
+                    writeln!(f, "  MISSING  {path} (run `valuelab data fetch`, or use a full copy of the data)")?
                 }
                 CheckStatus::Missing { fetchable: false } => writeln!(
                     f,

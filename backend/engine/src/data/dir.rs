@@ -2,7 +2,7 @@
 //! per file so no other module spells the layout.
 
 use super::touche::Split;
-use crate::{Error, Result};
+use crate::{Error, Field, Result};
 use std::path::{Path, PathBuf};
 
 /// Environment variable read by the CLI (through clap) for `--data-dir`.
@@ -18,17 +18,21 @@ impl DataDir {
     pub fn new(path: impl AsRef<Path>) -> Result<DataDir> {
         let root = path.as_ref().to_path_buf();
         if !root.is_dir() {
-            return Err(Error::file(
-                &root,
-                None,
-                "no such folder (pass --data-dir DIR or set VALUELAB_DATA_DIR to the folder that holds vim/, or run `valuelab data fetch`)",
+            return Err(Error::input(
+                Field::DataDir,
+                format!(
+                    "{}: no such folder (the data directory, named by the job or {DATA_DIR_ENV}, is the folder that holds vim/; `valuelab data fetch` downloads one)",
+                    root.display()
+                ),
             ));
         }
         if !root.join("vim").is_dir() {
-            return Err(Error::file(
-                &root,
-                None,
-                "not a data directory: it has no vim/ folder (pass --data-dir DIR or set VALUELAB_DATA_DIR to the folder that holds vim/, ess/ and instruments/, or run `valuelab data fetch`)",
+            return Err(Error::input(
+                Field::DataDir,
+                format!(
+                    "{}: not a data directory: it has no vim/ folder (the data directory is the folder that holds vim/, ess/ and instruments/; `valuelab data fetch` downloads one)",
+                    root.display()
+                ),
             ));
         }
         Ok(DataDir { root })
@@ -45,8 +49,8 @@ impl DataDir {
                 return DataDir::new(cache);
             }
         }
-        Err(Error::invalid(format!(
-            "no data directory: pass --data-dir DIR or set {DATA_DIR_ENV} to the folder that holds vim/, ess/ and instruments/, or run `valuelab data fetch` to download the authors' files{}",
+        Err(Error::input(Field::DataDir, format!(
+            "no data directory: name the folder that holds vim/, ess/ and instruments/, or run `valuelab data fetch` to download the authors' files{}",
             default_cache_dir().map(|c| format!(" into {}", c.display())).unwrap_or_default()
         )))
     }
@@ -118,9 +122,11 @@ mod tests {
     #[test]
     fn a_folder_without_vim_is_rejected_with_the_fix() {
         let dir = tempfile::tempdir().unwrap();
-        let err = DataDir::new(dir.path()).unwrap_err().to_string();
+        let err = DataDir::new(dir.path()).unwrap_err();
+        assert_eq!(err.field(), Some(Field::DataDir));
+        let err = err.to_string();
         assert!(
-            err.contains("no vim/ folder") && err.contains("--data-dir"),
+            err.contains("no vim/ folder") && err.contains("valuelab data fetch"),
             "{err}"
         );
         let err = DataDir::resolve(Some(&dir.path().join("missing")))

@@ -35,7 +35,7 @@ impl Table {
     pub fn open(path: &Path, delimiter: u8) -> Result<Table> {
         let file = File::open(path).map_err(|e| {
             let hint = if e.kind() == std::io::ErrorKind::NotFound {
-                " (check --data-dir / VALUELAB_DATA_DIR, or run `valuelab data check`)"
+                " (check the data directory, or run `valuelab data check`)"
             } else {
                 ""
             };

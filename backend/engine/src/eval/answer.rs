@@ -4,7 +4,7 @@
 //! it is never guessed.
 
 use super::task::{TaskItem, TaskKind};
-use crate::{Error, Result};
+use crate::{Error, Field, Result};
 use std::fmt;
 use std::str::FromStr;
 
@@ -20,8 +20,9 @@ impl AnswerMode {
     /// text and has no options to score, so it always samples (the one place that decides it).
     pub fn for_task(task: TaskKind, requested: Option<AnswerMode>) -> Result<AnswerMode> {
         match (task, requested) {
-            (TaskKind::Args, Some(AnswerMode::Expect)) => Err(Error::invalid(
-                "argument generation writes text, it has no options to score: use --answer sample (the default for args)",
+            (TaskKind::Args, Some(AnswerMode::Expect)) => Err(Error::input(
+                Field::Answer,
+                "argument generation writes text, it has no options to score: it always samples",
             )),
             (TaskKind::Args, _) => Ok(AnswerMode::Sample),
             (_, requested) => Ok(requested.unwrap_or(AnswerMode::Expect)),

@@ -170,7 +170,8 @@ mod tests {
     #[test]
     fn few_shot_without_gold_asks_for_it() {
         let mut t = task(&[question("a", "0-10", "Q a?")], None).unwrap();
-        let err = FewShot::enable(&mut t, 2, 0).unwrap_err().to_string();
-        assert!(err.contains("--gold"), "{err}");
+        let err = FewShot::enable(&mut t, 2, 0).unwrap_err();
+        assert_eq!(err.field(), Some(crate::Field::Gold));
+        assert!(err.to_string().contains("gold table"), "{err}");
     }
 }

@@ -9,7 +9,7 @@ use super::answerer::{Answerer, ChoiceItem, GenerationConfig};
 use crate::adapter;
 use crate::generate::{generate_with_prefix, score_items_with_prefix, Normalisation, PrefixState};
 use crate::models::{load_model, LoadedModel};
-use crate::{Error, Result};
+use crate::{Error, Field, Result};
 use candle_core::Device;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -157,9 +157,10 @@ impl Answerer for ModelAnswerer {
             return Ok(());
         }
         let wanted = self.adapters.get(group).cloned().ok_or_else(|| {
-            Error::invalid(format!(
-                "no adapter for group '{group}' (pass --adapter with a folder for it)"
-            ))
+            Error::input(
+                Field::Adapter,
+                format!("no adapter for group '{group}': give an adapter folder for it"),
+            )
         })?;
         if self.current_adapter.as_ref() == Some(&wanted) {
             return Ok(());

@@ -3,7 +3,7 @@
 //! group's prediction per key. The task files (`pvq`, `valuenet`, `ess`, `args`) build them.
 
 use crate::data::groups::TargetGroup;
-use crate::{Error, Result};
+use crate::{Error, Field, Result};
 use rand::seq::IndexedRandom;
 use rand::SeedableRng;
 use std::collections::HashMap;
@@ -222,18 +222,19 @@ impl FewShot {
     /// Turns few-shot prompting on for `task`; it needs gold answers to show.
     pub fn enable(task: &mut Task, shots: usize, seed: u64) -> Result<()> {
         if task.kind != TaskKind::Ess {
-            return Err(Error::invalid(format!(
-                "--shots is for the ess task, not {}",
-                task.kind
-            )));
+            return Err(Error::input(
+                Field::Shots,
+                format!("few-shot examples are for the ess task, not {}", task.kind),
+            ));
         }
         if shots == 0 {
             task.few_shot = None;
             return Ok(());
         }
         if task.gold.is_none() {
-            return Err(Error::invalid(
-                "--shots needs the groups' gold answers to show as examples: pass --gold gold.tsv (from `valuelab groups gold`)",
+            return Err(Error::input(
+                Field::Gold,
+                "few-shot examples need the groups' gold answers to show: give the gold table (from `valuelab groups gold`)",
             ));
         }
         task.few_shot = Some(FewShot { shots, seed });

@@ -1,7 +1,7 @@
 //! k-means++ clustering of respondents' ten value scores (linfa), seeded so that the same data
 //! and seed always give the same groups.
 
-use crate::{Error, Result};
+use crate::{Error, Field, Result};
 use linfa::traits::{Fit, Predict};
 use linfa::DatasetBase;
 use linfa_clustering::KMeans;
@@ -56,7 +56,7 @@ pub fn cluster_with(
     settings: &KMeansSettings,
 ) -> Result<Clustering> {
     if k == 0 {
-        return Err(Error::invalid("k must be at least 1 (pass --k 1 or more)"));
+        return Err(Error::input(Field::K, "k must be at least 1"));
     }
     if points.len() < k {
         return Err(Error::invalid(format!(

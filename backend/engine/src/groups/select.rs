@@ -4,7 +4,7 @@
 //! every group already picked. Deterministic: ties go to the group listed first.
 
 use crate::data::groups::{find_group, TargetGroup};
-use crate::{Error, Result};
+use crate::{Error, Field, Result};
 use serde::{Deserialize, Serialize};
 
 /// The groups of a table a job uses (serialised as `"all"`, `{"names": [..]}` or
@@ -36,7 +36,8 @@ impl GroupSelection {
                 }
                 Ok(picked)
             }
-            GroupSelection::Sample(0) => Err(Error::invalid(
+            GroupSelection::Sample(0) => Err(Error::input(
+                Field::SampleGroups,
                 "a sample of groups must have at least 1 group",
             )),
             GroupSelection::Sample(n) => Ok(spread_groups(all, *n)

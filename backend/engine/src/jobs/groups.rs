@@ -7,7 +7,7 @@ use crate::data::{self, DataDir};
 use crate::groups::elbow::{self, ElbowPoint};
 use crate::groups::{self, KMeansSettings};
 use crate::output::write_atomically;
-use crate::{Error, Result};
+use crate::{Error, Field, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -147,8 +147,9 @@ impl BuildGroups {
 
         let (Some(k), Some(out)) = (self.k, &self.out) else {
             if self.k.is_some() {
-                return Err(Error::invalid(
-                    "--k needs --out FILE to write the groups to",
+                return Err(Error::input(
+                    Field::Out,
+                    "a number of groups needs an output file to write the groups to",
                 ));
             }
             return Ok(output);
@@ -182,8 +183,9 @@ impl BuildGroups {
             return Ok(path.clone());
         }
         let out = self.out.as_ref().ok_or_else(|| {
-            Error::invalid(
-                "--elbow needs --elbow-out FILE.svg or --out FILE to put the plot beside",
+            Error::input(
+                Field::ElbowOut,
+                "the elbow curve needs a file for its plot, or an output file to put the plot beside",
             )
         })?;
         let stem = out

@@ -7,7 +7,7 @@ use crate::data::groups::TargetGroup;
 use crate::eval::model_answerer::ModelAnswerer;
 use crate::eval::{AnswerMode, Method, RunSpec, TaskKind};
 use crate::models;
-use crate::{Error, Result, ResultExt};
+use crate::{Error, Field, Result, ResultExt};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -91,12 +91,14 @@ impl ModelChoice {
                 let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
                 resolve_adapters(dir, &names)?
             }
-            (None, true) => return Err(Error::invalid(format!(
-                "method {method} injects values with a trained adapter: pass --adapter DIR (from `valuelab train --group NAME --out DIR`)"
-            ))),
-            (Some(_), false) => return Err(Error::invalid(format!(
-                "--adapter is for the vim methods (vim, vim-ag, vim-qa); method {method} puts the values in the prompt"
-            ))),
+            (None, true) => return Err(Error::input(
+                Field::Adapter,
+                format!("method {method} injects values with a trained adapter: give its folder (the output of a training job)"),
+            )),
+            (Some(_), false) => return Err(Error::input(
+                Field::Adapter,
+                format!("an adapter is for the vim methods (vim, vim-ag, vim-qa); method {method} puts the values in the prompt"),
+            )),
             (None, false) => Default::default(),
         };
         let started = Instant::now();

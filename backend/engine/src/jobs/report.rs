@@ -3,7 +3,7 @@
 
 use super::progress::{JobEvent, ProgressSink};
 use crate::eval::report::{self, ridge, ReportOptions};
-use crate::{Error, Result, ResultExt};
+use crate::{Error, Field, Result, ResultExt};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -47,11 +47,14 @@ impl ReportJob {
 
     pub fn run(&self, sink: &dyn ProgressSink) -> Result<ReportOutput> {
         if !(self.ridge_lambda > 0.0 && self.ridge_lambda.is_finite()) {
-            return Err(Error::invalid(format!(
-                "--ridge-lambda {} must be a positive number (the default {} suits 8 to 128 groups)",
-                self.ridge_lambda,
-                ridge::DEFAULT_LAMBDA
-            )));
+            return Err(Error::input(
+                Field::RidgeLambda,
+                format!(
+                    "the ridge penalty {} must be a positive number (the default {} suits 8 to 128 groups)",
+                    self.ridge_lambda,
+                    ridge::DEFAULT_LAMBDA
+                ),
+            ));
         }
         if self.dirs.is_empty() {
             return Err(Error::invalid("a report needs at least one run folder"));

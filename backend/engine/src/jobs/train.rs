@@ -13,7 +13,7 @@ use crate::models;
 use crate::train::dataset::{encode_examples, subsample};
 use crate::train::{self, RunOptions, TrainConfig, TrainSummary};
 use crate::vim::{self, Method, Rule};
-use crate::{Error, Result, ResultExt};
+use crate::{Error, Field, Result, ResultExt};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -92,10 +92,13 @@ impl TrainJob {
 
     pub fn run(&self, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<TrainOutput> {
         if !self.threshold.is_finite() {
-            return Err(Error::invalid(format!(
-                "--threshold must be a number on the 1..6 scale, got {}",
-                self.threshold
-            )));
+            return Err(Error::input(
+                Field::Threshold,
+                format!(
+                    "the threshold must be a number on the 1..6 scale, got {}",
+                    self.threshold
+                ),
+            ));
         }
         let started = Instant::now();
         let cfg = self.config();

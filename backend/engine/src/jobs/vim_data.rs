@@ -6,7 +6,7 @@ use crate::data::groups::{find_group, read_groups};
 use crate::data::touche::{read_arguments, Argument, Split};
 use crate::data::DataDir;
 use crate::vim::{self, Method, Rule, Task};
-use crate::{Error, Result};
+use crate::{Error, Field, Result};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -58,10 +58,13 @@ pub struct VimDataOutput {
 impl VimDataJob {
     pub fn run(&self, _sink: &dyn ProgressSink) -> Result<VimDataOutput> {
         if !self.threshold.is_finite() {
-            return Err(Error::invalid(format!(
-                "--threshold must be a number on the 1..6 scale, got {}",
-                self.threshold
-            )));
+            return Err(Error::input(
+                Field::Threshold,
+                format!(
+                    "the threshold must be a number on the 1..6 scale, got {}",
+                    self.threshold
+                ),
+            ));
         }
         // The data directory is only needed for what the spec does not name.
         let data_dir = || DataDir::resolve(self.data_dir.as_deref());

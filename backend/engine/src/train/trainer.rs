@@ -15,7 +15,7 @@ use crate::train::checkpoint::{self, RunSettings, TrainerState};
 use crate::train::dataset::{epoch_order, Sample};
 use crate::train::events::TrainEvent;
 use crate::train::optim::{AdamW, ParamsAdamW};
-use crate::{Error, Result};
+use crate::{Error, Field, Result};
 use candle_core::{Tensor, Var, D};
 use candle_nn::VarMap;
 use std::path::PathBuf;
@@ -356,13 +356,14 @@ pub fn train(
         if let Some(dir) = checkpoint::find(&run.out_dir) {
             let ckpt = checkpoint::load(&dir, model.device())?;
             if ckpt.state.settings != settings {
-                return Err(Error::file(
-                    dir.join(checkpoint::STATE_FILE),
-                    None,
+                return Err(Error::input(
+                    Field::Resume,
                     format!(
-                        "the checkpoint was made with other settings ({:?}) than this run ({:?}); \
-                         rerun with the same options, or without --resume to start over",
-                        ckpt.state.settings, settings
+                        "{}: the checkpoint was made with other settings ({:?}) than this run ({:?}); \
+                         rerun with the same options, or start over instead of resuming",
+                        dir.join(checkpoint::STATE_FILE).display(),
+                        ckpt.state.settings,
+                        settings
                     ),
                 ));
             }
@@ -990,7 +991,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            err.contains("other settings") && err.contains("without --resume"),
+            err.contains("other settings") && err.contains("instead of resuming"),
             "{err}"
         );
     }

@@ -13,6 +13,7 @@ pub mod data;
 pub mod eval;
 pub mod generate;
 pub mod groups;
+pub mod hints;
 pub mod kappa;
 pub mod progress;
 pub mod report;

@@ -11,7 +11,7 @@ use super::compare::{paired_comparison, PairedComparison};
 use super::model::RunResult;
 use super::ridge;
 use super::scores::{self, Grid};
-use crate::{Error, Result};
+use crate::{Error, Field, Result};
 
 /// A finished run and where it was read from.
 #[derive(Debug, Clone)]
@@ -181,9 +181,10 @@ pub fn build_report(runs: &[RunInput], options: &ReportOptions) -> Result<Report
             .iter()
             .any(|t| t.contrast.as_ref().is_some_and(|c| c.chosen_by == "given"))
         {
-            return Err(Error::invalid(format!(
-                "--pair {a} {b}: no PVQ or ValueNet run has both groups (pass group names as in the runs' results.json)"
-            )));
+            return Err(Error::input(
+                Field::Pair,
+                format!("pair {a} {b}: no PVQ or ValueNet run has both groups (name groups as in the runs' results.json)"),
+            ));
         }
     }
     Ok(Report {
@@ -555,9 +556,10 @@ fn contrast(
                 rms.map(|(_, _, d)| (ia, ib, d, "given"))
             }
             (Some(_), Some(_)) => {
-                return Err(Error::invalid(format!(
-                    "--pair {a} {b}: name two different groups"
-                )))
+                return Err(Error::input(
+                    Field::Pair,
+                    format!("pair {a} {b}: name two different groups"),
+                ))
             }
             _ => None,
         },
@@ -753,8 +755,9 @@ mod tests {
             pair: Some(("Group_1".into(), "Nowhere".into())),
             ..Default::default()
         };
-        let err = build_report(&runs, &options).unwrap_err().to_string();
-        assert!(err.contains("--pair") && err.contains("Nowhere"), "{err}");
+        let err = build_report(&runs, &options).unwrap_err();
+        assert_eq!(err.field(), Some(Field::Pair));
+        assert!(err.to_string().contains("Nowhere"), "{err}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::data::groups::TargetGroup;
 use crate::eval::result::{ItemRecord, RunInfo};
 use crate::eval::task::Task;
 use crate::output::{now_utc, read_jsonl};
-use crate::{Error, Result};
+use crate::{Error, Field, Result};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -46,18 +46,20 @@ pub(super) fn start_info(
         return Ok(fresh);
     }
     let old: RunInfo = serde_json::from_str(&std::fs::read_to_string(&path)?).map_err(|e| {
-        Error::file(
-            &path,
-            None,
-            format!("not a valuelab run.json ({e}); use another --out folder"),
+        Error::input(
+            Field::Out,
+            format!(
+                "{}: not a valuelab run.json ({e}); use another run folder",
+                path.display()
+            ),
         )
     })?;
     if !old.same_run_as(&fresh) {
-        return Err(Error::file(
-            &path,
-            None,
+        return Err(Error::input(
+            Field::Out,
             format!(
-                "this folder holds another run ({} {} {} {} on {}); use another --out folder to start a new one",
+                "{}: this folder holds another run ({} {} {} {} on {}); use another run folder to start a new one",
+                path.display(),
                 old.task, old.method, old.answer_mode, old.model, old.groups_file
             ),
         ));

@@ -28,7 +28,7 @@ use super::result::{ArgumentGeneration, ItemRecord, Speed};
 use super::task::{Task, TaskKind};
 use crate::data::groups::TargetGroup;
 use crate::output::{now_utc, stable_hash, write_json, JsonlLog};
-use crate::{Error, Result};
+use crate::{Error, Field, Result};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -219,8 +219,9 @@ pub fn predict(
 fn check_spec(task: &Task, spec: &RunSpec) -> Result<()> {
     AnswerMode::for_task(task.kind, Some(spec.answer_mode))?;
     if spec.answer_mode == AnswerMode::Sample && spec.samples == 0 {
-        return Err(Error::invalid(
-            "--samples must be at least 1 in sample mode",
+        return Err(Error::input(
+            Field::Samples,
+            "samples must be at least 1 in sample mode",
         ));
     }
     Ok(())

@@ -220,12 +220,9 @@ fn a_folder_of_another_run_is_not_mixed_in() {
         &AtomicBool::new(false),
         &mut |_| {},
     )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        err.contains("another run") && err.contains("--out"),
-        "{err}"
-    );
+    .unwrap_err();
+    assert_eq!(err.field(), Some(crate::Field::Out));
+    assert!(err.to_string().contains("another run folder"), "{err}");
 }
 
 #[test]
@@ -358,7 +355,9 @@ fn argument_generation_stores_stance_and_premise_for_human_evaluation() {
         &AtomicBool::new(false),
         &mut |_| {},
     );
-    assert!(err.unwrap_err().to_string().contains("--answer sample"));
+    let err = err.unwrap_err();
+    assert_eq!(err.field(), Some(crate::Field::Answer));
+    assert!(err.to_string().contains("always samples"), "{err}");
 }
 
 #[test]
