@@ -4,19 +4,19 @@
 
 pub mod api;
 pub mod distribution;
-pub mod ess;
 pub mod kappa;
 pub mod metrics;
 pub mod pvq;
+pub mod pvq21;
 pub mod scale;
 pub mod stats;
 pub mod values;
 pub mod vim_rule;
 
 pub use distribution::{DistributionError, ValueDistribution};
-pub use ess::{score_pvq21, Pvq21Error};
 pub use kappa::{fleiss_kappa, fleiss_kappa_long, Kappa, KappaError};
 pub use pvq::{score_pvq, PvqError, PvqScores, PVQ_OPTIONS};
+pub use pvq21::{score_pvq21, Pvq21Error};
 pub use scale::{AnswerScale, ScaleError, Unparseable};
 pub use stats::{paired_t_test, TTest};
 pub use values::{Value, ALL_VALUES, VALUE_COUNT};

@@ -1,13 +1,13 @@
 //! The evaluation tasks of the paper (§5–6) and the loop that runs them. A target group's values
 //! reach the model through a `methods::Method` (none, a persona prompt, or a VIM adapter); the
-//! tasks (`pvq`, `valuenet`, `ess`, `args`) build items with the prompts of Tables 18–21; an
-//! `answerer::Answerer` (the model, `model_answerer`) answers them in an `answer::AnswerMode`;
+//! tasks (`pvq`, `valuenet`, `ess`, `argument_generation`) build items with the prompts of Tables 18–21; an
+//! `answerer::Answerer` (the model, `model_answerer`) answers them in an `answer_mode::AnswerMode`;
 //! `runner` asks, saves every answer as it comes (resumable), and turns the answers into the
 //! `RunResult` that `report` renders. Run folder format: `docs/eval-format.md`.
 
-pub mod answer;
+pub mod answer_mode;
 pub mod answerer;
-pub mod args;
+pub mod argument_generation;
 pub mod ess;
 pub mod methods;
 pub mod model_answerer;
@@ -21,7 +21,7 @@ pub mod valuenet;
 #[cfg(test)]
 mod testing;
 
-pub use answer::AnswerMode;
+pub use answer_mode::AnswerMode;
 pub use answerer::{Answerer, ChoiceItem, GenerationConfig};
 pub use methods::{persona, Method};
 pub use report::model::{GroupResult, RunResult};

@@ -1,6 +1,7 @@
 //! What every evaluation task shares: items with a prompt and scored options, the keys a report
 //! compares (values or ESS codes), each group's target per key, and how item answers become a
-//! group's prediction per key. The task files (`pvq`, `valuenet`, `ess`, `args`) build them.
+//! group's prediction per key. The task files (`pvq`, `valuenet`, `ess`, `argument_generation`) build
+//! them.
 
 use crate::data::groups::TargetGroup;
 use crate::{Error, Field, Result};

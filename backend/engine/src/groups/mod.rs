@@ -1,5 +1,5 @@
 //! Target groups from survey microdata. Respondents' PVQ-21 answers are scored into the ten
-//! values (`valuelab_common::ess`), clustered with k-means++ (`cluster`, on linfa), and each group
+//! values (`valuelab_common::pvq21`), clustered with k-means++ (`cluster`, on linfa), and each group
 //! is the mean of its members; a `cntry` column adds one group per country. `gold` gives each
 //! group's mean answer per survey question, the ground truth of opinion prediction, and `elbow`
 //! helps choose k. `survey` joins these to the ESS tables of `data::ess`.

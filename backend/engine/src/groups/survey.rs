@@ -8,7 +8,7 @@ use crate::data::ess::{EssQuestion, EssTable};
 use crate::data::groups::TargetGroup;
 use crate::{Error, Result};
 use std::collections::{BTreeMap, HashMap};
-use valuelab_common::ess::score_pvq21;
+use valuelab_common::pvq21::score_pvq21;
 use valuelab_common::scale::AnswerScale;
 use valuelab_common::{Value, ValueDistribution};
 
@@ -285,7 +285,7 @@ mod tests {
     use super::*;
     use crate::data::ess::{read_ess_csv, read_pvq21_key, read_questions};
     use crate::data::testdata::{file_with, shared_data};
-    use valuelab_common::ess::is_valid_answer;
+    use valuelab_common::pvq21::is_valid_answer;
     use valuelab_common::{ALL_VALUES, VALUE_COUNT};
 
     /// Few restarts keep the tests on 22,190 real respondents quick; determinism and validity

@@ -11,7 +11,7 @@ use crate::data::{
 };
 use crate::data::{DataDir, Split};
 use crate::eval::runner::{self, Outcome};
-use crate::eval::{args as args_task, ess, pvq, valuenet};
+use crate::eval::{argument_generation, ess, pvq, valuenet};
 use crate::eval::{RunResult, Task, TaskKind};
 use crate::groups::gold::read_gold;
 use crate::groups::GroupSelection;
@@ -71,7 +71,9 @@ impl EvalJob {
         let mut task = match self.task {
             TaskKind::Pvq => pvq::task(&read_pvq40(&data()?.pvq40_items_tsv())?)?,
             TaskKind::ValueNet => valuenet::task(&read_valuenet(&data()?.valuenet_dir())?)?,
-            TaskKind::Args => args_task::task(&read_arguments(&data()?.split_csv(Split::Test))?)?,
+            TaskKind::Args => {
+                argument_generation::task(&read_arguments(&data()?.split_csv(Split::Test))?)?
+            }
             TaskKind::Ess => {
                 let questions = match &self.questions {
                     Some(p) => p.clone(),

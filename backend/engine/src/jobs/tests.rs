@@ -8,7 +8,7 @@ use crate::eval::{Method, RunResult, TaskKind};
 use crate::groups::GroupSelection;
 use crate::lora::LoraConfig;
 use crate::models::testing::write_random_tiny_gguf;
-use crate::vim::{Method as VimMethod, Rule};
+use crate::vim::{Rule, TrainingMethod};
 use std::sync::Mutex;
 
 fn tiny_model(dir: &Path) -> String {
@@ -177,7 +177,7 @@ fn a_cancelled_training_resumes_to_the_uninterrupted_adapter() {
         data_dir: Some(shared_data().root().to_path_buf()),
         groups_file: None,
         group: "Albania".into(),
-        method: VimMethod::Qa,
+        method: TrainingMethod::Qa,
         rule: Rule::Mean,
         threshold: crate::vim::DEFAULT_THRESHOLD,
         model: model.clone(),

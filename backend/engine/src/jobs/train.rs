@@ -12,7 +12,7 @@ use crate::lora::LoraConfig;
 use crate::models;
 use crate::train::dataset::{encode_examples, subsample};
 use crate::train::{self, RunOptions, TrainConfig, TrainSummary};
-use crate::vim::{self, Method, Rule};
+use crate::vim::{self, Rule, TrainingMethod};
 use crate::{Error, Field, Result, ResultExt};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -33,7 +33,7 @@ pub struct TrainJob {
     /// The target group.
     pub group: String,
     /// Argument generation, question answering, or both.
-    pub method: Method,
+    pub method: TrainingMethod,
     /// How argument generation combines the group's scores on an argument's values.
     pub rule: Rule,
     /// Threshold γ on the 1..6 scale for argument generation's "I would say".

@@ -5,7 +5,7 @@ use super::progress::ProgressSink;
 use crate::data::groups::{find_group, read_groups};
 use crate::data::touche::{read_arguments, Argument, Split};
 use crate::data::DataDir;
-use crate::vim::{self, Method, Rule, Task};
+use crate::vim::{self, Rule, Task, TrainingMethod};
 use crate::{Error, Field, Result};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -27,7 +27,7 @@ pub struct VimDataJob {
     pub groups_file: Option<PathBuf>,
     pub group: String,
     pub arguments: ArgumentSource,
-    pub method: Method,
+    pub method: TrainingMethod,
     pub rule: Rule,
     pub threshold: f64,
     pub seed: u64,
@@ -38,7 +38,7 @@ pub struct VimDataJob {
 #[derive(Debug, Clone, PartialEq)]
 pub struct VimDataOutput {
     pub group: String,
-    pub method: Method,
+    pub method: TrainingMethod,
     pub rule: Rule,
     pub threshold: f64,
     pub seed: u64,

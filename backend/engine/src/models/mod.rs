@@ -8,6 +8,7 @@ pub mod gguf;
 pub mod hf;
 pub mod llama;
 pub mod source;
+#[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 pub mod tokenizer;
 

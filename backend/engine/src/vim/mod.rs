@@ -56,38 +56,39 @@ pub struct TrainingExample {
     pub argument_id: usize,
 }
 
-/// Which examples to build: one method or both (`vim`).
+/// Which examples a VIM adapter trains on: one method or both (`vim`). Not to be confused with
+/// `eval::Method`, how values reach the model at evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Method {
+pub enum TrainingMethod {
     Ag,
     Qa,
     Vim,
 }
 
-impl Method {
+impl TrainingMethod {
     pub fn as_str(self) -> &'static str {
         match self {
-            Method::Ag => "ag",
-            Method::Qa => "qa",
-            Method::Vim => "vim",
+            TrainingMethod::Ag => "ag",
+            TrainingMethod::Qa => "qa",
+            TrainingMethod::Vim => "vim",
         }
     }
 }
 
-impl fmt::Display for Method {
+impl fmt::Display for TrainingMethod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-impl FromStr for Method {
+impl FromStr for TrainingMethod {
     type Err = Error;
-    fn from_str(s: &str) -> Result<Method> {
+    fn from_str(s: &str) -> Result<TrainingMethod> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "ag" => Ok(Method::Ag),
-            "qa" => Ok(Method::Qa),
-            "vim" => Ok(Method::Vim),
+            "ag" => Ok(TrainingMethod::Ag),
+            "qa" => Ok(TrainingMethod::Qa),
+            "vim" => Ok(TrainingMethod::Vim),
             other => Err(Error::invalid(format!(
                 "unknown method '{other}' (expected ag, qa or vim)"
             ))),
@@ -117,7 +118,7 @@ impl Profile for TargetGroup {
 /// are interleaved at random (seeded), each list keeping its own order, so that a trainer that
 /// reads them in order sees both tasks throughout.
 pub fn examples(
-    method: Method,
+    method: TrainingMethod,
     arguments: &[Argument],
     group: &impl Profile,
     rule: Rule,
@@ -125,9 +126,9 @@ pub fn examples(
     seed: u64,
 ) -> Vec<TrainingExample> {
     match method {
-        Method::Ag => argument_generation_examples(arguments, group, rule, threshold),
-        Method::Qa => question_answering_examples(arguments, group, seed),
-        Method::Vim => vim_examples(arguments, group, rule, threshold, seed),
+        TrainingMethod::Ag => argument_generation_examples(arguments, group, rule, threshold),
+        TrainingMethod::Qa => question_answering_examples(arguments, group, seed),
+        TrainingMethod::Vim => vim_examples(arguments, group, rule, threshold, seed),
     }
 }
 
@@ -295,9 +296,12 @@ mod tests {
 
     #[test]
     fn methods_parse_from_their_names() {
-        assert_eq!("VIM".parse::<Method>().unwrap(), Method::Vim);
+        assert_eq!(
+            "VIM".parse::<TrainingMethod>().unwrap(),
+            TrainingMethod::Vim
+        );
         assert!("both"
-            .parse::<Method>()
+            .parse::<TrainingMethod>()
             .unwrap_err()
             .to_string()
             .contains("expected ag, qa or vim"));

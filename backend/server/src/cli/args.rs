@@ -2,7 +2,7 @@
 //! and running work on the `--threads` pool.
 
 use super::GlobalArgs;
-use valuelab_engine::vim::{Method, Rule};
+use valuelab_engine::vim::{Rule, TrainingMethod};
 
 /// Which model to load.
 #[derive(Debug, Clone, clap::Args)]
@@ -25,12 +25,12 @@ pub enum MethodArg {
     Vim,
 }
 
-impl From<MethodArg> for Method {
-    fn from(arg: MethodArg) -> Method {
+impl From<MethodArg> for TrainingMethod {
+    fn from(arg: MethodArg) -> TrainingMethod {
         match arg {
-            MethodArg::Ag => Method::Ag,
-            MethodArg::Qa => Method::Qa,
-            MethodArg::Vim => Method::Vim,
+            MethodArg::Ag => TrainingMethod::Ag,
+            MethodArg::Qa => TrainingMethod::Qa,
+            MethodArg::Vim => TrainingMethod::Vim,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use valuelab_engine::data::touche::Split;
 use valuelab_engine::jobs::vim_data::ArgumentSource;
 use valuelab_engine::jobs::{Job, VimDataJob, VimDataOutput};
-use valuelab_engine::vim::{self, Method};
+use valuelab_engine::vim::{self, TrainingMethod};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -100,7 +100,7 @@ pub fn print(out: &VimDataOutput) -> anyhow::Result<()> {
         out.threshold,
         out.seed
     );
-    if out.method != Method::Qa {
+    if out.method != TrainingMethod::Qa {
         println!(
             "  argument generation: {} ({} \"I would say\", {} \"I would not say\")",
             out.ag,
@@ -108,7 +108,7 @@ pub fn print(out: &VimDataOutput) -> anyhow::Result<()> {
             out.ag - out.ag_say
         );
     }
-    if out.method != Method::Ag {
+    if out.method != TrainingMethod::Ag {
         println!(
             "  question answering: {} (one per argument and expressed value)",
             out.qa

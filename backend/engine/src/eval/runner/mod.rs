@@ -17,9 +17,9 @@ pub use summary::summarise;
 
 use folder::start_info;
 
-use super::answer::{read_samples, AnswerMode};
+use super::answer_mode::{is_refusal, read_samples, AnswerMode};
 use super::answerer::{paper_sampling, Answerer, ChoiceItem};
-use super::args::{
+use super::argument_generation::{
     parse_stance, premise_prompt, stance_verb, PREMISE_MAX_TOKENS, STANCE_MAX_TOKENS,
 };
 use super::methods::{persona, Method};
@@ -335,7 +335,7 @@ fn generate_argument(
     let stance_text =
         first(answerer.generate(persona, std::slice::from_ref(&item.prompt), &stance_cfg)?);
     let mut samples = vec![stance_text.clone()];
-    let stance = if super::answer::is_refusal(&stance_text) {
+    let stance = if is_refusal(&stance_text) {
         record.refusals += 1;
         None
     } else {
@@ -354,7 +354,7 @@ fn generate_argument(
                 &[premise_prompt(&conclusion, stance_verb(s))],
                 &cfg,
             )?);
-            if super::answer::is_refusal(&text) {
+            if is_refusal(&text) {
                 record.refusals += 1;
             }
             samples.push(text.clone());

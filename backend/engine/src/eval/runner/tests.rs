@@ -314,7 +314,7 @@ fn argument_generation_stores_stance_and_premise_for_human_evaluation() {
         premise: "p".into(),
         values: [false; 10],
     };
-    let task = crate::eval::args::task(&[
+    let task = crate::eval::argument_generation::task(&[
         arg(4, "We should ban cars"),
         arg(9, "We should ban cars"),
         arg(11, "We should fly"),

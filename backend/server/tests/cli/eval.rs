@@ -3,9 +3,7 @@
 //! the prompt methods and a trained adapter, resuming a cut-short run, and predictions for groups
 //! and questions the data has never seen.
 
-mod common;
-
-use common::{arg, data_dir, valuelab};
+use crate::common::{arg, data_dir, valuelab};
 use std::path::{Path, PathBuf};
 use valuelab_engine::models::testing::write_random_tiny_gguf;
 

@@ -1,6 +1,7 @@
 //! `valuelab generate` and `valuelab score` end to end on a tiny GGUF written by the engine's
 //! test helpers (random weights, byte-level test tokenizer), plus their error messages.
 
+use crate::common::text;
 use std::path::Path;
 use std::process::{Command, Output};
 use valuelab_engine::models::testing::write_random_tiny_gguf;
@@ -18,10 +19,6 @@ fn tiny_gguf(dir: &Path) -> String {
     let path = dir.join("tiny.gguf");
     write_random_tiny_gguf(&path, 1).unwrap();
     path.to_str().unwrap().to_string()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]

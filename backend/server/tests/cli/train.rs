@@ -4,9 +4,7 @@
 //! as `--model smollm2` finds it (CI installs it with scripts/install-model.sh; the test fails,
 //! never skips, when it is missing).
 
-mod common;
-
-use common::{arg, data_dir, text, valuelab};
+use crate::common::{arg, data_dir, text, valuelab};
 use std::process::Command;
 use valuelab_engine::models::testing::write_random_tiny_gguf;
 

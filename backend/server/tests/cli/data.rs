@@ -2,9 +2,7 @@
 //! binary on the shared research data (`VALUELAB_DATA_DIR`, else `../shared/data` next to the
 //! checkout).
 
-mod common;
-
-use common::{data_dir as shared_data, text};
+use crate::common::{data_dir as shared_data, text};
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -1,29 +1,8 @@
 //! `valuelab groups build` and `valuelab groups gold` end to end on a survey file generated here:
 //! two respondent profiles with known opinions, in two countries, with ESS missing codes.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-/// `VALUELAB_DATA_DIR` when set, else `../shared/data` next to the checkout.
-fn data_dir() -> PathBuf {
-    std::env::var_os("VALUELAB_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-}
-
-fn valuelab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_valuelab"))
-        .arg("--data-dir")
-        .arg(data_dir())
-        .args(args)
-        .env("RAYON_NUM_THREADS", "1")
-        .output()
-        .expect("run the valuelab binary")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::common::{data_dir, text, valuelab};
+use std::path::Path;
 
 /// The 21 PVQ variables and the value each scores, from the data directory's key.
 fn pvq_key() -> Vec<(String, String)> {
