@@ -40,7 +40,7 @@ const fn file(remote: &'static str, local: &'static str, sha256: &'static str) -
     }
 }
 
-/// The pinned files. The sums are the sha256 of the shared copies in `/work/shared/data/vim`
+/// The pinned files. The sums are the sha256 of the research data's copies in `vim/`
 /// (computed with `sha256sum`), which are the authors' files at c4f404a, unchanged.
 #[rustfmt::skip]
 pub const FILES: [RemoteFile; 25] = [

@@ -1,7 +1,8 @@
 //! Loaders for the research data: the data directory (`vim/`, `ess/`, `instruments/`, see
-//! `/work/shared/data/README.md` for the layout), target groups, Touché23-ValueEval arguments and
+//! `docs/data.md` for the layout), target groups, Touché23-ValueEval arguments and
 //! the authors' split, ValueNet scenarios, the ESS round-6 question set, PVQ-40 items, ESS
-//! microdata, and the golden argument-generation labels. `check` validates a whole directory and
+//! microdata, the golden argument-generation labels, and annotators' judgements (`judgements`, for
+//! Fleiss' kappa). `check` validates a whole directory and
 //! `fetch` downloads the files the authors released unchanged.
 //!
 //! Every loader reports a missing or malformed file as `Error::File` with the path, the line and
@@ -14,6 +15,7 @@ pub mod fetch;
 pub mod golden;
 pub mod groups;
 pub mod instruments;
+pub mod judgements;
 pub mod pvq;
 pub mod table;
 pub mod touche;

@@ -37,6 +37,12 @@ impl AnswerMode {
     }
 }
 
+impl PartialEq<&str> for AnswerMode {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
+
 impl fmt::Display for AnswerMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

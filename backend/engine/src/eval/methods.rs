@@ -76,6 +76,78 @@ impl FromStr for Method {
     }
 }
 
+impl PartialEq<&str> for Method {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
+
+/// A method as results and reports name it: the method, and for few-shot ESS runs the number of
+/// examples ("prompt-long+3shot"). Serialised as that string, so `results.json` reads as before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct MethodLabel {
+    pub method: Method,
+    /// Few-shot examples per question (0: none).
+    pub shots: usize,
+}
+
+impl MethodLabel {
+    pub fn new(method: Method, shots: usize) -> Self {
+        Self { method, shots }
+    }
+}
+
+impl fmt::Display for MethodLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.shots {
+            0 => f.write_str(self.method.name()),
+            n => write!(f, "{}+{n}shot", self.method.name()),
+        }
+    }
+}
+
+impl FromStr for MethodLabel {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let (method, shots) = match s.trim().split_once('+') {
+            None => (s, 0),
+            Some((method, suffix)) => {
+                let shots = suffix
+                    .strip_suffix("shot")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .ok_or_else(|| {
+                        Error::invalid(format!(
+                            "method '{s}': expected a method, or a method with '+<N>shot'"
+                        ))
+                    })?;
+                (method, shots)
+            }
+        };
+        Ok(Self::new(method.parse()?, shots))
+    }
+}
+
+impl From<MethodLabel> for String {
+    fn from(label: MethodLabel) -> String {
+        label.to_string()
+    }
+}
+
+impl TryFrom<String> for MethodLabel {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+
+impl PartialEq<&str> for MethodLabel {
+    fn eq(&self, other: &&str) -> bool {
+        self.to_string() == *other
+    }
+}
+
 /// Value names as the prompt tables write them: Tables 22 and 23 spell "Self-Direction" in the
 /// score list, while Table 23's definition list keeps the data's "Self-direction".
 fn score_label(value: Value) -> &'static str {
@@ -303,5 +375,20 @@ Please choose only one option, even if you're not sure.
         assert_eq!(format_score(5.0), "5.0");
         assert_eq!(format_score(4.65), "4.65");
         assert_eq!(format_score(3.514705882352941), "3.514705882352941");
+    }
+
+    #[test]
+    fn method_labels_read_and_write_as_the_strings_results_json_holds() {
+        let label: MethodLabel = "prompt-long+3shot".parse().unwrap();
+        assert_eq!(label, MethodLabel::new(Method::PromptLong, 3));
+        assert_eq!(
+            serde_json::to_string(&label).unwrap(),
+            r#""prompt-long+3shot""#
+        );
+        let plain: MethodLabel = serde_json::from_str(r#""vim-qa""#).unwrap();
+        assert_eq!((plain.method, plain.shots), (Method::VimQa, 0));
+        assert_eq!(plain, "vim-qa");
+        assert!("prompt-long+threeshot".parse::<MethodLabel>().is_err());
+        assert!(serde_json::from_str::<MethodLabel>(r#""telepathy""#).is_err());
     }
 }

@@ -23,7 +23,7 @@ mod testing;
 
 pub use answer_mode::AnswerMode;
 pub use answerer::{Answerer, ChoiceItem, GenerationConfig};
-pub use methods::{persona, Method};
+pub use methods::{persona, Method, MethodLabel};
 pub use report::model::{GroupResult, RunResult};
 pub use result::{ItemRecord, RunInfo};
 pub use runner::{Outcome, Progress, RunSpec};

@@ -2,6 +2,7 @@
 //! `items.jsonl` (one [`ItemRecord`] per answered group and item) and `results.json`
 //! (`RunResult`, defined beside its reader in `eval::report::model`).
 
+use super::{AnswerMode, MethodLabel, TaskKind};
 use serde::{Deserialize, Serialize};
 
 /// One line of `items.jsonl`.
@@ -31,7 +32,7 @@ pub struct ItemRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArgumentGeneration {
     pub conclusion: String,
-    pub method: String,
+    pub method: MethodLabel,
     /// "in favor of" / "against", parsed from the stance generation; `None` when unparseable.
     pub stance: Option<String>,
     /// The raw stance generation.
@@ -43,11 +44,11 @@ pub struct ArgumentGeneration {
 /// `run.json`: the run's configuration and its speed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
-    pub task: String,
-    pub method: String,
+    pub task: TaskKind,
+    pub method: MethodLabel,
     pub model: String,
     pub adapter: Option<String>,
-    pub answer_mode: String,
+    pub answer_mode: AnswerMode,
     pub groups_file: String,
     pub groups: Vec<String>,
     pub seed: u64,

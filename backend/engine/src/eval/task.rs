@@ -33,6 +33,12 @@ impl TaskKind {
     }
 }
 
+impl PartialEq<&str> for TaskKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
+
 impl fmt::Display for TaskKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

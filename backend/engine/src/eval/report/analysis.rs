@@ -11,6 +11,7 @@ use super::compare::{paired_comparison, PairedComparison};
 use super::model::RunResult;
 use super::ridge;
 use super::scores::{self, Grid};
+use crate::eval::TaskKind;
 use crate::{Error, Field, Result};
 
 /// A finished run and where it was read from.
@@ -65,7 +66,7 @@ pub struct GroupInfo {
 /// One task's comparison of methods.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskReport {
-    pub task: String,
+    pub task: TaskKind,
     /// The union of the runs' keys, in first-seen order.
     pub keys: Vec<String>,
     /// Per key: its category.
@@ -154,8 +155,8 @@ pub struct ContrastRow {
 
 /// Tasks whose targets are gold answers (not the value scores themselves) get the
 /// value-regression baseline: regressing value scores on value scores would be trivially exact.
-fn has_gold(task: &str) -> bool {
-    !matches!(task, "pvq" | "valuenet" | "args")
+fn has_gold(task: TaskKind) -> bool {
+    task == TaskKind::Ess
 }
 
 /// Builds the report of `runs`, one task section per task in first-seen order.
@@ -165,16 +166,16 @@ pub fn build_report(runs: &[RunInput], options: &ReportOptions) -> Result<Report
             "no runs to report (pass one or more run directories holding results.json)",
         ));
     }
-    let mut tasks: Vec<(String, Vec<&RunInput>)> = Vec::new();
+    let mut tasks: Vec<(TaskKind, Vec<&RunInput>)> = Vec::new();
     for input in runs {
         match tasks.iter_mut().find(|(t, _)| *t == input.run.task) {
             Some((_, list)) => list.push(input),
-            None => tasks.push((input.run.task.clone(), vec![input])),
+            None => tasks.push((input.run.task, vec![input])),
         }
     }
     let task_reports = tasks
         .iter()
-        .map(|(task, list)| build_task(task, list, options))
+        .map(|(task, list)| build_task(*task, list, options))
         .collect::<Result<Vec<_>>>()?;
     if let Some((a, b)) = &options.pair {
         if !task_reports
@@ -204,7 +205,7 @@ struct Aligned {
     notes: Vec<String>,
 }
 
-fn align(task: &str, runs: &[&RunInput]) -> Aligned {
+fn align(task: TaskKind, runs: &[&RunInput]) -> Aligned {
     let mut keys: Vec<String> = Vec::new();
     let mut key_categories: Vec<String> = Vec::new();
     let mut key_index: HashMap<String, usize> = HashMap::new();
@@ -303,7 +304,7 @@ fn ordered_categories(key_categories: &[String]) -> Vec<String> {
 }
 
 fn unique_labels(runs: &[&RunInput]) -> Vec<String> {
-    let mut labels: Vec<String> = runs.iter().map(|r| r.run.method.clone()).collect();
+    let mut labels: Vec<String> = runs.iter().map(|r| r.run.method.to_string()).collect();
     for i in 0..labels.len() {
         let clash = (0..labels.len()).any(|j| j != i && runs[j].run.method == runs[i].run.method);
         if clash {
@@ -322,7 +323,7 @@ fn unique_labels(runs: &[&RunInput]) -> Vec<String> {
     labels
 }
 
-fn build_task(task: &str, runs: &[&RunInput], options: &ReportOptions) -> Result<TaskReport> {
+fn build_task(task: TaskKind, runs: &[&RunInput], options: &ReportOptions) -> Result<TaskReport> {
     let aligned = align(task, runs);
     let categories = ordered_categories(&aligned.key_categories);
     let value_keyed =
@@ -340,9 +341,9 @@ fn build_task(task: &str, runs: &[&RunInput], options: &ReportOptions) -> Result
     let labels = unique_labels(runs);
     let mut rows: Vec<MethodRow> = Vec::new();
     for ((input, label), grid) in runs.iter().zip(&labels).zip(&aligned.predictions) {
-        let mut row = scorer.row(label, &input.run.method, RowKind::Run, grid);
+        let mut row = scorer.row(label, &input.run.method.to_string(), RowKind::Run, grid);
         row.model = Some(input.run.model.clone());
-        row.answer_mode = Some(input.run.answer_mode.clone());
+        row.answer_mode = Some(input.run.answer_mode.to_string());
         row.run_dir = Some(input.dir.clone());
         let asked: usize = input.run.groups.iter().map(|g| g.answered).sum();
         let failed: usize = input.run.groups.iter().map(|g| g.parse_failures).sum();
@@ -390,7 +391,7 @@ fn build_task(task: &str, runs: &[&RunInput], options: &ReportOptions) -> Result
         None
     };
     Ok(TaskReport {
-        task: task.to_string(),
+        task,
         keys: aligned.keys.clone(),
         key_categories: aligned.key_categories.clone(),
         categories,
@@ -764,7 +765,7 @@ mod tests {
     fn tasks_get_separate_sections_in_first_seen_order() {
         let runs = [ess_run("vim", shifted(0.0)), pvq_run("vim", 0.0, [None; 3])];
         let report = build_report(&runs, &ReportOptions::default()).unwrap();
-        let tasks: Vec<&str> = report.tasks.iter().map(|t| t.task.as_str()).collect();
+        let tasks: Vec<&str> = report.tasks.iter().map(|t| t.task.name()).collect();
         assert_eq!(tasks, ["ess", "pvq"]);
         assert!(build_report(&[], &ReportOptions::default()).is_err());
     }

@@ -35,10 +35,10 @@ pub fn pvq_run(method: &str, shift: f64, sizes: [Option<usize>; 3]) -> RunInput 
     RunInput {
         dir: format!("runs/pvq-{method}").into(),
         run: RunResult {
-            task: "pvq".into(),
-            method: method.into(),
+            task: crate::eval::TaskKind::Pvq,
+            method: method.parse().expect("a method name"),
             model: "smollm2".into(),
-            answer_mode: "expect".into(),
+            answer_mode: crate::eval::AnswerMode::Expect,
             categories: keys.clone(),
             keys,
             groups,
@@ -72,10 +72,10 @@ pub fn ess_run(method: &str, predicted: [[f64; 4]; 3]) -> RunInput {
     RunInput {
         dir: format!("runs/ess-{method}").into(),
         run: RunResult {
-            task: "ess".into(),
-            method: method.into(),
+            task: crate::eval::TaskKind::Ess,
+            method: method.parse().expect("a method name"),
             model: "smollm2".into(),
-            answer_mode: "expect".into(),
+            answer_mode: crate::eval::AnswerMode::Expect,
             keys: ["trstprl", "trstlgl", "happy", "stflife"]
                 .map(String::from)
                 .to_vec(),

@@ -7,6 +7,7 @@ use valuelab_common::Value;
 
 use super::analysis::{MethodRow, Report, RowKind, TaskReport};
 use super::paper::{self, PaperRow, TABLE_4_CHAPTERS};
+use crate::eval::TaskKind;
 
 /// What the table cells say where a number is undefined, and where the paper has none.
 const UNDEFINED: &str = "n/a";
@@ -51,13 +52,12 @@ pub fn category_header(category: &str) -> String {
 }
 
 /// Title of a task's section, naming the paper's table it mirrors.
-pub fn task_title(task: &str) -> String {
+pub fn task_title(task: TaskKind) -> &'static str {
     match task {
-        "pvq" => "PVQ-40: value survey (shape of the paper's Table 2)".into(),
-        "valuenet" => "ValueNet: behaviour prediction (shape of the paper's Table 3)".into(),
-        "ess" => "ESS: opinion prediction (shape of the paper's Table 4)".into(),
-        "args" => "Argument generation (for human evaluation)".into(),
-        other => format!("Task '{other}'"),
+        TaskKind::Pvq => "PVQ-40: value survey (shape of the paper's Table 2)",
+        TaskKind::ValueNet => "ValueNet: behaviour prediction (shape of the paper's Table 3)",
+        TaskKind::Ess => "ESS: opinion prediction (shape of the paper's Table 4)",
+        TaskKind::Args => "Argument generation (for human evaluation)",
     }
 }
 
@@ -158,7 +158,7 @@ fn pvq_table(out: &mut String, task: &TaskReport) {
             cells
         })
         .collect();
-    for p in paper::rows_for("pvq", &run_methods(task)) {
+    for p in paper::rows_for(TaskKind::Pvq, &run_methods(task)) {
         let mut cells = vec![paper_name(p, "Table 2"), format!("{:.3}", p.figures[0])];
         cells.extend(std::iter::repeat_n(
             NOT_IN_PAPER.to_string(),
@@ -171,11 +171,11 @@ fn pvq_table(out: &mut String, task: &TaskReport) {
 }
 
 /// The paper's figure for `category` in a Table 3 / Table 4 row (`None`: not in the paper).
-fn paper_figure(task: &str, row: &PaperRow, category: &str) -> Option<f64> {
+fn paper_figure(task: TaskKind, row: &PaperRow, category: &str) -> Option<f64> {
     let column = match task {
-        "valuenet" => category.parse::<Value>().ok().map(Value::index),
-        "ess" => TABLE_4_CHAPTERS.iter().position(|c| *c == category),
-        _ => None,
+        TaskKind::ValueNet => category.parse::<Value>().ok().map(Value::index),
+        TaskKind::Ess => TABLE_4_CHAPTERS.iter().position(|c| *c == category),
+        TaskKind::Pvq | TaskKind::Args => None,
     }?;
     row.figures.get(column).copied()
 }
@@ -217,10 +217,10 @@ fn category_table(out: &mut String, task: &TaskReport, with_extras: bool) {
         } else {
             "Table 3"
         };
-        for p in paper::rows_for(&task.task, &run_methods(task)) {
+        for p in paper::rows_for(task.task, &run_methods(task)) {
             let mut cells = vec![paper_name(p, label)];
             cells.extend(task.categories.iter().map(|c| {
-                paper_figure(&task.task, p, c)
+                paper_figure(task.task, p, c)
                     .map_or_else(|| NOT_IN_PAPER.to_string(), |x| format!("{x:.3}"))
             }));
             cells.push(
@@ -347,21 +347,23 @@ which come from another model, 128 groups and sampled answers: a reference, not 
 
 /// One task's section.
 pub fn render_task(out: &mut String, task: &TaskReport) {
-    let _ = writeln!(out, "## {}\n", task_title(&task.task));
-    match task.task.as_str() {
-        "args" => args_table(out, task),
-        "pvq" => {
+    let _ = writeln!(out, "## {}\n", task_title(task.task));
+    match task.task {
+        TaskKind::Args => args_table(out, task),
+        TaskKind::Pvq => {
             pvq_table(out, task);
             let _ = writeln!(out, "NMSE per value:\n");
             category_table(out, task, false);
         }
-        _ => category_table(out, task, true),
+        TaskKind::ValueNet | TaskKind::Ess => category_table(out, task, true),
     }
-    if task.task != "args" {
+    if task.task != TaskKind::Args {
         if let Some(lambda) = task.ridge_lambda {
             let _ = writeln!(out, "Value-regression baseline: ridge (λ = {lambda}) from the ten standardised value scores, leave-one-group-out.\n");
         }
-        if task.task == "ess" && task.categories.iter().any(|c| c == "subjective_well-being") {
+        if task.task == TaskKind::Ess
+            && task.categories.iter().any(|c| c == "subjective_well-being")
+        {
             let _ = writeln!(out, "Ave. is the mean of the columns shown; the paper's Ave. covers MST, PSWB, POL and UD only.\n");
         }
         comparisons_table(out, task);

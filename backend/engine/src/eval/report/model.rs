@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use valuelab_common::VALUE_COUNT;
 
+use crate::eval::{AnswerMode, MethodLabel, TaskKind};
 use crate::{Error, Result};
 
 /// File name of a finished run's results inside its run directory.
@@ -14,13 +15,13 @@ pub const RESULTS_FILE: &str = "results.json";
 /// One finished evaluation run: one task, one method, every group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
-    /// "pvq" | "valuenet" | "ess" | "args".
-    pub task: String,
-    /// "base", "prompt-short", "prompt-long", "prompt-dominant", "vim", ...
-    pub method: String,
+    /// Serialised "pvq" | "valuenet" | "ess" | "args".
+    pub task: TaskKind,
+    /// Serialised "base", "prompt-short", ..., "prompt-long+3shot".
+    pub method: MethodLabel,
     pub model: String,
-    /// "expect" | "sample".
-    pub answer_mode: String,
+    /// Serialised "expect" | "sample".
+    pub answer_mode: AnswerMode,
     /// What is compared: value names (pvq, valuenet) or ESS codes.
     pub keys: Vec<String>,
     /// Per key: the value name, or the ESS chapter.
@@ -95,10 +96,10 @@ mod tests {
 
     fn sample_run() -> RunResult {
         RunResult {
-            task: "pvq".into(),
-            method: "prompt-long".into(),
+            task: crate::eval::TaskKind::Pvq,
+            method: "prompt-long".parse().unwrap(),
             model: "smollm2".into(),
-            answer_mode: "expect".into(),
+            answer_mode: crate::eval::AnswerMode::Expect,
             keys: vec!["Achievement".into()],
             categories: vec!["Achievement".into()],
             groups: vec![GroupResult {

@@ -1,6 +1,8 @@
 //! The paper's own LLaMA-7B results (Kang et al., EMNLP 2023, "From Values to Opinions"),
 //! printed beside valuelab's rows for the method that matches, always labelled as the paper's.
-//! Numbers copied from Tables 2–4 of /work/shared/papers/vim-kang-2023.txt.
+//! Numbers copied from Tables 2–4 of the paper.
+
+use crate::eval::TaskKind;
 
 /// The paper's name of valuelab's method, and its figures on one task.
 pub struct PaperRow {
@@ -116,12 +118,12 @@ pub const TABLE_4: [PaperRow; 5] = [
 ];
 
 /// The paper's rows of `task` for the given methods.
-pub fn rows_for(task: &str, methods: &[&str]) -> Vec<&'static PaperRow> {
+pub fn rows_for(task: TaskKind, methods: &[&str]) -> Vec<&'static PaperRow> {
     let table: &'static [PaperRow] = match task {
-        "pvq" => &TABLE_2,
-        "valuenet" => &TABLE_3,
-        "ess" => &TABLE_4,
-        _ => &[],
+        TaskKind::Pvq => &TABLE_2,
+        TaskKind::ValueNet => &TABLE_3,
+        TaskKind::Ess => &TABLE_4,
+        TaskKind::Args => &[],
     };
     table
         .iter()
@@ -150,9 +152,9 @@ mod tests {
 
     #[test]
     fn only_matching_methods_get_paper_rows() {
-        let rows = rows_for("pvq", &["prompt-long", "base"]);
+        let rows = rows_for(TaskKind::Pvq, &["prompt-long", "base"]);
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].figures, &[0.189]);
-        assert!(rows_for("args", &["prompt-long"]).is_empty());
+        assert!(rows_for(TaskKind::Args, &["prompt-long"]).is_empty());
     }
 }

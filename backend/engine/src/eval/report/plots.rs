@@ -12,6 +12,7 @@ use valuelab_common::Value;
 
 use super::analysis::{RowKind, TaskReport};
 use super::markdown::category_header;
+use crate::eval::TaskKind;
 use crate::{Error, Result};
 
 const BAR_SIZE: (u32, u32) = (960, 520);
@@ -29,12 +30,12 @@ fn draw_error(what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 /// The task's name in plot titles.
-fn short_name(task: &str) -> &str {
+fn short_name(task: TaskKind) -> &'static str {
     match task {
-        "pvq" => "PVQ-40",
-        "valuenet" => "ValueNet",
-        "ess" => "ESS",
-        other => other,
+        TaskKind::Pvq => "PVQ-40",
+        TaskKind::ValueNet => "ValueNet",
+        TaskKind::Ess => "ESS",
+        TaskKind::Args => "args",
     }
 }
 
@@ -62,7 +63,7 @@ pub fn nmse_bars(task: &TaskReport) -> Result<Option<String>> {
         root.fill(&WHITE).map_err(|e| draw_error("bar", e))?;
         let mut chart = ChartBuilder::on(&root)
             .caption(
-                format!("{}: NMSE per category", short_name(&task.task)),
+                format!("{}: NMSE per category", short_name(task.task)),
                 (FONT, 18),
             )
             .margin(12)
@@ -145,10 +146,7 @@ pub fn radar(task: &TaskReport, group: usize) -> Result<Option<String>> {
     {
         let root = SVGBackend::with_string(&mut svg, RADAR_SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(|e| draw_error("radar", e))?;
-        let title = format!(
-            "{} · {name}: target vs model (0..1)",
-            short_name(&task.task)
-        );
+        let title = format!("{} · {name}: target vs model (0..1)", short_name(task.task));
         root.draw(&Text::new(title, (16, 12), (FONT, 18).into_font()))
             .map_err(|e| draw_error("radar", e))?;
         let canvas = Radar::new(&root, axes.len());
@@ -296,7 +294,7 @@ pub fn size_scatter(task: &TaskReport) -> Result<Option<String>> {
         root.fill(&WHITE).map_err(|e| draw_error("scatter", e))?;
         let mut chart = ChartBuilder::on(&root)
             .caption(
-                format!("{}: group NMSE against group size", short_name(&task.task)),
+                format!("{}: group NMSE against group size", short_name(task.task)),
                 (FONT, 18),
             )
             .margin(12)

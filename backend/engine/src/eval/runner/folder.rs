@@ -24,11 +24,11 @@ pub(super) fn start_info(
     model: String,
 ) -> Result<RunInfo> {
     let fresh = RunInfo {
-        task: task.kind.name().to_string(),
+        task: task.kind,
         method: spec.method_label(),
         model,
         adapter: spec.adapter.clone(),
-        answer_mode: spec.answer_mode.name().to_string(),
+        answer_mode: spec.answer_mode,
         groups_file: spec.groups_file.clone(),
         groups: groups.iter().map(|g| g.name.clone()).collect(),
         seed: spec.seed,

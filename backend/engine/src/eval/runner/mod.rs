@@ -22,7 +22,7 @@ use super::answerer::{paper_sampling, Answerer, ChoiceItem};
 use super::argument_generation::{
     parse_stance, premise_prompt, stance_verb, PREMISE_MAX_TOKENS, STANCE_MAX_TOKENS,
 };
-use super::methods::{persona, Method};
+use super::methods::{persona, Method, MethodLabel};
 use super::report::model::{RunResult, RESULTS_FILE};
 use super::result::{ArgumentGeneration, ItemRecord, Speed};
 use super::task::{Task, TaskKind};
@@ -57,12 +57,8 @@ pub struct RunSpec {
 
 impl RunSpec {
     /// The method as reports name it: few-shot runs get a "+Nshot" suffix.
-    pub fn method_label(&self) -> String {
-        if self.shots > 0 {
-            format!("{}+{}shot", self.method.name(), self.shots)
-        } else {
-            self.method.name().to_string()
-        }
+    pub fn method_label(&self) -> MethodLabel {
+        MethodLabel::new(self.method, self.shots)
     }
 }
 

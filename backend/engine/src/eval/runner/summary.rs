@@ -46,10 +46,10 @@ pub fn summarise(
         });
     }
     Ok(RunResult {
-        task: task.kind.name().to_string(),
+        task: task.kind,
         method: spec.method_label(),
         model: model.to_string(),
-        answer_mode: spec.answer_mode.name().to_string(),
+        answer_mode: spec.answer_mode,
         keys: task.keys.clone(),
         categories: task.categories.clone(),
         groups: group_results,

@@ -329,7 +329,7 @@ fn argument_generation_stores_stance_and_premise_for_human_evaluation() {
     };
     let result = run_to_end(dir.path(), &task, &sampling, &mut fake);
     assert_eq!(
-        (result.task.as_str(), result.answer_mode.as_str()),
+        (result.task.name(), result.answer_mode.name()),
         ("args", "sample")
     );
     assert!(result.keys.is_empty() && result.groups[0].predicted.is_empty());
