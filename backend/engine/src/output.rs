@@ -60,6 +60,15 @@ pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
     })
 }
 
+/// Reads a JSON file holding `what` ("job spec"); errors name the file, the line where known,
+/// and what it should have been.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::file(path, None, format!("cannot read the {what}: {e}")))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::file(path, Some(e.line()), format!("not a valuelab {what}: {e}")))
+}
+
 /// An append-only JSON-lines file, flushed after every line so a killed process keeps every
 /// line it finished.
 pub struct JsonlLog {

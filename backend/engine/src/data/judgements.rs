@@ -84,7 +84,7 @@ fn read_long(header: &[String], rows: &[(u64, Vec<String>)], file: &Path) -> Res
         let cell = |col: usize, name: &str| -> Result<String> {
             match cells.get(col).filter(|c| !c.is_empty()) {
                 Some(c) => Ok(c.clone()),
-                None => return Err(Error::invalid(format!("{} line {line}: missing {name} (expected subject, rater and category separated by tabs)", file.display()))),
+                None => Err(Error::invalid(format!("{} line {line}: missing {name} (expected subject, rater and category separated by tabs)", file.display()))),
             }
         };
         let subject = cell(subject_col, "subject")?;

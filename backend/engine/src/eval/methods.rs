@@ -144,7 +144,7 @@ impl TryFrom<String> for MethodLabel {
 
 impl PartialEq<&str> for MethodLabel {
     fn eq(&self, other: &&str) -> bool {
-        self.to_string() == *other
+        other.parse::<MethodLabel>().is_ok_and(|o| o == *self)
     }
 }
 

@@ -86,15 +86,7 @@ pub const RECORD_FILE: &str = "job.json";
 impl Job {
     /// Reads a spec saved as JSON (by `--print-spec`, the server or a person).
     pub fn from_json_file(path: &Path) -> Result<Job> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::file(path, None, format!("cannot read the job spec: {e}")))?;
-        serde_json::from_str(&text).map_err(|e| {
-            Error::file(
-                path,
-                Some(e.line()),
-                format!("not a valuelab job spec: {e}"),
-            )
-        })
+        crate::output::read_json(path, "job spec")
     }
 
     /// The spec as pretty JSON, the form `from_json_file` reads.

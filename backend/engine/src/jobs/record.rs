@@ -3,8 +3,8 @@
 //! result can always be traced to the exact work and code that made it.
 
 use super::Job;
-use crate::output::{now_utc, write_json};
-use crate::{Error, Result};
+use crate::output::{now_utc, read_json, write_json};
+use crate::Result;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -48,15 +48,7 @@ pub struct Invocation {
 
 /// Reads a record.
 pub fn read(path: &Path) -> Result<JobRecord> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::file(path, None, format!("cannot read the job record: {e}")))?;
-    serde_json::from_str(&text).map_err(|e| {
-        Error::file(
-            path,
-            Some(e.line()),
-            format!("not a valuelab job record: {e}"),
-        )
-    })
+    read_json(path, "job record")
 }
 
 /// Adds an invocation to the record at `path` (a new record when there is none, or when the one

@@ -70,15 +70,7 @@ impl TrainerState {
     }
 
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::file(path, None, format!("cannot read the trainer state: {e}")))?;
-        serde_json::from_str(&text).map_err(|e| {
-            Error::file(
-                path,
-                Some(e.line()),
-                format!("not a valuelab trainer state: {e}"),
-            )
-        })
+        crate::output::read_json(path, "trainer state")
     }
 }
 

@@ -1,5 +1,6 @@
 //! `valuelab bench`: the engine's speed on this machine (see docs/performance.md).
 
+use super::args::ModelArgs;
 use super::GlobalArgs;
 use anyhow::Context;
 use std::path::PathBuf;
@@ -8,9 +9,8 @@ use valuelab_engine::data::DataDir;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// Model: `smollm2`, a .gguf file or a Hugging Face Llama directory.
-    #[arg(long, default_value = "smollm2")]
-    pub model: String,
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// Prompt length for the prompt-processing figure.
     #[arg(long, default_value_t = 185)]
     pub prompt_tokens: usize,
@@ -29,9 +29,6 @@ pub struct BenchArgs {
     /// Write the figures as JSON here as well.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Run on the first CUDA GPU (builds with `--features cuda`).
-    #[arg(long)]
-    pub cuda: bool,
 }
 
 pub fn run_bench(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
@@ -44,7 +41,7 @@ fn bench(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
         eprintln!("no data directory: skipping the option-scoring figure (pass --data-dir)");
     }
     let cfg = BenchConfig {
-        model: args.model,
+        model: args.model.model,
         prompt_tokens: args.prompt_tokens,
         gen_tokens: args.gen_tokens,
         batches: args.batches,
@@ -52,7 +49,7 @@ fn bench(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
         train_steps: args.train_steps,
         data_dir,
     };
-    let device = valuelab_engine::models::select_device(args.cuda)?;
+    let device = valuelab_engine::models::select_device(args.model.cuda)?;
     let report = bench::run(&cfg, &device, |stage| eprintln!("bench: {stage}"))?;
     println!("model           {}", report.model);
     println!("threads         {}", report.threads);
