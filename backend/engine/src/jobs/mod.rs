@@ -117,9 +117,9 @@ impl Job {
         match &mut self {
             Job::Groups(GroupsJob::Build(j)) => fill(&mut j.data_dir),
             Job::Groups(GroupsJob::Gold(j)) => fill(&mut j.data_dir),
-            Job::VimData(j) => fill(&mut j.data_dir),
+            Job::VimData(j) => fill(&mut j.examples.data_dir),
             Job::Train(j) => {
-                fill(&mut j.data_dir);
+                fill(&mut j.examples.data_dir);
                 j.threads = j.threads.or(threads);
             }
             Job::Eval(j) => {
@@ -136,8 +136,8 @@ impl Job {
     pub fn seed(&self) -> Option<u64> {
         match self {
             Job::Groups(j) => j.seed(),
-            Job::VimData(j) => Some(j.seed),
-            Job::Train(j) => Some(j.seed),
+            Job::VimData(j) => Some(j.examples.seed),
+            Job::Train(j) => Some(j.examples.seed),
             Job::Eval(j) => Some(j.model.seed),
             Job::Predict(j) => Some(j.model.seed),
             Job::Report(_) => None,

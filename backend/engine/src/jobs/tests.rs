@@ -10,6 +10,7 @@ use crate::lora::LoraConfig;
 use crate::models::testing::write_random_tiny_gguf;
 use crate::vim::{Rule, TrainingMethod};
 use std::sync::Mutex;
+use vim_data::VimExamples;
 
 fn tiny_model(dir: &Path) -> String {
     let path = dir.join("tiny.gguf");
@@ -174,12 +175,15 @@ fn a_cancelled_training_resumes_to_the_uninterrupted_adapter() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path());
     let job = |out: &Path| TrainJob {
-        data_dir: Some(shared_data().root().to_path_buf()),
-        groups_file: None,
-        group: "Albania".into(),
-        method: TrainingMethod::Qa,
-        rule: Rule::Mean,
-        threshold: crate::vim::DEFAULT_THRESHOLD,
+        examples: VimExamples {
+            data_dir: Some(shared_data().root().to_path_buf()),
+            groups_file: None,
+            group: "Albania".into(),
+            method: TrainingMethod::Qa,
+            rule: Rule::Mean,
+            threshold: crate::vim::DEFAULT_THRESHOLD,
+            seed: 5,
+        },
         model: model.clone(),
         cuda: false,
         threads: Some(1),
@@ -197,13 +201,20 @@ fn a_cancelled_training_resumes_to_the_uninterrupted_adapter() {
             lora_dropout: 0.0,
             target_modules: vec!["q_proj".into(), "v_proj".into()],
         },
-        seed: 5,
         checkpoint_every: 100,
         resume: true,
         out: out.to_path_buf(),
     };
     let whole_dir = dir.path().join("whole");
-    let whole = run(&Job::Train(job(&whole_dir)), &NullSink, &CancelToken::new()).unwrap();
+    // The example spec is flattened: a train spec reads as one flat object.
+    let spec = Job::Train(job(&whole_dir));
+    let json: serde_json::Value = serde_json::from_str(&spec.to_json()).unwrap();
+    assert_eq!(
+        (&json["job"], &json["group"], &json["seed"]),
+        (&"train".into(), &"Albania".into(), &5.into())
+    );
+    assert_eq!(serde_json::from_value::<Job>(json).unwrap(), spec);
+    let whole = run(&spec, &NullSink, &CancelToken::new()).unwrap();
     assert_eq!(whole.status, JobStatus::Finished);
 
     let split_dir = dir.path().join("split");

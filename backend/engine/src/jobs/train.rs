@@ -4,16 +4,15 @@
 //! group it is for. Cancelled, it stops at a checkpoint; the same job with `resume` continues.
 
 use super::progress::{CancelToken, JobEvent, ProgressSink};
+use super::vim_data::VimExamples;
 use crate::adapter::provenance::{self, AdapterProvenance};
-use crate::data::groups::{find_group, read_groups};
 use crate::data::touche::{read_arguments, Split};
-use crate::data::DataDir;
 use crate::lora::LoraConfig;
 use crate::models;
 use crate::train::dataset::{encode_examples, subsample};
 use crate::train::{self, RunOptions, TrainConfig, TrainSummary};
-use crate::vim::{self, Rule, TrainingMethod};
-use crate::{Error, Field, Result, ResultExt};
+use crate::vim;
+use crate::{Result, ResultExt};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -24,20 +23,10 @@ const SMOLLM2_HF_REPO: &str = "HuggingFaceTB/SmolLM2-135M-Instruct";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainJob {
-    /// The research data (None: `VALUELAB_DATA_DIR`, then the download cache).
-    #[serde(default)]
-    pub data_dir: Option<PathBuf>,
-    /// Groups table (None: the data directory's).
-    #[serde(default)]
-    pub groups_file: Option<PathBuf>,
-    /// The target group.
-    pub group: String,
-    /// Argument generation, question answering, or both.
-    pub method: TrainingMethod,
-    /// How argument generation combines the group's scores on an argument's values.
-    pub rule: Rule,
-    /// Threshold γ on the 1..6 scale for argument generation's "I would say".
-    pub threshold: f64,
+    /// The group and its examples; `seed` also seeds the adapter initialisation, shuffling and
+    /// dropout.
+    #[serde(flatten)]
+    pub examples: VimExamples,
     /// `smollm2`, a .gguf file, or a Hugging Face Llama directory.
     pub model: String,
     #[serde(default)]
@@ -57,7 +46,6 @@ pub struct TrainJob {
     pub max_examples: Option<usize>,
     pub max_seq_len: usize,
     pub lora: LoraConfig,
-    pub seed: u64,
     pub checkpoint_every: usize,
     /// Continue from `out/checkpoint` when it exists.
     #[serde(default)]
@@ -84,45 +72,26 @@ impl TrainJob {
             grad_accum: self.grad_accum,
             max_steps: self.max_steps,
             max_seq_len: Some(self.max_seq_len),
-            seed: self.seed,
+            seed: self.examples.seed,
             checkpoint_every: Some(self.checkpoint_every),
             lora: self.lora.clone(),
         }
     }
 
     pub fn run(&self, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<TrainOutput> {
-        if !self.threshold.is_finite() {
-            return Err(Error::input(
-                Field::Threshold,
-                format!(
-                    "the threshold must be a number on the 1..6 scale, got {}",
-                    self.threshold
-                ),
-            ));
-        }
+        let spec = &self.examples;
+        spec.check()?;
         let started = Instant::now();
         let cfg = self.config();
         cfg.validate()?;
 
         // Training data first: a bad group name should fail before a model load.
-        let groups_path = match &self.groups_file {
-            Some(p) => p.clone(),
-            None => DataDir::resolve(self.data_dir.as_deref())?.groups_csv(),
-        };
-        let groups = read_groups(&groups_path)?;
-        let group = find_group(&groups, &self.group)?;
+        let (group, groups_path) = spec.target_group()?;
+        let dir = spec.data_dir()?;
         let examples_of = |split: Split| -> Result<Vec<vim::TrainingExample>> {
-            let dir = DataDir::resolve(self.data_dir.as_deref())?;
             let arguments = read_arguments(&dir.split_csv(split))?;
-            let examples = vim::examples(
-                self.method,
-                &arguments,
-                group,
-                self.rule,
-                self.threshold,
-                self.seed,
-            );
-            Ok(subsample(examples, self.max_examples, self.seed))
+            let examples = spec.build(&group, &arguments);
+            Ok(subsample(examples, self.max_examples, spec.seed))
         };
         let train_examples = examples_of(Split::Train)?;
         let valid_examples = examples_of(Split::Valid)?;
@@ -136,7 +105,7 @@ impl TrainJob {
         sink.event(&JobEvent::message(format!(
             "group {}, method {}: {} training and {} validation examples ({} cut to {} tokens); model {} loaded in {:.1} s",
             group.name,
-            self.method,
+            spec.method,
             train_set.len(),
             valid_set.len(),
             cut_train + cut_valid,
@@ -174,10 +143,10 @@ impl TrainJob {
                 &AdapterProvenance {
                     group: group.name.clone(),
                     values: group.values.scores().to_vec(),
-                    method: self.method.to_string(),
-                    rule: self.rule.to_string(),
-                    threshold: self.threshold,
-                    seed: self.seed,
+                    method: spec.method.to_string(),
+                    rule: spec.rule.to_string(),
+                    threshold: spec.threshold,
+                    seed: spec.seed,
                     groups_file: groups_path.display().to_string(),
                 },
             )?;

@@ -2,10 +2,10 @@
 //! and 17) as JSONL, for other tools or for inspection.
 
 use super::progress::ProgressSink;
-use crate::data::groups::{find_group, read_groups};
+use crate::data::groups::{find_group, read_groups, TargetGroup};
 use crate::data::touche::{read_arguments, Argument, Split};
 use crate::data::DataDir;
-use crate::vim::{self, Rule, Task, TrainingMethod};
+use crate::vim::{self, Rule, Task, TrainingExample, TrainingMethod};
 use crate::{Error, Field, Result};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -18,19 +18,75 @@ pub enum ArgumentSource {
     File(PathBuf),
 }
 
+/// Which VIM examples, of which target group: the part of a spec that the jobs building
+/// examples share (this one, and training). Flattened into their JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VimDataJob {
+pub struct VimExamples {
+    /// The research data (None: `VALUELAB_DATA_DIR`, then the download cache).
     #[serde(default)]
     pub data_dir: Option<PathBuf>,
     /// Groups table (None: the data directory's).
     #[serde(default)]
     pub groups_file: Option<PathBuf>,
+    /// The target group.
     pub group: String,
-    pub arguments: ArgumentSource,
+    /// Argument generation, question answering, or both.
     pub method: TrainingMethod,
+    /// How argument generation combines the group's scores on an argument's values.
     pub rule: Rule,
+    /// Threshold γ on the 1..6 scale for argument generation's "I would say".
     pub threshold: f64,
+    /// Seed of question answering's stochastic rounding and of the VIM interleave (training
+    /// uses it for everything it draws).
     pub seed: u64,
+}
+
+impl VimExamples {
+    pub fn check(&self) -> Result<()> {
+        if !self.threshold.is_finite() {
+            return Err(Error::input(
+                Field::Threshold,
+                format!(
+                    "the threshold must be a number on the 1..6 scale, got {}",
+                    self.threshold
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn data_dir(&self) -> Result<DataDir> {
+        DataDir::resolve(self.data_dir.as_deref())
+    }
+
+    /// The target group, and the groups file it came from.
+    pub fn target_group(&self) -> Result<(TargetGroup, PathBuf)> {
+        let path = match &self.groups_file {
+            Some(path) => path.clone(),
+            None => self.data_dir()?.groups_csv(),
+        };
+        let groups = read_groups(&path)?;
+        Ok((find_group(&groups, &self.group)?.clone(), path))
+    }
+
+    /// The group's examples from `arguments`.
+    pub fn build(&self, group: &TargetGroup, arguments: &[Argument]) -> Vec<TrainingExample> {
+        vim::examples(
+            self.method,
+            arguments,
+            group,
+            self.rule,
+            self.threshold,
+            self.seed,
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VimDataJob {
+    #[serde(flatten)]
+    pub examples: VimExamples,
+    pub arguments: ArgumentSource,
     /// The JSONL file.
     pub out: PathBuf,
 }
@@ -57,28 +113,13 @@ pub struct VimDataOutput {
 
 impl VimDataJob {
     pub fn run(&self, _sink: &dyn ProgressSink) -> Result<VimDataOutput> {
-        if !self.threshold.is_finite() {
-            return Err(Error::input(
-                Field::Threshold,
-                format!(
-                    "the threshold must be a number on the 1..6 scale, got {}",
-                    self.threshold
-                ),
-            ));
-        }
-        // The data directory is only needed for what the spec does not name.
-        let data_dir = || DataDir::resolve(self.data_dir.as_deref());
-        let groups_path = match &self.groups_file {
-            Some(path) => path.clone(),
-            None => data_dir()?.groups_csv(),
-        };
-        let groups = read_groups(&groups_path)?;
-        let group = find_group(&groups, &self.group)?;
-
+        let spec = &self.examples;
+        spec.check()?;
+        let (group, _) = spec.target_group()?;
         let (arguments, source) = match &self.arguments {
             ArgumentSource::File(path) => (read_arguments(path)?, path.display().to_string()),
             ArgumentSource::Splits(splits) => {
-                let dir = data_dir()?;
+                let dir = spec.data_dir()?;
                 let mut all: Vec<Argument> = Vec::new();
                 for &split in splits {
                     all.extend(read_arguments(&dir.split_csv(split))?);
@@ -87,14 +128,7 @@ impl VimDataJob {
                 (all, format!("{} split", names.join("+")))
             }
         };
-        let examples = vim::examples(
-            self.method,
-            &arguments,
-            group,
-            self.rule,
-            self.threshold,
-            self.seed,
-        );
+        let examples = spec.build(&group, &arguments);
         vim::write_jsonl(&self.out, &examples)?;
 
         let ag = examples.iter().filter(|e| e.task == Task::Ag).count();
@@ -104,10 +138,10 @@ impl VimDataJob {
             .count();
         Ok(VimDataOutput {
             group: group.name.clone(),
-            method: self.method,
-            rule: self.rule,
-            threshold: self.threshold,
-            seed: self.seed,
+            method: spec.method,
+            rule: spec.rule,
+            threshold: spec.threshold,
+            seed: spec.seed,
             examples: examples.len(),
             arguments: arguments.len(),
             source,

@@ -6,6 +6,7 @@
 use super::args::{MethodArg, ModelArgs, RuleArg};
 use super::GlobalArgs;
 use std::path::PathBuf;
+use valuelab_engine::jobs::vim_data::VimExamples;
 use valuelab_engine::jobs::{Job, TrainJob, TrainOutput};
 use valuelab_engine::lora::LoraConfig;
 use valuelab_engine::vim;
@@ -87,12 +88,15 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
 /// The job spec of the flags.
 pub fn job(global: &GlobalArgs, args: Args) -> TrainJob {
     TrainJob {
-        data_dir: global.data_dir.clone(),
-        groups_file: args.groups,
-        group: args.group,
-        method: args.method.into(),
-        rule: args.rule.into(),
-        threshold: args.threshold,
+        examples: VimExamples {
+            data_dir: global.data_dir.clone(),
+            groups_file: args.groups,
+            group: args.group,
+            method: args.method.into(),
+            rule: args.rule.into(),
+            threshold: args.threshold,
+            seed: args.seed,
+        },
         model: args.model.model,
         cuda: args.model.cuda,
         threads: global.threads,
@@ -110,7 +114,6 @@ pub fn job(global: &GlobalArgs, args: Args) -> TrainJob {
             lora_dropout: args.dropout,
             target_modules: args.target_modules,
         },
-        seed: args.seed,
         checkpoint_every: args.checkpoint_every,
         resume: args.resume,
         out: args.out,

@@ -5,7 +5,7 @@ use super::args::{MethodArg, RuleArg};
 use super::GlobalArgs;
 use std::path::PathBuf;
 use valuelab_engine::data::touche::Split;
-use valuelab_engine::jobs::vim_data::ArgumentSource;
+use valuelab_engine::jobs::vim_data::{ArgumentSource, VimExamples};
 use valuelab_engine::jobs::{Job, VimDataJob, VimDataOutput};
 use valuelab_engine::vim::{self, TrainingMethod};
 
@@ -75,14 +75,16 @@ pub fn job(global: &GlobalArgs, args: DataArgs) -> VimDataJob {
         }),
     };
     VimDataJob {
-        data_dir: global.data_dir.clone(),
-        groups_file: args.groups,
-        group: args.group,
+        examples: VimExamples {
+            data_dir: global.data_dir.clone(),
+            groups_file: args.groups,
+            group: args.group,
+            method: args.method.into(),
+            rule: args.rule.into(),
+            threshold: args.threshold,
+            seed: args.seed,
+        },
         arguments,
-        method: args.method.into(),
-        rule: args.rule.into(),
-        threshold: args.threshold,
-        seed: args.seed,
         out: args.out,
     }
 }

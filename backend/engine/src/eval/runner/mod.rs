@@ -75,6 +75,26 @@ pub struct Progress {
     pub eta_s: Option<f64>,
 }
 
+impl Progress {
+    /// `done` of `total` items finished while working on `group`, `computed` of them since
+    /// `started` (the rest were found finished on resume).
+    fn at(group: &str, done: usize, total: usize, computed: usize, started: Instant) -> Self {
+        let elapsed = started.elapsed().as_secs_f64();
+        let rate = if elapsed > 0.0 {
+            computed as f64 / elapsed
+        } else {
+            0.0
+        };
+        Progress {
+            group: group.to_string(),
+            done,
+            total,
+            items_per_s: rate,
+            eta_s: (rate > 0.0).then(|| (total - done) as f64 / rate),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Finished(RunResult),
@@ -142,19 +162,7 @@ pub fn run(
             }
             done += batch.len();
             computed += batch.len();
-            let elapsed = started.elapsed().as_secs_f64();
-            let rate = if elapsed > 0.0 {
-                computed as f64 / elapsed
-            } else {
-                0.0
-            };
-            progress(&Progress {
-                group: group.name.clone(),
-                done,
-                total,
-                items_per_s: rate,
-                eta_s: (rate > 0.0).then(|| (total - done) as f64 / rate),
-            });
+            progress(&Progress::at(&group.name, done, total, computed, started));
         }
     }
     items_file.sync()?;
@@ -199,14 +207,8 @@ pub fn predict(
                 return Ok(None);
             }
             records.extend(answer_batch(task, batch, group, &persona, spec, answerer)?);
-            let rate = records.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            progress(&Progress {
-                group: group.name.clone(),
-                done: records.len(),
-                total,
-                items_per_s: rate,
-                eta_s: Some((total - records.len()) as f64 / rate),
-            });
+            let done = records.len();
+            progress(&Progress::at(&group.name, done, total, done, started));
         }
     }
     Ok(Some(records))
