@@ -22,12 +22,12 @@ pub enum JobStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord {
-    /// The spec of the latest invocation.
+    /// The spec of the latest invocation that did not fail.
     pub job: Job,
     pub valuelab_version: String,
     pub git_commit: Option<String>,
     pub seed: Option<u64>,
-    /// How the latest invocation ended.
+    /// How the latest invocation that did not fail ended (`failed` if none has succeeded).
     pub status: JobStatus,
     /// When the first invocation started (RFC 3339 UTC).
     pub started: String,
@@ -80,11 +80,15 @@ pub fn append_invocation(
             invocations: Vec::new(),
         },
     };
-    record.job = job.clone();
-    record.valuelab_version = env!("CARGO_PKG_VERSION").to_string();
-    record.git_commit = (!GIT_COMMIT.is_empty()).then(|| GIT_COMMIT.to_string());
-    record.seed = job.seed();
-    record.status = status;
+    // A failed invocation (say, a different job pointed at this folder) must not replace the
+    // spec of the work the folder holds; it is only listed.
+    if status != JobStatus::Failed || record.invocations.is_empty() {
+        record.job = job.clone();
+        record.valuelab_version = env!("CARGO_PKG_VERSION").to_string();
+        record.git_commit = (!GIT_COMMIT.is_empty()).then(|| GIT_COMMIT.to_string());
+        record.seed = job.seed();
+        record.status = status;
+    }
     if status == JobStatus::Finished {
         record.finished = Some(now_utc());
     }

@@ -152,6 +152,24 @@ fn a_cancelled_evaluation_resumes_to_the_uninterrupted_result() {
     let statuses: Vec<JobStatus> = record.invocations.iter().map(|i| i.status).collect();
     assert_eq!(statuses, [JobStatus::Cancelled, JobStatus::Finished]);
     assert!(record.finished.is_some());
+
+    // Another job pointed at the finished folder is refused, and listed without replacing the
+    // record of the work the folder holds.
+    let Job::Eval(mut other) = job.clone() else {
+        unreachable!()
+    };
+    other.model.method = Method::Base;
+    let err = run(&Job::Eval(other), &NullSink, &CancelToken::new()).unwrap_err();
+    assert_eq!(err.field(), Some(crate::Field::Out));
+    let after = record::read(&split_dir.join(RECORD_FILE)).unwrap();
+    assert_eq!((&after.job, after.status), (&job, JobStatus::Finished));
+    assert_eq!(after.invocations.len(), 3);
+    assert_eq!(after.invocations[2].status, JobStatus::Failed);
+    assert!(after.invocations[2]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("another run"));
 }
 
 #[test]
