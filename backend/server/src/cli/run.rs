@@ -1,11 +1,11 @@
 //! `valuelab run SPEC.json`, and the path every job command takes: print the spec
-//! (`--print-spec`), or run it with a terminal progress bar and Ctrl-C as its cancel token,
-//! then print what it produced — the same output whether the job came from flags or a file.
+//! (`--print-spec`), or run it with a progress display and Ctrl-C as its cancel token, then
+//! print what it produced — the same output whether the job came from flags or a file.
 
 use super::progress::TerminalSink;
 use super::{eval, groups, report, train, vim, GlobalArgs};
 use std::path::PathBuf;
-use valuelab_engine::jobs::{self, CancelToken, Job, JobOutput};
+use valuelab_engine::jobs::{self, CancelToken, Job, JobOutput, JsonLinesSink, ProgressSink};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -13,16 +13,42 @@ pub struct Args {
     /// and `--threads` fill what the spec leaves unset.
     #[arg(value_name = "SPEC.json")]
     pub spec: PathBuf,
+    /// How progress goes to stderr: a bar (plain lines when stderr is not a terminal), or one
+    /// JSON object per event (`jsonl`: cluster logs, other programs).
+    #[arg(long, value_enum, default_value = "bar")]
+    pub progress: ProgressFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressFormat {
+    Bar,
+    Jsonl,
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     let job =
         Job::from_json_file(&args.spec)?.with_defaults(global.data_dir.as_deref(), global.threads);
-    execute(global, job)
+    match args.progress {
+        ProgressFormat::Bar => execute(global, job),
+        ProgressFormat::Jsonl => {
+            execute_with(global, job, &JsonLinesSink::new(std::io::stderr()), &|| {})
+        }
+    }
 }
 
-/// Prints the spec (`--print-spec`) or runs the job and prints its output.
+/// Prints the spec (`--print-spec`), or runs the job with a progress bar and prints its output.
 pub fn execute(global: &GlobalArgs, job: Job) -> anyhow::Result<()> {
+    let sink = TerminalSink::new();
+    execute_with(global, job, &sink, &|| sink.finish())
+}
+
+/// `execute` with any sink; `finish` clears what the sink drew before the output is printed.
+fn execute_with(
+    global: &GlobalArgs,
+    job: Job,
+    sink: &dyn ProgressSink,
+    finish: &dyn Fn(),
+) -> anyhow::Result<()> {
     if global.print_spec {
         println!("{}", job.to_json());
         return Ok(());
@@ -36,9 +62,8 @@ pub fn execute(global: &GlobalArgs, job: Job) -> anyhow::Result<()> {
             cancel.cancel();
         });
     }
-    let sink = TerminalSink::new();
-    let outcome = jobs::run(&job, &sink, &cancel);
-    sink.finish();
+    let outcome = jobs::run(&job, sink, &cancel);
+    finish();
     let outcome = outcome?;
     match &outcome.output {
         JobOutput::Groups(out) => groups::print(out),

@@ -376,8 +376,25 @@ fn a_spec_printed_by_print_spec_and_run_by_valuelab_run_gives_the_commands_resul
     assert_eq!(parsed["groups"]["sample"], 2);
     let spec_file = dir.path().join("spec.json");
     std::fs::write(&spec_file, &spec).unwrap();
-    let stdout = succeed(&["run", arg(&spec_file)]);
+    let out = valuelab(&["run", arg(&spec_file), "--progress", "jsonl"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("mean NMSE over groups:"), "{stdout}");
+    // Progress as JSON lines (a cluster task's log): every stderr line is one event.
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    assert_eq!(events[0]["kind"], "message");
+    let last_items = events.iter().rev().find(|e| e["kind"] == "items").unwrap();
+    assert_eq!(
+        (&last_items["done"], &last_items["total"]),
+        (&12.into(), &12.into())
+    );
 
     assert_eq!(results(&direct), results(&via_spec));
     let record = |run: &Path| -> serde_json::Value {
