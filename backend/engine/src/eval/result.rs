@@ -1,6 +1,6 @@
 //! The files of a run directory (docs/eval-format.md): `run.json` (what was run, how fast),
 //! `items.jsonl` (one [`ItemRecord`] per answered group and item) and `results.json`
-//! (`RunResult`, defined beside its reader in `eval::report::model`).
+//! (`RunResult`, in `run_result`).
 
 use super::{AnswerMode, MethodLabel, TaskKind};
 use serde::{Deserialize, Serialize};

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use valuelab_common::{Value, VALUE_COUNT};
 
 use super::compare::{paired_comparison, PairedComparison};
-use super::model::RunResult;
 use super::ridge;
 use super::scores::{self, Grid};
+use crate::eval::RunResult;
 use crate::eval::TaskKind;
 use crate::{Error, Field, Result};
 

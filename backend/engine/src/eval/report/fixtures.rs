@@ -1,7 +1,7 @@
 //! Small runs for the report's tests, with numbers simple enough to check by hand.
 
 use super::analysis::RunInput;
-use super::model::{GroupResult, RunResult};
+use crate::eval::run_result::{GroupResult, RunResult};
 use valuelab_common::{ALL_VALUES, VALUE_COUNT};
 
 /// Three groups' value scores (1..6): distinct profiles, one the reverse of another.

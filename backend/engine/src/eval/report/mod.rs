@@ -2,8 +2,8 @@
 //! method against the value-blind and value-regression baselines, and writes `report.json`
 //! (machines), `report.md` (tables in the shape of the paper's Tables 2–4) and SVG plots.
 //!
-//! Layout: `model` (the run format, shared with the runner), `scores` and `ridge` (the
-//! arithmetic), `compare` (paired t-tests), `analysis` (runs → [`Report`]), `markdown`, `plots`,
+//! It reads the run format of `eval::run_result` (what the runner writes). Layout: `scores` and
+//! `ridge` (the arithmetic), `compare` (paired t-tests), `analysis` (runs → [`Report`]), `markdown`, `plots`,
 //! `paper` (the paper's figures for reference).
 
 pub mod analysis;
@@ -11,7 +11,6 @@ pub mod compare;
 #[cfg(test)]
 mod fixtures;
 pub mod markdown;
-pub mod model;
 pub mod paper;
 pub mod plots;
 pub mod ridge;
@@ -19,8 +18,8 @@ pub mod scores;
 
 use std::path::{Path, PathBuf};
 
+pub use crate::eval::run_result::{GroupResult, RunResult, RESULTS_FILE};
 pub use analysis::{build_report, Report, ReportOptions, RunInput, TaskReport};
-pub use model::{GroupResult, RunResult, RESULTS_FILE};
 
 use crate::Result;
 

@@ -23,8 +23,8 @@ use super::argument_generation::{
     parse_stance, premise_prompt, stance_verb, PREMISE_MAX_TOKENS, STANCE_MAX_TOKENS,
 };
 use super::methods::{persona, Method, MethodLabel};
-use super::report::model::{RunResult, RESULTS_FILE};
 use super::result::{ArgumentGeneration, ItemRecord, Speed};
+use super::run_result::{RunResult, RESULTS_FILE};
 use super::task::{Task, TaskKind};
 use crate::data::groups::TargetGroup;
 use crate::output::{now_utc, stable_hash, write_json, JsonlLog};

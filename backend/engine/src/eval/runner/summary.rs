@@ -3,8 +3,8 @@
 
 use super::RunSpec;
 use crate::data::groups::TargetGroup;
-use crate::eval::report::model::{GroupResult, RunResult};
 use crate::eval::result::ItemRecord;
+use crate::eval::run_result::{GroupResult, RunResult};
 use crate::eval::task::Task;
 use crate::Result;
 use std::collections::HashMap;
