@@ -55,6 +55,19 @@ impl DataDir {
         )))
     }
 
+    /// A file a job may name itself or leave to the research data: `explicit` when given, else
+    /// `default` of the data directory `data_dir` resolves to (which is resolved only then).
+    pub fn file_or(
+        explicit: Option<&Path>,
+        data_dir: Option<&Path>,
+        default: impl FnOnce(&DataDir) -> PathBuf,
+    ) -> Result<PathBuf> {
+        match explicit {
+            Some(path) => Ok(path.to_path_buf()),
+            None => Ok(default(&DataDir::resolve(data_dir)?)),
+        }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -63,10 +63,11 @@ impl EvalJob {
             DataDir::resolve(self.data_dir.as_deref())
                 .context(|| "the tasks read the research data".to_string())
         };
-        let groups_file = match &self.groups_file {
-            Some(p) => p.clone(),
-            None => data()?.groups_csv(),
+        let file_or = |explicit: &Option<PathBuf>, default: fn(&DataDir) -> PathBuf| {
+            DataDir::file_or(explicit.as_deref(), self.data_dir.as_deref(), default)
+                .context(|| "the tasks read the research data".to_string())
         };
+        let groups_file = file_or(&self.groups_file, DataDir::groups_csv)?;
         let groups = self.groups.select(&read_groups(&groups_file)?)?;
         let mut task = match self.task {
             TaskKind::Pvq => pvq::task(&read_pvq40(&data()?.pvq40_items_tsv())?)?,
@@ -75,10 +76,7 @@ impl EvalJob {
                 argument_generation::task(&read_arguments(&data()?.split_csv(Split::Test))?)?
             }
             TaskKind::Ess => {
-                let questions = match &self.questions {
-                    Some(p) => p.clone(),
-                    None => data()?.ess_questions_tsv(),
-                };
+                let questions = file_or(&self.questions, DataDir::ess_questions_tsv)?;
                 ess_task(
                     &questions,
                     self.gold.as_deref(),

@@ -10,6 +10,7 @@ use crate::output::write_atomically;
 use crate::{Error, Field, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use valuelab_common::Value;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
@@ -97,12 +98,13 @@ impl GroupsJob {
     }
 }
 
-/// The scoring key: the one named, else the data directory's.
-fn key_path(data_dir: Option<&Path>, key: Option<&Path>) -> Result<PathBuf> {
-    match key {
-        Some(path) => Ok(path.to_path_buf()),
-        None => Ok(DataDir::resolve(data_dir)?.ess_pvq21_key_tsv()),
-    }
+/// The PVQ-21 scoring key: the one named, else the data directory's.
+fn read_key(data_dir: Option<&Path>, key: Option<&Path>) -> Result<Vec<(String, Value)>> {
+    data::ess::read_pvq21_key(&DataDir::file_or(
+        key,
+        data_dir,
+        DataDir::ess_pvq21_key_tsv,
+    )?)
 }
 
 fn say(sink: &dyn ProgressSink, text: String) {
@@ -111,8 +113,7 @@ fn say(sink: &dyn ProgressSink, text: String) {
 
 impl BuildGroups {
     fn run(&self, sink: &dyn ProgressSink) -> Result<GroupsOutput> {
-        let key =
-            data::ess::read_pvq21_key(&key_path(self.data_dir.as_deref(), self.key.as_deref())?)?;
+        let key = read_key(self.data_dir.as_deref(), self.key.as_deref())?;
         let table = data::ess::read_ess_csv(&self.ess)?;
         let scored = groups::score_respondents(&table, &key)?;
         say(
@@ -204,12 +205,12 @@ fn file_name(path: &Path) -> String {
 
 impl GoldOpinions {
     fn run(&self, sink: &dyn ProgressSink) -> Result<GroupsOutput> {
-        let key =
-            data::ess::read_pvq21_key(&key_path(self.data_dir.as_deref(), self.key.as_deref())?)?;
-        let questions_path = match &self.questions {
-            Some(path) => path.clone(),
-            None => DataDir::resolve(self.data_dir.as_deref())?.ess_questions_tsv(),
-        };
+        let key = read_key(self.data_dir.as_deref(), self.key.as_deref())?;
+        let questions_path = DataDir::file_or(
+            self.questions.as_deref(),
+            self.data_dir.as_deref(),
+            DataDir::ess_questions_tsv,
+        )?;
         let questions = data::ess::read_questions(&questions_path)?;
         let target_groups = data::groups::read_groups(&self.groups)?;
         let table = data::ess::read_ess_csv(&self.ess)?;

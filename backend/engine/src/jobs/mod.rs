@@ -63,6 +63,18 @@ pub enum JobOutput {
     Report(ReportOutput),
 }
 
+impl JobOutput {
+    /// Whether the job stopped at its cancel token before the end.
+    pub fn is_cancelled(&self) -> bool {
+        match self {
+            JobOutput::Train(out) => out.summary.cancelled,
+            JobOutput::Eval(out) => out.result.is_none(),
+            JobOutput::Predict(out) => out.cancelled,
+            JobOutput::Groups(_) | JobOutput::VimData(_) | JobOutput::Report(_) => false,
+        }
+    }
+}
+
 /// How a run ended, with what it produced and where its record is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOutcome {
@@ -92,18 +104,6 @@ impl Job {
     /// The spec as pretty JSON, the form `from_json_file` reads.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a job spec is plain data")
-    }
-
-    /// The kind of job, as tagged in JSON.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Job::Groups(_) => "groups",
-            Job::VimData(_) => "vim-data",
-            Job::Train(_) => "train",
-            Job::Eval(_) => "eval",
-            Job::Predict(_) => "predict",
-            Job::Report(_) => "report",
-        }
     }
 
     /// Fills what the spec leaves to its environment: the data directory and the thread count
@@ -183,8 +183,8 @@ pub fn run(job: &Job, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<R
     let result = in_thread_pool(job.threads(), || run_inner(job, sink, cancel)).and_then(|r| r);
     let seconds = started.elapsed().as_secs_f64();
     let status = match &result {
-        Ok((_, true)) => JobStatus::Cancelled,
-        Ok((_, false)) => JobStatus::Finished,
+        Ok(output) if output.is_cancelled() => JobStatus::Cancelled,
+        Ok(_) => JobStatus::Finished,
         Err(_) => JobStatus::Failed,
     };
     // A failure is recorded only where the job has a run folder already (or a record from an
@@ -202,7 +202,7 @@ pub fn run(job: &Job, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<R
             return Err(e);
         }
     }
-    let (output, _) = result?;
+    let output = result?;
     Ok(RunOutcome {
         status,
         record: record_path,
@@ -211,31 +211,14 @@ pub fn run(job: &Job, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<R
     })
 }
 
-/// The output, and whether the job was cancelled.
-fn run_inner(
-    job: &Job,
-    sink: &dyn ProgressSink,
-    cancel: &CancelToken,
-) -> Result<(JobOutput, bool)> {
+fn run_inner(job: &Job, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<JobOutput> {
     Ok(match job {
-        Job::Groups(j) => (JobOutput::Groups(j.run(sink)?), false),
-        Job::VimData(j) => (JobOutput::VimData(j.run(sink)?), false),
-        Job::Train(j) => {
-            let out = j.run(sink, cancel)?;
-            let cancelled = out.cancelled;
-            (JobOutput::Train(out), cancelled)
-        }
-        Job::Eval(j) => {
-            let out = j.run(sink, cancel)?;
-            let cancelled = out.result.is_none();
-            (JobOutput::Eval(out), cancelled)
-        }
-        Job::Predict(j) => {
-            let out = j.run(sink, cancel)?;
-            let cancelled = out.cancelled;
-            (JobOutput::Predict(out), cancelled)
-        }
-        Job::Report(j) => (JobOutput::Report(j.run(sink)?), false),
+        Job::Groups(j) => JobOutput::Groups(j.run(sink)?),
+        Job::VimData(j) => JobOutput::VimData(j.run(sink)?),
+        Job::Train(j) => JobOutput::Train(j.run(sink, cancel)?),
+        Job::Eval(j) => JobOutput::Eval(j.run(sink, cancel)?),
+        Job::Predict(j) => JobOutput::Predict(j.run(sink, cancel)?),
+        Job::Report(j) => JobOutput::Report(j.run(sink)?),
     })
 }
 

@@ -61,37 +61,36 @@ pub fn append_invocation(
     status: JobStatus,
     error: Option<String>,
 ) -> Result<()> {
-    let invocation = Invocation {
-        started: started.clone(),
-        seconds,
+    let git_commit = (!GIT_COMMIT.is_empty()).then(|| GIT_COMMIT.to_string());
+    let version = env!("CARGO_PKG_VERSION").to_string();
+    // An unreadable record is replaced: the invocation at hand is what there is to say.
+    let mut record = read(path).unwrap_or_else(|_| JobRecord {
+        job: job.clone(),
+        valuelab_version: version.clone(),
+        git_commit: git_commit.clone(),
+        seed: job.seed(),
         status,
-        error,
-    };
-    let mut record = match read(path) {
-        Ok(old) if path.exists() => old,
-        _ => JobRecord {
-            job: job.clone(),
-            valuelab_version: env!("CARGO_PKG_VERSION").to_string(),
-            git_commit: None,
-            seed: None,
-            status,
-            started,
-            finished: None,
-            invocations: Vec::new(),
-        },
-    };
+        started: started.clone(),
+        finished: None,
+        invocations: Vec::new(),
+    });
     // A failed invocation (say, a different job pointed at this folder) must not replace the
     // spec of the work the folder holds; it is only listed.
-    if status != JobStatus::Failed || record.invocations.is_empty() {
+    if status != JobStatus::Failed {
         record.job = job.clone();
-        record.valuelab_version = env!("CARGO_PKG_VERSION").to_string();
-        record.git_commit = (!GIT_COMMIT.is_empty()).then(|| GIT_COMMIT.to_string());
+        record.valuelab_version = version;
+        record.git_commit = git_commit;
         record.seed = job.seed();
         record.status = status;
     }
     if status == JobStatus::Finished {
         record.finished = Some(now_utc());
     }
-    record.invocations.push(invocation);
+    record.invocations.push(Invocation {
+        started,
+        seconds,
+        status,
+        error,
+    });
     write_json(path, &record)
 }

@@ -244,7 +244,7 @@ fn a_cancelled_training_resumes_to_the_uninterrupted_adapter() {
     let JobOutput::Train(out) = &stopped.output else {
         panic!("a training")
     };
-    assert!(stopped.is_cancelled() && out.cancelled);
+    assert!(stopped.is_cancelled() && out.summary.cancelled);
     assert_eq!(out.summary.steps, 1);
     assert!(!split_dir
         .join(crate::adapter::provenance::PROVENANCE_FILE)

@@ -54,11 +54,11 @@ pub struct TrainJob {
     pub out: PathBuf,
 }
 
+/// The trainer's summary; `summary.cancelled`: stopped by the cancel token at a checkpoint (no
+/// final adapter yet).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainOutput {
     pub summary: TrainSummary,
-    /// Stopped by the cancel token at a checkpoint (no final adapter yet).
-    pub cancelled: bool,
 }
 
 impl TrainJob {
@@ -151,9 +151,6 @@ impl TrainJob {
                 },
             )?;
         }
-        Ok(TrainOutput {
-            cancelled: summary.cancelled,
-            summary,
-        })
+        Ok(TrainOutput { summary })
     }
 }

@@ -61,10 +61,11 @@ impl VimExamples {
 
     /// The target group, and the groups file it came from.
     pub fn target_group(&self) -> Result<(TargetGroup, PathBuf)> {
-        let path = match &self.groups_file {
-            Some(path) => path.clone(),
-            None => self.data_dir()?.groups_csv(),
-        };
+        let path = DataDir::file_or(
+            self.groups_file.as_deref(),
+            self.data_dir.as_deref(),
+            DataDir::groups_csv,
+        )?;
         let groups = read_groups(&path)?;
         Ok((find_group(&groups, &self.group)?.clone(), path))
     }

@@ -394,29 +394,23 @@ pub fn train(
     let elapsed_before = state.elapsed_s;
     let mut step_time = 0.0;
     let mut steps_this_session = 0usize;
+    // The step of the newest checkpoint on disk, so a cancel right after one does not write it
+    // again.
+    let mut saved_step = state.global_step;
     while state.global_step < total_steps && state.epoch < cfg.epochs {
         let order = epoch_order(train_set.len(), cfg.seed, state.epoch);
         let chunks: Vec<&[usize]> = order.chunks(per_step).collect();
         while state.step_in_epoch < chunks.len() && state.global_step < total_steps {
             if stop.load(Ordering::SeqCst) {
                 state.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
-                if state.global_step > resumed_from.unwrap_or(0) {
+                if state.global_step > saved_step {
                     let path = save_checkpoint(&run.out_dir, &state, model, &trainer)?;
                     emit(TrainEvent::Checkpoint {
                         step: state.global_step,
                         path,
                     })?;
                 }
-                return Ok(TrainSummary {
-                    steps: state.global_step,
-                    total_steps,
-                    resumed_from,
-                    train_loss: state.last_train_loss,
-                    valid_loss: state.valid_losses.last().map(|v| v.2),
-                    elapsed_s: state.elapsed_s,
-                    adapter_dir: run.out_dir.clone(),
-                    cancelled: true,
-                });
+                return Ok(summary(&state, resumed_from, &run.out_dir, true));
             }
             let t0 = Instant::now();
             let picked: Vec<&Sample> = chunks[state.step_in_epoch]
@@ -484,6 +478,7 @@ pub fn train(
             if periodic || epoch_done || budget_done {
                 state.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
                 let path = save_checkpoint(&run.out_dir, &state, model, &trainer)?;
+                saved_step = state.global_step;
                 emit(TrainEvent::Checkpoint {
                     step: state.global_step,
                     path,
@@ -504,26 +499,35 @@ pub fn train(
         &run.base_model,
     )?;
     state.write(&run.out_dir.join(checkpoint::STATE_FILE))?;
-    let train_loss = (state.epoch_loss_tokens > 0)
-        .then(|| state.epoch_loss_sum / state.epoch_loss_tokens as f64);
-    let valid_loss = state.valid_losses.last().map(|v| v.2);
+    let summary = summary(&state, resumed_from, &run.out_dir, false);
     emit(TrainEvent::Finished {
-        steps: state.global_step,
-        train_loss,
-        valid_loss,
-        elapsed_s: state.elapsed_s,
-        adapter_dir: run.out_dir.clone(),
+        steps: summary.steps,
+        train_loss: summary.train_loss,
+        valid_loss: summary.valid_loss,
+        elapsed_s: summary.elapsed_s,
+        adapter_dir: summary.adapter_dir.clone(),
     })?;
-    Ok(TrainSummary {
+    Ok(summary)
+}
+
+/// How the run stands at `state`, finished or `cancelled`.
+fn summary(
+    state: &TrainerState,
+    resumed_from: Option<usize>,
+    out_dir: &Path,
+    cancelled: bool,
+) -> TrainSummary {
+    TrainSummary {
         steps: state.global_step,
-        total_steps,
+        total_steps: state.total_steps,
         resumed_from,
-        train_loss,
-        valid_loss,
+        train_loss: (state.epoch_loss_tokens > 0)
+            .then(|| state.epoch_loss_sum / state.epoch_loss_tokens as f64),
+        valid_loss: state.valid_losses.last().map(|v| v.2),
         elapsed_s: state.elapsed_s,
-        adapter_dir: run.out_dir.clone(),
-        cancelled: false,
-    })
+        adapter_dir: out_dir.to_path_buf(),
+        cancelled,
+    }
 }
 
 /// A resumable checkpoint of the adapter and the optimizer at `state`.

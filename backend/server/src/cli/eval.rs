@@ -141,7 +141,7 @@ pub fn job(global: &GlobalArgs, cmd: Command) -> anyhow::Result<EvalJob> {
     let (questions, gold, shots) = ess.unwrap_or((None, None, 0));
     let groups = match (&common.groups.group[..], common.groups.sample_groups) {
         ([], None) => GroupSelection::All,
-        ([], Some(0)) => anyhow::bail!("--sample-groups must be at least 1"),
+        // 0 is refused by the selection itself, with the flag added by `hints`.
         ([], Some(n)) => GroupSelection::Sample(n),
         (names, _) => GroupSelection::Names(names.to_vec()),
     };

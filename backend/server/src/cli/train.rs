@@ -122,7 +122,7 @@ pub fn job(global: &GlobalArgs, args: Args) -> TrainJob {
 
 pub fn print(out: &TrainOutput, seconds: f64) -> anyhow::Result<()> {
     let summary = &out.summary;
-    if out.cancelled {
+    if summary.cancelled {
         anyhow::bail!(
             "interrupted at step {} of {}: a checkpoint is saved in {}; rerun the same command with --resume to continue",
             summary.steps,
