@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # valuelab's test command (README; CI runs it verbatim from .ci/run):
-# every test of the workspace, then the wasm32 build of the shared core and the web app.
+# every test of the workspace, the wasm32 build of the shared core, the web app's bundle, and the
+# browser tests in headless Chromium (/usr/bin/chromium, or $CHROMIUM).
 # Lints (fmt, clippy) are in scripts/lint.sh.
 set -euo pipefail
 
@@ -30,7 +31,19 @@ scripts/install-model.sh
 stage "cargo test (data: $VALUELAB_DATA_DIR)"
 cargo test
 
-stage "wasm32 build of valuelab-common and valuelab-frontend"
-cargo build -p valuelab-common -p valuelab-frontend --target wasm32-unknown-unknown
+stage "wasm32 build of valuelab-common"
+cargo build -p valuelab-common --target wasm32-unknown-unknown
+
+stage "web app bundle (scripts/build-frontend.sh)"
+scripts/build-frontend.sh
+
+stage "browser tests (headless Chromium, tests/e2e)"
+# The binaries the browser test starts: valuelab (serve, user add) and the fixture writer.
+cargo build -p valuelab-server -p valuelab-tests --bins
+if [[ ! -d tests/e2e/node_modules/playwright-core ]]; then
+    npm ci --prefix tests/e2e --no-audit --no-fund
+fi
+node --test --test-concurrency=1 tests/e2e/
+echo "screenshots: tests/e2e/screenshots/"
 
 stage "all tests passed"

@@ -2,10 +2,12 @@
 //! frontend: Schwartz's ten values, validated value distributions, questionnaire scoring,
 //! answer scales, error metrics and agreement statistics. No I/O here, so it builds for wasm32.
 
+pub mod agreement;
 pub mod api;
 pub mod distribution;
 pub mod kappa;
 pub mod metrics;
+pub mod pairwise;
 pub mod pvq;
 pub mod pvq21;
 pub mod scale;

@@ -1,45 +1,43 @@
-//! The page: what valuelab does, the ten values it works with, and the server status.
+//! The app's pages, chosen by the URL path at load. Every page is a full page load that fetches
+//! its own state from the API, so a reload always resumes where the server says the person is;
+//! that is all the routing the app needs, so it has no client-side router.
 
-use crate::{api, status::status_line};
+use crate::pages::{annotate, home, join, login, report, studies};
 use leptos::prelude::*;
-use valuelab_common::{Value, ALL_VALUES};
 
 #[component]
 pub fn App() -> impl IntoView {
-    // LocalResource: the fetch future is not Send in the browser.
-    let health = LocalResource::new(api::fetch_health);
+    let path = window().location().pathname().unwrap_or_default();
+    let parts: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    match parts.as_slice() {
+        ["login"] => login::Login().into_any(),
+        ["studies"] => studies::Studies().into_any(),
+        ["studies", id] => match id.parse::<i32>() {
+            Ok(id) => view! { <report::Report id=id/> }.into_any(),
+            Err(_) => not_found(&path).into_any(),
+        },
+        ["annotate", id] => match id.parse::<i32>() {
+            Ok(id) => view! { <annotate::Annotate id=id/> }.into_any(),
+            Err(_) => not_found(&path).into_any(),
+        },
+        ["join", token] => view! { <join::Join token=token.to_string()/> }.into_any(),
+        ["invite", token] => view! { <join::AcceptInvite token=token.to_string()/> }.into_any(),
+        [] => home::Home().into_any(),
+        _ => not_found(&path).into_any(),
+    }
+}
+
+fn not_found(path: &str) -> impl IntoView {
     view! {
         <main>
-            <h1>"valuelab"</h1>
-            <p>
-                "Inject a target distribution of Schwartz's ten basic values into a language model, "
-                "then ask it survey items, scenarios and opinion questions and compare its answers "
-                "with those of real people who hold those values."
-            </p>
-            <ValueTable/>
-            <footer>{move || status_line(health.get().as_ref())}</footer>
+            <h1>"Not found"</h1>
+            <p>"valuelab has no page " <code>{path.to_string()}</code> ". " <a href="/">"Home"</a></p>
         </main>
-    }
-}
-
-#[component]
-fn ValueTable() -> impl IntoView {
-    view! {
-        <table class="values">
-            <thead>
-                <tr><th>"Value"</th><th>"Abbr."</th><th>"Defining goal"</th></tr>
-            </thead>
-            <tbody>{ALL_VALUES.iter().copied().map(value_row).collect_view()}</tbody>
-        </table>
-    }
-}
-
-fn value_row(value: Value) -> impl IntoView {
-    view! {
-        <tr>
-            <td>{value.name()}</td>
-            <td>{value.abbreviation()}</td>
-            <td>{value.definition()}</td>
-        </tr>
     }
 }

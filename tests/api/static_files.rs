@@ -45,3 +45,21 @@ async fn a_missing_file_under_a_served_web_app_is_404() {
 
     assert_eq!(response.status().as_u16(), 404);
 }
+
+#[tokio::test]
+async fn the_app_pages_are_served_the_index_page() {
+    let app = spawn_app_with_static_files(&[("index.html", INDEX)]).await;
+
+    for path in [
+        "/login",
+        "/studies",
+        "/studies/3",
+        "/annotate/3",
+        "/join/abc?PROLIFIC_PID=x",
+        "/invite/t",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        assert_eq!(response.text().await.unwrap(), INDEX, "{path}");
+    }
+}

@@ -11,6 +11,9 @@ pub const ENV_PORT: &str = "VALUELAB_PORT";
 pub const ENV_STATIC_DIR: &str = "VALUELAB_STATIC_DIR";
 pub const ENV_DATA_DIR: &str = "VALUELAB_DATA_DIR";
 pub const ENV_WORKERS: &str = "VALUELAB_WORKERS";
+pub const ENV_DATABASE_URL: &str = crate::db::ENV_DATABASE_URL;
+/// "1"/"true": session cookies carry `Secure` (set it when serving behind HTTPS).
+pub const ENV_SECURE_COOKIES: &str = "VALUELAB_SECURE_COOKIES";
 
 /// Loopback by default: serving on every interface is an explicit choice (`--host 0.0.0.0`).
 pub const DEFAULT_HOST: &str = "127.0.0.1";
@@ -30,6 +33,10 @@ pub struct Settings {
     pub data_dir: Option<PathBuf>,
     /// actix worker threads; `None` lets actix use one per core.
     pub workers: Option<usize>,
+    /// `sqlite://PATH`; `None`: the default file under the user's data directory.
+    pub database_url: Option<String>,
+    /// Mark session cookies `Secure` (only sent over HTTPS).
+    pub secure_cookies: bool,
 }
 
 impl Default for Settings {
@@ -40,6 +47,8 @@ impl Default for Settings {
             static_dir: PathBuf::from(DEFAULT_STATIC_DIR),
             data_dir: None,
             workers: None,
+            database_url: None,
+            secure_cookies: false,
         }
     }
 }
@@ -80,7 +89,25 @@ impl Settings {
                 })?;
             settings.workers = Some(n);
         }
+        if let Some(url) = get(ENV_DATABASE_URL) {
+            settings.database_url = Some(url.trim().to_string());
+        }
+        if let Some(secure) = get(ENV_SECURE_COOKIES) {
+            settings.secure_cookies = match secure.trim() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" => false,
+                other => anyhow::bail!("{ENV_SECURE_COOKIES}='{other}' is not true or false"),
+            };
+        }
         Ok(settings)
+    }
+
+    /// The database URL in effect: the configured one, else the default file.
+    pub fn database_url(&self) -> anyhow::Result<String> {
+        match &self.database_url {
+            Some(url) => Ok(url.clone()),
+            None => crate::db::DatabaseUrl::default_url(),
+        }
     }
 
     /// `host:port` as given to the socket bind (IPv6 hosts get their brackets).

@@ -2,7 +2,11 @@
 //! (`startup`, `routes`) that serves the frontend and the JSON API. It drives
 //! `valuelab-engine` and keeps no ML logic of its own.
 
+pub mod auth;
 pub mod cli;
 pub mod configuration;
+pub mod db;
 pub mod routes;
 pub mod startup;
+pub mod state;
+pub mod studies;

@@ -4,6 +4,7 @@
 
 use crate::configuration::Settings;
 use crate::routes;
+use crate::state::AppState;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
@@ -29,7 +30,9 @@ impl Application {
             .context("the bound socket has no local address")?
             .port();
         let serves_frontend = settings.static_dir.join("index.html").is_file();
-        let server = run(listener, settings, serves_frontend)?;
+        let pool = crate::db::open(&settings.database_url()?)?;
+        let state = AppState { pool, settings };
+        let server = run(listener, state, serves_frontend)?;
         Ok(Application {
             port,
             serves_frontend,
@@ -53,12 +56,21 @@ impl Application {
     }
 }
 
-fn run(listener: TcpListener, settings: Settings, serves_frontend: bool) -> anyhow::Result<Server> {
-    let workers = settings.workers;
-    let settings = web::Data::new(settings);
+fn run(listener: TcpListener, state: AppState, serves_frontend: bool) -> anyhow::Result<Server> {
+    let workers = state.settings.workers;
+    let settings = web::Data::new(state.settings.clone());
+    let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
-        let app = App::new().app_data(settings.clone()).configure(routes::api);
+        let app = App::new()
+            .app_data(settings.clone())
+            .app_data(state.clone())
+            .configure(routes::api);
         if serves_frontend {
+            // The app's own pages are paths of one index.html (the app reads the path).
+            let mut app = app;
+            for page in APP_PAGES {
+                app = app.route(page, web::get().to(app_page));
+            }
             app.service(actix_files::Files::new("/", &settings.static_dir).index_file("index.html"))
         } else {
             app.default_service(web::to(frontend_missing))
@@ -72,6 +84,20 @@ fn run(listener: TcpListener, settings: Settings, serves_frontend: bool) -> anyh
     Ok(server.run())
 }
 
+/// Paths the web app draws itself (frontend `app.rs`); each is served `index.html`.
+const APP_PAGES: [&str; 6] = [
+    "/login",
+    "/studies",
+    "/studies/{id}",
+    "/annotate/{id}",
+    "/join/{token}",
+    "/invite/{token}",
+];
+
+async fn app_page(settings: web::Data<Settings>) -> actix_web::Result<actix_files::NamedFile> {
+    Ok(actix_files::NamedFile::open_async(settings.static_dir.join("index.html")).await?)
+}
+
 /// Answer for non-API paths when no frontend is installed: say how to get one.
 async fn frontend_missing(settings: web::Data<Settings>) -> HttpResponse {
     HttpResponse::NotFound()
@@ -82,7 +108,7 @@ async fn frontend_missing(settings: web::Data<Settings>) -> HttpResponse {
 fn frontend_missing_message(static_dir: &Path) -> String {
     format!(
         "valuelab: no web app here ({} has no index.html; set VALUELAB_STATIC_DIR or build the \
-         bundle as the README says). The JSON API is under /api (GET /api/health, GET /api/values).\n",
+         bundle as the README says). The JSON API is under /api (GET /api/health; docs/api.md).\n",
         static_dir.display()
     )
 }

@@ -11,6 +11,14 @@ use valuelab_common::kappa::counts_from_long;
 
 /// Header columns that mark a long-format file.
 const LONG_COLUMNS: [&str; 3] = ["subject", "rater", "category"];
+/// Other names of the long-format columns: those of a study's `judgements.csv` export.
+const LONG_ALIASES: [(&str, &str); 3] = [
+    ("item_id", "subject"),
+    ("annotator", "rater"),
+    ("choice", "category"),
+];
+/// A study export's column flagging attention checks, whose rows are not agreement data.
+const ATTENTION_COLUMN: &str = "attention_check";
 
 /// First header cells that name a subject-id column in a counts table.
 const ID_HEADERS: [&str; 3] = ["subject", "id", ""];
@@ -32,14 +40,31 @@ pub enum Format {
 /// Reads either format, telling them apart by the header (`subject`, `rater`, `category`).
 /// `file` only names the source in error messages.
 pub fn read_table(text: &str, file: &Path) -> Result<Table> {
-    let rows = records(text, file)?;
+    // A `.csv` file (the study export) is comma-separated; everything else tab-separated.
+    let delimiter = match file.extension().and_then(|e| e.to_str()) {
+        Some(ext) if ext.eq_ignore_ascii_case("csv") => b',',
+        _ => b'\t',
+    };
+    let mut rows = records(text, file, delimiter)?;
     let Some((_, first)) = rows.first() else {
         return Err(Error::invalid(format!(
             "{} is empty (expected a counts table or a header 'subject\\trater\\tcategory')",
             file.display()
         )));
     };
-    let header: Vec<String> = first.iter().map(|c| c.to_lowercase()).collect();
+    let header: Vec<String> = first
+        .iter()
+        .map(|c| c.to_lowercase())
+        .map(
+            |c| match LONG_ALIASES.iter().find(|(alias, _)| *alias == c) {
+                Some((_, name)) => name.to_string(),
+                None => c,
+            },
+        )
+        .collect();
+    if let Some(col) = header.iter().position(|h| h == ATTENTION_COLUMN) {
+        rows.retain(|(_, cells)| cells.get(col).is_none_or(|c| c != "true"));
+    }
     if LONG_COLUMNS.iter().all(|c| header.iter().any(|h| h == c)) {
         read_long(&header, &rows[1..], file)
     } else {
@@ -48,9 +73,9 @@ pub fn read_table(text: &str, file: &Path) -> Result<Table> {
 }
 
 /// Non-empty lines as (1-based line number, trimmed cells).
-fn records(text: &str, file: &Path) -> Result<Vec<(u64, Vec<String>)>> {
+fn records(text: &str, file: &Path, delimiter: u8) -> Result<Vec<(u64, Vec<String>)>> {
     let mut reader = csv::ReaderBuilder::new()
-        .delimiter(b'\t')
+        .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
@@ -59,8 +84,9 @@ fn records(text: &str, file: &Path) -> Result<Vec<(u64, Vec<String>)>> {
     for record in reader.records() {
         let record = record.map_err(|e| {
             Error::invalid(format!(
-                "cannot read {} as tab-separated text: {e}",
-                file.display()
+                "cannot read {} as {}-separated text: {e}",
+                file.display(),
+                if delimiter == b',' { "comma" } else { "tab" }
             ))
         })?;
         let line = record.position().map_or(0, |p| p.line());
@@ -216,6 +242,22 @@ mod tests {
         assert_eq!(t.format, Format::Long);
         assert_eq!(t.categories, vec!["A", "B"]);
         assert_eq!(t.counts, vec![vec![2.0, 0.0], vec![1.0, 1.0]]);
+    }
+
+    #[test]
+    fn a_study_export_is_read_as_long_format_without_its_attention_checks() {
+        let csv = "study,item_id,group,annotator,shown_left,choice_shown,choice,seconds,attention_check\n\
+                   1,7,G,ann1,A,left,A,3.0,false\n\
+                   1,7,G,ann2,B,left,B,2.0,false\n\
+                   1,8,G,ann1,A,right,B,2.0,false\n\
+                   1,9,G,ann1,B,left,B,2.0,true\n";
+        let t = read_table(csv, Path::new("judgements.csv")).unwrap();
+        assert_eq!(t.format, Format::Long);
+        assert_eq!(
+            t.counts.len(),
+            2,
+            "items 7 and 8; the attention check 9 is left out"
+        );
     }
 
     #[test]

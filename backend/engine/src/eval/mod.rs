@@ -8,6 +8,7 @@
 pub mod answer_mode;
 pub mod answerer;
 pub mod argument_generation;
+pub mod argument_quality;
 pub mod ess;
 pub mod methods;
 pub mod model_answerer;

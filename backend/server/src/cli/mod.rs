@@ -20,6 +20,7 @@ pub mod report;
 pub mod run;
 pub mod serve;
 pub mod train;
+pub mod user;
 pub mod vim;
 
 #[derive(Debug, Parser)]
@@ -81,6 +82,9 @@ pub enum Command {
     Report(report::Args),
     /// Serve the web app and the JSON API.
     Serve(serve::Args),
+    /// Accounts of the web app (the first admin).
+    #[command(subcommand)]
+    User(user::Command),
     /// Run a saved job spec (from --print-spec, the server or a cluster task).
     Run(run::Args),
 }
@@ -114,6 +118,7 @@ impl Cli {
             Command::Predict(cmd) => eval::run_predict(&global, cmd),
             Command::Report(args) => report::run(&global, args),
             Command::Serve(args) => serve::run(&global, args),
+            Command::User(cmd) => user::run(cmd),
             Command::Run(args) => run::run(&global, args),
         }
     }

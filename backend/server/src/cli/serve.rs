@@ -18,6 +18,10 @@ pub struct Args {
     /// Folder with index.html and the wasm bundle in pkg/ (default ./static, or VALUELAB_STATIC_DIR).
     #[arg(long)]
     pub static_dir: Option<PathBuf>,
+    /// Database: sqlite://PATH (default: valuelab/valuelab.db under the user's data directory,
+    /// or VALUELAB_DATABASE_URL); created and migrated on start.
+    #[arg(long)]
+    pub database_url: Option<String>,
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
@@ -27,7 +31,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings)?;
         println!("valuelab serving http://{host}:{}/ (Ctrl-C stops)", app.port());
-        println!("  API: http://{host}:{}/api/health, /api/values", app.port());
+        println!("  API: http://{host}:{}/api/ (docs/api.md)", app.port());
         if !app.serves_frontend() {
             println!(
                 "  no web app: {} has no index.html (see README, 'web app'); the API works without it",
@@ -49,6 +53,9 @@ fn settings(global: &GlobalArgs, args: Args, mut settings: Settings) -> Settings
     }
     if let Some(dir) = args.static_dir {
         settings.static_dir = dir;
+    }
+    if let Some(url) = args.database_url {
+        settings.database_url = Some(url);
     }
     if let Some(dir) = &global.data_dir {
         settings.data_dir = Some(dir.clone());
@@ -79,6 +86,7 @@ mod tests {
             host: Some("0.0.0.0".to_string()),
             port: Some(0),
             static_dir: None,
+            database_url: Some("sqlite:///tmp/v.db".to_string()),
         };
         let from_env = Settings {
             port: 9000,
@@ -89,6 +97,7 @@ mod tests {
         assert_eq!(settings.address(), "0.0.0.0:0");
         assert_eq!(settings.static_dir, PathBuf::from("/srv/static"));
         assert_eq!(settings.data_dir, Some(PathBuf::from("/data")));
+        assert_eq!(settings.database_url.as_deref(), Some("sqlite:///tmp/v.db"));
     }
 
     #[test]

@@ -10,3 +10,4 @@ mod kappa;
 mod model;
 mod report;
 mod train;
+mod user;

@@ -1,6 +1,9 @@
 //! Wire types of the JSON API under `/api`, shared by the server (which serialises them) and the
 //! wasm frontend (which deserialises them), so both sides agree on field names at compile time.
 
+pub mod auth;
+pub mod studies;
+
 use crate::values::{Value, ALL_VALUES};
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,77 @@
+//! `valuelab user add --role admin --username U`: creates an account of the web app directly in
+//! the database (the first admin; everyone else is invited from the app). The password comes
+//! from standard input when it is not a terminal (scripts: `echo "$PW" | valuelab user add ...`),
+//! else from a prompt that does not echo, asked twice.
+
+use crate::auth::password;
+use crate::db;
+use crate::routes::{insert_user, validate_username};
+use anyhow::Context;
+use std::io::{BufRead, IsTerminal};
+use valuelab_common::api::auth::Role;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Create an account (password from stdin or a prompt).
+    Add(AddArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// admin, member or annotator.
+    #[arg(long, value_parser = |s: &str| Role::parse(s))]
+    pub role: Role,
+    #[arg(long)]
+    pub username: String,
+    /// Database: sqlite://PATH (default: the server's, or VALUELAB_DATABASE_URL).
+    #[arg(long, env = db::ENV_DATABASE_URL)]
+    pub database_url: Option<String>,
+}
+
+pub fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Add(args) => add(args),
+    }
+}
+
+fn add(args: AddArgs) -> anyhow::Result<()> {
+    let username = args.username.trim().to_string();
+    validate_username(&username).map_err(anyhow::Error::msg)?;
+    let secret = read_password()?;
+    password::validate(&secret).map_err(anyhow::Error::msg)?;
+    let hash = password::hash(&secret)?;
+    let url = match args.database_url {
+        Some(url) => url,
+        None => db::DatabaseUrl::default_url()?,
+    };
+    let pool = db::open(&url)?;
+    let mut conn = pool.get().context("no database connection")?;
+    insert_user(&mut conn, &username, Some(&hash), args.role.as_str(), None).map_err(|e| {
+        let text = format!("{e:?}");
+        if text.contains("UNIQUE") {
+            anyhow::anyhow!("username '{username}' is taken in {url}; choose another")
+        } else {
+            anyhow::anyhow!("creating the account in {url}: {text}")
+        }
+    })?;
+    println!("created {} '{username}' in {url}", args.role);
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    let first = rpassword::prompt_password("password: ").context("reading the password")?;
+    let again = rpassword::prompt_password("again: ").context("reading the password")?;
+    anyhow::ensure!(
+        first == again,
+        "the two passwords differ; nothing was created"
+    );
+    Ok(first)
+}

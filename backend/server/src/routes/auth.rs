@@ -1,0 +1,80 @@
+//! `POST /api/auth/login`, `POST /api/auth/logout`, `GET /api/auth/me`.
+
+use super::error::{ApiError, ApiResult};
+use crate::auth::{me, password, session, Caller};
+use crate::db::models::User;
+use crate::db::schema::users;
+use crate::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::prelude::*;
+use valuelab_common::api::auth::{Credentials, Role};
+
+/// Longest username accepted (a Prolific id is 24 characters).
+pub const MAX_USERNAME_CHARS: usize = 64;
+
+/// Letters, digits and `. _ - @`, 1..64 characters: safe in URLs, CSV files and logs.
+pub fn validate_username(name: &str) -> Result<(), String> {
+    let n = name.chars().count();
+    if n == 0 || n > MAX_USERNAME_CHARS {
+        return Err(format!("username: use 1..{MAX_USERNAME_CHARS} characters"));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')))
+    {
+        return Err(format!(
+            "username '{name}': '{bad}' is not allowed (letters, digits and . _ - @ only)"
+        ));
+    }
+    Ok(())
+}
+
+pub async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<Credentials>,
+) -> ApiResult<HttpResponse> {
+    let Credentials { username, password } = body.into_inner();
+    let secure = state.settings.secure_cookies;
+    let found = state
+        .db(move |conn| {
+            let user: Option<User> = users::table
+                .filter(users::username.eq(username.trim()))
+                .select(User::as_select())
+                .first(conn)
+                .optional()?;
+            let Some(user) = user else {
+                password::verify_nothing(&password);
+                return Ok(None);
+            };
+            let ok = user
+                .password_hash
+                .as_deref()
+                .is_some_and(|hash| password::verify(&password, hash));
+            if !ok {
+                return Ok(None);
+            }
+            let cookie = session::start(conn, user.id, secure)?;
+            Ok(Some((user, cookie)))
+        })
+        .await?;
+    let (user, cookie) =
+        found.ok_or_else(|| ApiError::Unauthorized("wrong username or password".into()))?;
+    let role = Role::parse(&user.role).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
+    Ok(HttpResponse::Ok().cookie(cookie).json(me(&user, role)))
+}
+
+pub async fn logout(state: web::Data<AppState>, request: HttpRequest) -> ApiResult<HttpResponse> {
+    if let Some(token) = request.cookie(session::SESSION_COOKIE) {
+        let token = token.value().to_string();
+        state
+            .db(move |conn| Ok(session::end(conn, &token)?))
+            .await?;
+    }
+    Ok(HttpResponse::NoContent()
+        .cookie(session::removal_cookie())
+        .finish())
+}
+
+pub async fn current_user(caller: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(caller.me())
+}

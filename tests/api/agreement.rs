@@ -1,0 +1,199 @@
+//! Agreement and the report on a case small enough to compute by hand, and the exports.
+
+use crate::helpers::{json, spawn_app};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::path::Path;
+use valuelab_common::api::auth::Role;
+use valuelab_common::api::studies::StudyReport;
+use valuelab_common::fleiss_kappa;
+use valuelab_engine::data::judgements::read_table;
+
+fn close(value: &Value, expected: f64) -> bool {
+    value.as_f64().is_some_and(|v| (v - expected).abs() < 1e-9)
+}
+
+/// Two items, three annotators. Item X (the lower id): A, A, A. Item Y: A, A, B.
+/// Categories (A, B, tie); counts X = (3, 0, 0), Y = (2, 1, 0).
+/// - percent agreement: P_X = 1, P_Y = (2·1 + 1·0) / (3·2) = 1/3, mean 2/3.
+/// - Fleiss: p = (5/6, 1/6, 0), P_e = 25/36 + 1/36 = 13/18, κ = (2/3 − 13/18) / (5/18) = −0.2.
+/// - Krippendorff (nominal): o_AA = 3 + 1, o_AB = o_BA = 1, n = 6, n_A = 5, n_B = 1;
+///   D_o = 2/6, D_e = 2·5·1 / (6·5) = 1/3, α = 1 − 1 = 0.
+/// - Gwet AC1: π = (5/6, 1/6, 0), P_e = (1 − 26/36) / (3 − 1) = 5/36,
+///   AC1 = (2/3 − 5/36) / (31/36) = 19/31.
+#[tokio::test]
+async fn agreement_matches_the_hand_computed_small_case() {
+    let app = spawn_app().await;
+    let admin = app.logged_in(Role::Admin, "ada").await;
+    let member = app.logged_in(Role::Member, "mel").await;
+    let (study, _) = app.study(&admin, &["Group_1"], 2, json!({})).await;
+    let annotators = app.invited_annotators(&admin, study, 3).await;
+
+    let mut item_ids = Vec::new();
+    for (who, annotator) in annotators.iter().enumerate() {
+        while let Some(item) = annotator.next(study).await {
+            let id = item["item_id"].as_i64().unwrap();
+            item_ids.push(id);
+            let a_left = item["left"]["stance"] == "in favor of";
+            // annotator 2 picks B on the higher item id (both ids are known after annotator 0)
+            let wants_a = !(who == 2 && id == *item_ids.iter().max().unwrap());
+            let choice = if wants_a == a_left { "left" } else { "right" };
+            assert_eq!(
+                annotator.judge(study, id, choice).await.status(),
+                StatusCode::CREATED
+            );
+        }
+    }
+
+    let agreement: Value = json(member.get(&format!("/api/studies/{study}/agreement")).await).await;
+    assert_eq!(agreement["n_items"], 2);
+    assert!(
+        close(&agreement["percent_agreement"]["value"], 2.0 / 3.0),
+        "{agreement}"
+    );
+    assert!(
+        close(&agreement["fleiss_kappa"]["value"], -0.2),
+        "{agreement}"
+    );
+    assert!(
+        close(&agreement["krippendorff_alpha"]["value"], 0.0),
+        "{agreement}"
+    );
+    assert!(
+        close(&agreement["gwet_ac1"]["value"], 19.0 / 31.0),
+        "{agreement}"
+    );
+    for name in [
+        "fleiss_kappa",
+        "krippendorff_alpha",
+        "gwet_ac1",
+        "percent_agreement",
+    ] {
+        let c = &agreement[name];
+        assert!(
+            c.get("ci_low").is_some() && c.get("ci_high").is_some(),
+            "{name}: {c}"
+        );
+    }
+
+    // `valuelab kappa judgements.csv` reads the export and finds the same kappa
+    let csv = member
+        .get(&format!("/api/studies/{study}/judgements.csv"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let table =
+        read_table(&csv, Path::new("judgements.csv")).expect("the export reads as judgements");
+    let kappa = fleiss_kappa(&table.counts).unwrap().kappa.unwrap();
+    assert!((kappa + 0.2).abs() < 1e-9, "{kappa}");
+
+    let report: StudyReport = json(member.get(&format!("/api/studies/{study}/report")).await).await;
+    let wtl = report.win_tie_lose.expect("judgements were made");
+    assert_eq!(
+        (wtl.n, wtl.a_wins.count, wtl.b_wins.count, wtl.ties.count),
+        (6, 5, 1, 0)
+    );
+    assert_eq!(report.annotators.len(), 3);
+    let dissenter = report
+        .annotators
+        .iter()
+        .find(|a| a.with_majority.agreed < a.with_majority.items);
+    assert!(
+        dissenter.is_some(),
+        "the annotator who chose B disagreed with the others once"
+    );
+    assert_eq!(
+        report.disagreements[0].b, 1,
+        "the split item is listed first"
+    );
+    assert_eq!(report.per_group.len(), 1);
+    assert_eq!(report.position_bias.decisive, 6);
+}
+
+#[tokio::test]
+async fn before_any_judgement_the_coefficients_are_null_with_a_note() {
+    let app = spawn_app().await;
+    let admin = app.logged_in(Role::Admin, "ada").await;
+    let (study, _) = app.study(&admin, &["Group_1"], 2, json!({})).await;
+
+    let agreement: Value = json(admin.get(&format!("/api/studies/{study}/agreement")).await).await;
+
+    assert_eq!(agreement["n_items"], 0);
+    assert!(agreement["fleiss_kappa"]["value"].is_null());
+    assert!(
+        agreement["fleiss_kappa"]["note"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty()),
+        "{agreement}"
+    );
+}
+
+#[tokio::test]
+async fn exports_have_one_row_per_judgement_in_csv_and_jsonl() {
+    let app = spawn_app().await;
+    let admin = app.logged_in(Role::Admin, "ada").await;
+    let (study, _) = app
+        .study(&admin, &["Group_1"], 2, json!({"annotators_per_item": 2}))
+        .await;
+    let empty = admin
+        .get(&format!("/api/studies/{study}/judgements.csv"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        empty.lines().count(),
+        1,
+        "an empty study still has its header: {empty}"
+    );
+    for annotator in app.invited_annotators(&admin, study, 2).await {
+        while let Some(item) = annotator.next(study).await {
+            annotator
+                .judge(study, item["item_id"].as_i64().unwrap(), "right")
+                .await;
+        }
+    }
+
+    let csv = admin
+        .get(&format!("/api/studies/{study}/judgements.csv"))
+        .await;
+    assert!(csv.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let csv = csv.text().await.unwrap();
+    let jsonl = admin
+        .get(&format!("/api/studies/{study}/judgements.jsonl"))
+        .await
+        .text()
+        .await
+        .unwrap();
+
+    let header = csv.lines().next().unwrap();
+    for column in [
+        "item_id",
+        "annotator",
+        "shown_left",
+        "choice_shown",
+        "choice",
+        "seconds",
+        "attention_check",
+    ] {
+        assert!(
+            header.split(',').any(|h| h == column),
+            "{column} in {header}"
+        );
+    }
+    assert_eq!(csv.lines().count(), 1 + 4);
+    assert_eq!(jsonl.lines().count(), 4);
+    for line in jsonl.lines() {
+        let row: Value = serde_json::from_str(line).unwrap();
+        let expected = if row["shown_left"] == "A" { "B" } else { "A" };
+        assert_eq!(row["choice_shown"], "right");
+        assert_eq!(
+            row["choice"], expected,
+            "right is the side not on the left: {row}"
+        );
+    }
+}

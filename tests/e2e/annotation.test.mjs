@@ -1,0 +1,160 @@
+// Browser test of a whole pairwise study (issue 8): an admin creates a study from two fixture
+// `eval args` runs and invites three annotators; they complete it (one reloads mid-way and
+// resumes, one uses only the keyboard); the admin sees kappa and the win/tie/lose chart.
+// Headless Debian Chromium via playwright-core; screenshots land in tests/e2e/screenshots/.
+//
+// Needs: the valuelab binary (VALUELAB_BIN, default target/debug/valuelab), the fixture writer
+// (FIXTURES_BIN, default target/debug/write-fixtures) and the built bundle in static/pkg.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const root = resolve(import.meta.dirname, '../..');
+const bin = process.env.VALUELAB_BIN ?? join(root, 'target/debug/valuelab');
+const fixturesBin = process.env.FIXTURES_BIN ?? join(root, 'target/debug/write-fixtures');
+const staticDir = process.env.VALUELAB_STATIC_DIR ?? join(root, 'static');
+const shots = join(root, 'tests/e2e/screenshots');
+const PASSWORD = 'a long enough password';
+
+let server, browser, base, runs;
+
+/** Starts `valuelab serve --port 0` on a fresh database; resolves with its address. */
+function serve(dir) {
+  const database = `sqlite://${join(dir, 'valuelab.db')}`;
+  execFileSync(bin, ['user', 'add', '--role', 'admin', '--username', 'admin', '--database-url', database], {
+    input: `${PASSWORD}\n`,
+  });
+  server = spawn(bin, ['serve', '--port', '0', '--database-url', database, '--static-dir', staticDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((ok, fail) => {
+    let out = '';
+    server.stdout.on('data', (chunk) => {
+      out += chunk;
+      const found = out.match(/serving (http:\/\/[^/\s]+)\//);
+      if (found) ok(found[1]);
+    });
+    server.on('exit', (code) => fail(new Error(`valuelab serve exited with ${code}: ${out}`)));
+  });
+}
+
+before(async () => {
+  assert.ok(existsSync(join(staticDir, 'pkg/valuelab_frontend.js')), 'build the bundle first: scripts/build-frontend.sh');
+  mkdirSync(shots, { recursive: true });
+  const dir = mkdtempSync(join(tmpdir(), 'valuelab-e2e-'));
+  runs = execFileSync(fixturesBin, [join(dir, 'runs'), '1', '2']).toString().trim().split('\n');
+  base = await serve(dir);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill();
+});
+
+/** A fresh browser profile (its own cookies) on a page of the app. */
+async function person(path) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.error('page error:', err));
+  await page.goto(base + path);
+  return page;
+}
+
+/** Which side shows method A: the fixture's run A argues "in favor of", run B "against". */
+async function aIsLeft(page) {
+  return (await page.locator('#left .stance').innerText()).trim() === 'in favor of';
+}
+
+/** Judges until the completion code shows; `pick(aLeft)` returns 'left' | 'right'. */
+async function annotate(page, pick, { keyboard = false, reloadAfter = -1, name }) {
+  let judged = 0;
+  for (;;) {
+    await page.waitForSelector('#conclusion, #completion-code');
+    if (await page.locator('#completion-code').count()) break;
+    const progress = await page.locator('#progress').innerText();
+    const side = pick(await aIsLeft(page));
+    if (keyboard) {
+      await page.keyboard.press(side === 'left' ? '1' : '2');
+    } else {
+      await page.click(side === 'left' ? '#choose-left' : '#choose-right');
+    }
+    judged += 1;
+    await page.waitForFunction(
+      (before) => document.querySelector('#completion-code') || document.querySelector('#progress')?.innerText !== before,
+      progress,
+    );
+    if (judged === 1) await page.screenshot({ path: join(shots, `${name}-after-first.png`), fullPage: true });
+    if (judged === reloadAfter) {
+      await page.reload();
+      await page.waitForSelector('#progress');
+      assert.equal(await page.locator('#progress').innerText(), `Pair ${judged + 1} of 2`, 'a reload resumes');
+    }
+  }
+  await page.screenshot({ path: join(shots, `${name}-done.png`), fullPage: true });
+  return judged;
+}
+
+test('an admin runs a study that three annotators complete, and sees kappa and the chart', async () => {
+  const admin = await person('/login');
+  await admin.fill('#username', 'admin');
+  await admin.fill('#password', PASSWORD);
+  await admin.click('button[type=submit]');
+  await admin.waitForURL(`${base}/studies`);
+  await admin.fill('#study-name', 'School uniforms');
+  await admin.fill('#run-a', runs[0]);
+  await admin.fill('#run-b', runs[1]);
+  await admin.fill('#guidelines', 'Pick the argument **closer to the profile**.');
+  await admin.click('form.create-study button[type=submit]');
+  await admin.waitForURL(/\/studies\/\d+$/);
+  const studyUrl = admin.url();
+  await admin.click('#invite-3');
+  await admin.waitForFunction(() => document.querySelectorAll('#invite-links li').length === 3);
+  const links = await admin.locator('#invite-links li').allInnerTexts();
+  await admin.screenshot({ path: join(shots, 'admin-study-created.png'), fullPage: true });
+
+  const choices = [(aLeft) => (aLeft ? 'left' : 'right'), (aLeft) => (aLeft ? 'left' : 'right'), (aLeft) => (aLeft ? 'right' : 'left')];
+  for (const [i, link] of links.entries()) {
+    const page = await person(new URL(link).pathname);
+    await page.fill('#username', `annotator${i}`);
+    await page.fill('#password', PASSWORD);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#consent');
+    assert.match(await page.locator('#guidelines').innerHTML(), /<strong>closer to the profile<\/strong>/);
+    await page.click('#consent');
+    await page.waitForSelector('#conclusion');
+    const profile = await page.locator('#profile').evaluate((img) => img.complete && img.naturalWidth);
+    assert.ok(profile > 0, 'the profile chart is drawn');
+    const judged = await annotate(page, choices[i], {
+      keyboard: i === 2,
+      reloadAfter: i === 1 ? 1 : -1,
+      name: `annotator${i}`,
+    });
+    assert.equal(judged, 2, `annotator ${i} judges both pairs`);
+    assert.match(await page.locator('#completion-code').innerText(), /^[A-Z2-9]{8}$/);
+    // an annotator never reaches the admin pages
+    await page.goto(`${base}/studies`);
+    await page.waitForSelector('.error');
+    assert.match(await page.locator('.error').innerText(), /admin or member/);
+  }
+
+  await admin.goto(studyUrl);
+  await admin.waitForSelector('#agreement');
+  // Every item got A, A, B: counts (2, 1, 0) twice. P̄ = 1/3, p = (2/3, 1/3, 0),
+  // Pe = 5/9, kappa = (1/3 − 5/9) / (4/9) = −0.5; percent agreement 1/3.
+  const rows = await admin.locator('#agreement tbody tr').allInnerTexts();
+  assert.match(rows[0], /Fleiss' kappa\s+-0\.500/);
+  assert.match(rows[3], /Percent agreement\s+0\.333/);
+  const chart = await admin.locator('#win-tie-lose').evaluate((img) => img.complete && img.naturalWidth);
+  assert.ok(chart > 0, 'the win/tie/lose chart is drawn');
+  await admin.screenshot({ path: join(shots, 'admin-report.png'), fullPage: true });
+});
