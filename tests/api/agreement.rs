@@ -197,3 +197,87 @@ async fn exports_have_one_row_per_judgement_in_csv_and_jsonl() {
         );
     }
 }
+
+/// The broken side of an attention check argues against its own stance (studies::build).
+fn is_broken(side: &Value) -> bool {
+    let premise = side["premise"].as_str().unwrap_or_default();
+    premise.starts_with("I am firmly against this") || premise.starts_with("I fully support this")
+}
+
+#[tokio::test]
+async fn annotators_who_fail_the_hidden_attention_checks_are_left_out_of_the_figures() {
+    let app = spawn_app().await;
+    let admin = app.logged_in(Role::Admin, "ada").await;
+    let (study, created) = app
+        .study(
+            &admin,
+            &["Group_1"],
+            2,
+            json!({"attention_every": 1, "annotators_per_item": 2}),
+        )
+        .await;
+    assert_eq!(created["attention_checks"], 2);
+    let annotators = app.invited_annotators(&admin, study, 2).await;
+    let mut seen_checks = 0;
+    for (who, annotator) in annotators.iter().enumerate() {
+        while let Some(item) = annotator.next(study).await {
+            let check = is_broken(&item["left"]) || is_broken(&item["right"]);
+            seen_checks += usize::from(check);
+            // annotator 0 reads carefully; annotator 1 always picks the broken side of a check
+            let choice = match (check, who, is_broken(&item["left"])) {
+                (true, 0, true) | (true, 1, false) => "right",
+                (true, _, _) => "left",
+                (false, _, _) => "left",
+            };
+            let id = item["item_id"].as_i64().unwrap();
+            assert_eq!(
+                annotator.judge(study, id, choice).await.status(),
+                StatusCode::CREATED
+            );
+        }
+    }
+    assert_eq!(
+        seen_checks, 2,
+        "one check after every item, each annotator sees one"
+    );
+
+    let report: StudyReport = json(admin.get(&format!("/api/studies/{study}/report")).await).await;
+    let careless = report
+        .annotators
+        .iter()
+        .find(|a| a.excluded)
+        .expect("one annotator excluded");
+    assert_eq!(
+        (careless.attention_checks, careless.attention_passed),
+        (1, 0)
+    );
+    assert_eq!(report.annotators.iter().filter(|a| a.excluded).count(), 1);
+    assert_eq!(
+        report.win_tie_lose.unwrap().n,
+        2,
+        "only the careful annotator's two judgements count"
+    );
+    assert_eq!(
+        report.study.items, 2,
+        "attention checks are not counted as items"
+    );
+    let jsonl = admin
+        .get(&format!("/api/studies/{study}/judgements.jsonl"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let checks: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|row| row["attention_check"] == true)
+        .collect();
+    assert_eq!(checks.len(), 2);
+    assert_eq!(
+        checks
+            .iter()
+            .filter(|r| r["attention_passed"] == true)
+            .count(),
+        1
+    );
+}

@@ -45,6 +45,7 @@ pub fn write_args_runs(
     items: usize,
     edit: impl Fn(&str, &str, &mut ArgumentGeneration),
 ) -> ArgsRuns {
+    std::fs::create_dir_all(dir).expect("fixture folder");
     let groups_file = dir.join("groups.tsv");
     let mut tsv = format!(
         "Country\t{}\n",

@@ -4,3 +4,4 @@
 //! change of the run format breaks the fixtures at compile time rather than silently.
 
 pub mod fixtures;
+pub mod load;

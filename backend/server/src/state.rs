@@ -6,6 +6,7 @@ use crate::configuration::Settings;
 use crate::db::{Db, DbPool};
 use crate::routes::error::ApiResult;
 use actix_web::web;
+use std::sync::Mutex;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -28,12 +29,22 @@ impl AppState {
     }
 }
 
-/// Rolls a closure's work back on any error, `ApiError` included; SQLite's `BEGIN IMMEDIATE`
-/// takes the write lock up front, so two annotators asking at once queue instead of one failing
-/// with "database is locked" when its read turns into a write.
+/// Writers of this process, one at a time. SQLite admits one writer per file anyway; waiting
+/// here, where a released lock wakes the next writer at once, replaces SQLite's busy handler,
+/// which polls with sleeps of up to 100 ms and made p99 latency under load several times worse.
+static WRITERS: Mutex<()> = Mutex::new(());
+
+/// Runs `work` in one write transaction, rolled back on any error (`ApiError` included).
+/// `BEGIN IMMEDIATE` takes SQLite's write lock up front, so a transaction that reads and then
+/// writes (handing out an item) never has its read overtaken by another writer: two annotators
+/// can never take the last slot of an item at once.
 pub fn write_transaction<T>(
     conn: &mut Db,
     work: impl FnOnce(&mut Db) -> ApiResult<T>,
 ) -> ApiResult<T> {
+    // A panic in another writer poisons the lock but leaves no transaction open: go on.
+    let _writer = WRITERS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     conn.immediate_transaction(work)
 }

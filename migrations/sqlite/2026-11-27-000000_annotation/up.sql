@@ -73,7 +73,9 @@ CREATE TABLE assignments (
     lease_expires_ms BIGINT NOT NULL,
     UNIQUE (item_id, user_id)
 );
-CREATE INDEX assignments_by_study ON assignments (study_id);
+-- the lease sweep and each annotator's own rows are looked up on every hand-out
+CREATE INDEX assignments_by_lease ON assignments (study_id, lease_expires_ms);
+CREATE INDEX assignments_by_user ON assignments (user_id, study_id);
 
 CREATE TABLE judgements (
     id INTEGER PRIMARY KEY NOT NULL,
@@ -90,6 +92,7 @@ CREATE TABLE judgements (
     UNIQUE (item_id, user_id)
 );
 CREATE INDEX judgements_by_study ON judgements (study_id);
+CREATE INDEX judgements_by_user ON judgements (user_id, study_id);
 
 CREATE TABLE invites (
     token_hash TEXT PRIMARY KEY NOT NULL,

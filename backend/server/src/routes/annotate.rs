@@ -17,8 +17,9 @@ use valuelab_common::api::studies::{
 };
 use valuelab_common::ALL_VALUES;
 
-/// Loads the caller's study (403 for anyone who is not its annotator) and runs `work` on it in
-/// one write transaction.
+/// Loads the caller's study (403 for anyone who is not its annotator) and runs `work` on it;
+/// `work` puts its writes in `write_transaction` and reads outside it, so the one-writer section
+/// stays short.
 async fn in_study<T: Send + 'static>(
     state: &AppState,
     caller: &Caller,
@@ -29,10 +30,8 @@ async fn in_study<T: Send + 'static>(
     let user_id = caller.user.id;
     state
         .db(move |conn| {
-            write_transaction(conn, |conn| {
-                let study = studies::load(conn, id)?;
-                work(conn, &study, user_id)
-            })
+            let study = studies::load(conn, id)?;
+            work(conn, &study, user_id)
         })
         .await
 }
@@ -67,10 +66,12 @@ pub async fn consent(
     path: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
     in_study(&state, &caller, path.into_inner(), |conn, _, user| {
-        diesel::update(users::table.find(user))
-            .set(users::consented_at.eq(now_s()))
-            .execute(conn)?;
-        Ok(())
+        write_transaction(conn, |conn| {
+            diesel::update(users::table.find(user))
+                .set(users::consented_at.eq(now_s()))
+                .execute(conn)?;
+            Ok(())
+        })
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -88,7 +89,7 @@ pub async fn next(
         ));
     }
     let found = in_study(&state, &caller, path.into_inner(), |conn, study, user| {
-        let next = assign::next(conn, study, user)?;
+        let next = write_transaction(conn, |conn| assign::next(conn, study, user))?;
         let progress = assign::progress(conn, study, user)?;
         Ok((next, progress))
     })
@@ -164,7 +165,9 @@ pub async fn judge(
         &caller,
         path.into_inner(),
         move |conn, study, user| {
-            let id = assign::judge(conn, study, user, item_id, choice, active_seconds)?;
+            let id = write_transaction(conn, |conn| {
+                assign::judge(conn, study, user, item_id, choice, active_seconds)
+            })?;
             Ok(JudgementResponse {
                 id,
                 item_id,
@@ -182,7 +185,7 @@ pub async fn undo(
     path: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
     let response = in_study(&state, &caller, path.into_inner(), |conn, study, user| {
-        let (id, item_id) = assign::undo_last(conn, study, user)?;
+        let (id, item_id) = write_transaction(conn, |conn| assign::undo_last(conn, study, user))?;
         Ok(JudgementResponse {
             id,
             item_id,

@@ -1,15 +1,16 @@
 //! Handing items to annotators. Rules (issue 8): exactly k distinct annotators per item, never
 //! the same item twice to one person, least-covered items first; an item handed out is leased
 //! and returns to the pool when the lease runs out unjudged; left/right is drawn per (annotator,
-//! item) and balanced across the item's annotators. Every function here runs inside one write
-//! transaction (`state::write_transaction`), so two annotators can never take the last slot of
-//! an item at once.
+//! item) and balanced across the item's annotators. Every write runs in one write transaction
+//! (`state::write_transaction`), so two annotators can never take the last slot of an item at
+//! once.
 
 use crate::db::models::{Assignment, NewAssignment, NewJudgement, Study, StudyItem};
 use crate::db::schema::{assignments, judgements, study_items};
 use crate::db::{now_ms, Db};
 use crate::routes::error::{ApiError, ApiResult};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{HashMap, HashSet};
@@ -29,13 +30,52 @@ pub enum Next {
     Wait(i64),
 }
 
-/// Where every item of the study stands.
-struct Coverage {
-    /// item id → (annotators holding or having judged it, of them with A on the left)
-    per_item: HashMap<i32, (usize, usize)>,
-    mine: HashSet<i32>,
-    /// earliest expiry among leases not yet judged
-    first_expiry_ms: Option<i64>,
+/// How many annotators hold or have judged each real item, and how often A was on the left:
+/// one aggregate query, so handing out an item stays cheap as a study fills up.
+#[derive(QueryableByName)]
+struct ItemCoverage {
+    #[diesel(sql_type = Integer)]
+    item_id: i32,
+    #[diesel(sql_type = BigInt)]
+    holders: i64,
+    #[diesel(sql_type = BigInt)]
+    a_left: i64,
+}
+
+fn coverage(conn: &mut Db, study_id: i32) -> QueryResult<HashMap<i32, (usize, usize)>> {
+    let rows: Vec<ItemCoverage> = diesel::sql_query(
+        "SELECT item_id, COUNT(*) AS holders, SUM(CASE WHEN a_on_left THEN 1 ELSE 0 END) AS a_left \
+         FROM assignments WHERE study_id = ? GROUP BY item_id",
+    )
+    .bind::<Integer, _>(study_id)
+    .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.item_id, (r.holders as usize, r.a_left as usize)))
+        .collect())
+}
+
+/// Items this annotator holds or has judged.
+fn mine(conn: &mut Db, study_id: i32, user_id: i32) -> QueryResult<HashSet<i32>> {
+    Ok(assignments::table
+        .filter(assignments::study_id.eq(study_id))
+        .filter(assignments::user_id.eq(user_id))
+        .select(assignments::item_id)
+        .load::<i32>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// When the first lease of someone else's that is not judged yet runs out.
+fn first_expiry_ms(conn: &mut Db, study_id: i32) -> QueryResult<Option<i64>> {
+    let judged = judgements::table
+        .filter(judgements::item_id.eq(assignments::item_id))
+        .filter(judgements::user_id.eq(assignments::user_id));
+    assignments::table
+        .filter(assignments::study_id.eq(study_id))
+        .filter(diesel::dsl::not(diesel::dsl::exists(judged)))
+        .select(diesel::dsl::min(assignments::lease_expires_ms))
+        .first(conn)
 }
 
 /// Deletes leases that ran out unjudged, so their items go back to the pool.
@@ -50,39 +90,6 @@ fn reclaim_expired(conn: &mut Db, study_id: i32, now: i64) -> QueryResult<usize>
             .filter(diesel::dsl::not(diesel::dsl::exists(judged))),
     )
     .execute(conn)
-}
-
-fn coverage(conn: &mut Db, study_id: i32, user_id: i32) -> QueryResult<Coverage> {
-    let rows: Vec<Assignment> = assignments::table
-        .filter(assignments::study_id.eq(study_id))
-        .select(Assignment::as_select())
-        .load(conn)?;
-    let judged: HashSet<(i32, i32)> = judgements::table
-        .filter(judgements::study_id.eq(study_id))
-        .select((judgements::item_id, judgements::user_id))
-        .load::<(i32, i32)>(conn)?
-        .into_iter()
-        .collect();
-    let mut cov = Coverage {
-        per_item: HashMap::new(),
-        mine: HashSet::new(),
-        first_expiry_ms: None,
-    };
-    for row in rows {
-        let entry = cov.per_item.entry(row.item_id).or_default();
-        entry.0 += 1;
-        entry.1 += usize::from(row.a_on_left);
-        if row.user_id == user_id {
-            cov.mine.insert(row.item_id);
-        }
-        if !judged.contains(&(row.item_id, row.user_id)) {
-            cov.first_expiry_ms = Some(
-                cov.first_expiry_ms
-                    .map_or(row.lease_expires_ms, |t| t.min(row.lease_expires_ms)),
-            );
-        }
-    }
-    Ok(cov)
 }
 
 /// The caller's open lease in this study (handed out, not judged), if any.
@@ -119,87 +126,140 @@ fn total_for(study: &Study, real_items: usize) -> usize {
     }
 }
 
-/// Leases the caller's next item: their open lease if they have one (a reload resumes it),
-/// an attention check when one is due, else the least-covered item they have not seen.
-pub fn next(conn: &mut Db, study: &Study, user_id: i32) -> ApiResult<Next> {
-    let now = now_ms();
-    reclaim_expired(conn, study.id, now)?;
-    let lease_ms = i64::from(study.lease_seconds) * 1000;
+/// What the study holds for an annotator right now.
+enum Choice {
+    Resume(Assignment),
+    Done,
+    Wait(i64),
+    /// The item to lease (an attention check when one is due), and the draw that breaks an even
+    /// left/right split.
+    Lease(i32, bool),
+}
+
+/// Works out the caller's next item: their open lease if they have one (a reload resumes it),
+/// an attention check when one is due, else the items they have not seen that still lack
+/// annotators, least covered first.
+fn choose(conn: &mut Db, study: &Study, user_id: i32, now: i64) -> ApiResult<Choice> {
     if let Some(open) = open_lease(conn, study.id, user_id)? {
-        // A resumed item gets a fresh lease: the annotator is back at it.
-        diesel::update(assignments::table.find(open.id))
-            .set(assignments::lease_expires_ms.eq(now + lease_ms))
-            .execute(conn)?;
-        let item = study_items::table.find(open.item_id).first(conn)?;
-        let open = Assignment {
-            lease_expires_ms: now + lease_ms,
-            ..open
-        };
-        return Ok(Next::Item(Box::new((item, open))));
+        return Ok(Choice::Resume(open));
     }
-    let items: Vec<StudyItem> = study_items::table
+    // ids only: the texts of the one chosen item are loaded when it is leased
+    let items: Vec<(i32, bool)> = study_items::table
         .filter(study_items::study_id.eq(study.id))
-        .select(StudyItem::as_select())
+        .select((study_items::id, study_items::attention_answer.is_not_null()))
         .load(conn)?;
-    let (real, checks): (Vec<&StudyItem>, Vec<&StudyItem>) =
-        items.iter().partition(|i| i.attention_answer.is_none());
+    let checks: Vec<i32> = items
+        .iter()
+        .filter(|(_, c)| *c)
+        .map(|(id, _)| *id)
+        .collect();
+    let real: Vec<i32> = items
+        .iter()
+        .filter(|(_, c)| !*c)
+        .map(|(id, _)| *id)
+        .collect();
     let (judged, checks_done) = judged_real(conn, study.id, user_id)?;
     if judged >= total_for(study, real.len()) {
-        return Ok(Next::Done);
+        return Ok(Choice::Done);
     }
-    let cov = coverage(conn, study.id, user_id)?;
+    let per_item = coverage(conn, study.id)?;
+    let mine = mine(conn, study.id, user_id)?;
     let k = study.annotators_per_item.max(1) as usize;
     // Reproducible from the study's seed: the draw depends on who asks and how far they are.
     let mut rng = ChaCha8Rng::seed_from_u64(
         study.seed as u64 ^ (u64::from(user_id as u32) << 32) ^ (judged + checks_done) as u64,
     );
-
+    let side_draw = rng.random_bool(0.5);
     let every = study.attention_every.max(0) as usize;
     let check_due = every > 0 && judged >= (checks_done + 1) * every;
-    let fresh_checks: Vec<&&StudyItem> = checks
+    let fresh_checks: Vec<i32> = checks.into_iter().filter(|id| !mine.contains(id)).collect();
+    if check_due && !fresh_checks.is_empty() {
+        let check = fresh_checks[rng.random_range(0..fresh_checks.len())];
+        return Ok(Choice::Lease(check, side_draw));
+    }
+    // least covered first; among equals a draw, so annotators spread over the items
+    let least_covered = real
         .iter()
-        .filter(|i| !cov.mine.contains(&i.id))
-        .collect();
-    let chosen: Option<&StudyItem> = if check_due && !fresh_checks.is_empty() {
-        Some(fresh_checks[rng.random_range(0..fresh_checks.len())])
-    } else {
-        // least covered first; among equals a draw, so annotators spread over the items
-        real.iter()
-            .filter(|i| !cov.mine.contains(&i.id))
-            .map(|i| (i, cov.per_item.get(&i.id).map_or(0, |c| c.0)))
-            .filter(|(_, n)| *n < k)
-            .map(|(i, n)| (n, rng.random::<u32>(), *i))
-            .min_by_key(|(n, draw, _)| (*n, *draw))
-            .map(|(_, _, i)| i)
-    };
-    let Some(item) = chosen else {
-        return Ok(match cov.first_expiry_ms {
-            Some(t) if real.iter().any(|i| !cov.mine.contains(&i.id)) => {
-                Next::Wait(((t - now) / 1000).max(1))
-            }
-            _ => Next::Done,
-        });
-    };
-    let (holders, a_left) = cov.per_item.get(&item.id).copied().unwrap_or((0, 0));
-    // Balanced: the side shown left less often so far gets it; a fair draw when even.
-    let a_on_left = match (2 * a_left).cmp(&holders) {
+        .filter(|id| !mine.contains(id))
+        .map(|id| (per_item.get(id).map_or(0, |c| c.0), *id))
+        .filter(|(n, _)| *n < k)
+        .map(|(n, id)| (n, rng.random::<u32>(), id))
+        .min();
+    match least_covered {
+        Some((_, _, id)) => Ok(Choice::Lease(id, side_draw)),
+        None => {
+            let unseen = real.iter().any(|id| !mine.contains(id));
+            Ok(match first_expiry_ms(conn, study.id)? {
+                Some(t) if unseen => Choice::Wait(((t - now) / 1000).max(1)),
+                _ => Choice::Done,
+            })
+        }
+    }
+}
+
+/// Leases `item_id` to the caller, A on the side shown left less often so far (`draw` when even).
+fn lease(
+    conn: &mut Db,
+    study: &Study,
+    user_id: i32,
+    item_id: i32,
+    draw: bool,
+    now: i64,
+) -> ApiResult<Next> {
+    let sides: Vec<bool> = assignments::table
+        .filter(assignments::item_id.eq(item_id))
+        .select(assignments::a_on_left)
+        .load(conn)?;
+    let a_left = sides.iter().filter(|l| **l).count();
+    let a_on_left = match (2 * a_left).cmp(&sides.len()) {
         std::cmp::Ordering::Less => true,
         std::cmp::Ordering::Greater => false,
-        std::cmp::Ordering::Equal => rng.random_bool(0.5),
+        std::cmp::Ordering::Equal => draw,
     };
     diesel::insert_into(assignments::table)
         .values(NewAssignment {
             study_id: study.id,
-            item_id: item.id,
+            item_id,
             user_id,
             a_on_left,
             leased_at_ms: now,
-            lease_expires_ms: now + lease_ms,
+            lease_expires_ms: now + i64::from(study.lease_seconds) * 1000,
         })
         .execute(conn)?;
     let lease = open_lease(conn, study.id, user_id)?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("lease of item {} vanished", item.id)))?;
-    Ok(Next::Item(Box::new((item.clone(), lease))))
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("lease of item {item_id} vanished")))?;
+    let item: StudyItem = study_items::table
+        .find(item_id)
+        .select(StudyItem::as_select())
+        .first(conn)?;
+    Ok(Next::Item(Box::new((item, lease))))
+}
+
+/// Leases the caller's next item (see [`choose`]). Runs inside the write transaction.
+pub fn next(conn: &mut Db, study: &Study, user_id: i32) -> ApiResult<Next> {
+    let now = now_ms();
+    reclaim_expired(conn, study.id, now)?;
+    match choose(conn, study, user_id, now)? {
+        Choice::Resume(open) => {
+            // A resumed item gets a fresh lease: the annotator is back at it.
+            let expires = now + i64::from(study.lease_seconds) * 1000;
+            diesel::update(assignments::table.find(open.id))
+                .set(assignments::lease_expires_ms.eq(expires))
+                .execute(conn)?;
+            let item = study_items::table
+                .find(open.item_id)
+                .select(StudyItem::as_select())
+                .first(conn)?;
+            let open = Assignment {
+                lease_expires_ms: expires,
+                ..open
+            };
+            Ok(Next::Item(Box::new((item, open))))
+        }
+        Choice::Done => Ok(Next::Done),
+        Choice::Wait(seconds) => Ok(Next::Wait(seconds)),
+        Choice::Lease(item_id, draw) => lease(conn, study, user_id, item_id, draw, now),
+    }
 }
 
 /// Stores the caller's judgement of a leased item; returns the judgement's id.
@@ -314,35 +374,26 @@ pub fn progress(conn: &mut Db, study: &Study, user_id: i32) -> ApiResult<Progres
     })
 }
 
-/// No open lease, and every real item the caller has not seen already has k judgements.
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// No open lease, and every real item the caller has not judged already has k judgements.
 fn nothing_left(conn: &mut Db, study: &Study, user_id: i32) -> ApiResult<bool> {
     if open_lease(conn, study.id, user_id)?.is_some() {
         return Ok(false);
     }
-    let k = study.annotators_per_item.max(1) as i64;
-    let counts: Vec<(i32, i64)> = judgements::table
-        .filter(judgements::study_id.eq(study.id))
-        .group_by(judgements::item_id)
-        .select((judgements::item_id, diesel::dsl::count_star()))
-        .load(conn)?;
-    let full: HashSet<i32> = counts
-        .into_iter()
-        .filter(|(_, n)| *n >= k)
-        .map(|(i, _)| i)
-        .collect();
-    let mine: HashSet<i32> = judgements::table
-        .filter(judgements::study_id.eq(study.id))
-        .filter(judgements::user_id.eq(user_id))
-        .select(judgements::item_id)
-        .load::<i32>(conn)?
-        .into_iter()
-        .collect();
-    let open_items = study_items::table
-        .filter(study_items::study_id.eq(study.id))
-        .filter(study_items::attention_answer.is_null())
-        .select(study_items::id)
-        .load::<i32>(conn)?
-        .into_iter()
-        .any(|id| !full.contains(&id) && !mine.contains(&id));
-    Ok(!open_items)
+    let open: Count = diesel::sql_query(
+        "SELECT COUNT(*) AS n FROM study_items i \
+         WHERE i.study_id = ? AND i.attention_answer IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM judgements j WHERE j.item_id = i.id AND j.user_id = ?) \
+         AND (SELECT COUNT(*) FROM judgements j WHERE j.item_id = i.id) < ?",
+    )
+    .bind::<Integer, _>(study.id)
+    .bind::<Integer, _>(user_id)
+    .bind::<Integer, _>(study.annotators_per_item.max(1))
+    .get_result(conn)?;
+    Ok(open.n == 0)
 }
