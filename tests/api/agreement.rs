@@ -78,11 +78,8 @@ async fn agreement_matches_the_hand_computed_small_case() {
 
     // `valuelab kappa judgements.csv` reads the export and finds the same kappa
     let csv = member
-        .get(&format!("/api/studies/{study}/judgements.csv"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .text(&format!("/api/studies/{study}/judgements.csv"))
+        .await;
     let table =
         read_table(&csv, Path::new("judgements.csv")).expect("the export reads as judgements");
     let kappa = fleiss_kappa(&table.counts).unwrap().kappa.unwrap();
@@ -137,11 +134,8 @@ async fn exports_have_one_row_per_judgement_in_csv_and_jsonl() {
         .study(&admin, &["Group_1"], 2, json!({"annotators_per_item": 2}))
         .await;
     let empty = admin
-        .get(&format!("/api/studies/{study}/judgements.csv"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .text(&format!("/api/studies/{study}/judgements.csv"))
+        .await;
     assert_eq!(
         empty.lines().count(),
         1,
@@ -164,11 +158,8 @@ async fn exports_have_one_row_per_judgement_in_csv_and_jsonl() {
         .starts_with("text/csv"));
     let csv = csv.text().await.unwrap();
     let jsonl = admin
-        .get(&format!("/api/studies/{study}/judgements.jsonl"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .text(&format!("/api/studies/{study}/judgements.jsonl"))
+        .await;
 
     let header = csv.lines().next().unwrap();
     for column in [
@@ -262,11 +253,8 @@ async fn annotators_who_fail_the_hidden_attention_checks_are_left_out_of_the_fig
         "attention checks are not counted as items"
     );
     let jsonl = admin
-        .get(&format!("/api/studies/{study}/judgements.jsonl"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .text(&format!("/api/studies/{study}/judgements.jsonl"))
+        .await;
     let checks: Vec<Value> = jsonl
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())

@@ -65,11 +65,8 @@ async fn three_annotators_give_every_item_exactly_three_judgements_with_balanced
     assert!(per_item.values().all(|n| *n == 3), "{per_item:?}");
 
     let csv = admin
-        .get(&format!("/api/studies/{study}/judgements.csv"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .text(&format!("/api/studies/{study}/judgements.csv"))
+        .await;
     let mut a_left: HashMap<String, usize> = HashMap::new();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 1 + 18, "{csv}");
@@ -121,11 +118,8 @@ async fn a_reload_resumes_the_leased_item_and_undo_brings_the_last_one_back() {
         StatusCode::CREATED
     );
     let csv = admin
-        .get(&format!("/api/studies/{study}/judgements.csv"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .text(&format!("/api/studies/{study}/judgements.csv"))
+        .await;
     assert_eq!(
         csv.lines().count(),
         2,
@@ -183,11 +177,8 @@ async fn bad_judgements_get_a_clear_4xx_and_store_nothing() {
     assert_eq!(twice.status(), StatusCode::CONFLICT);
     assert!(error_text(twice).await.contains("already judged"));
     let csv = admin
-        .get(&format!("/api/studies/{study}/judgements.csv"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .text(&format!("/api/studies/{study}/judgements.csv"))
+        .await;
     assert_eq!(csv.lines().count(), 2, "{csv}");
     // staff do not annotate
     assert_eq!(
@@ -342,14 +333,7 @@ async fn what_an_annotator_receives_never_names_the_methods() {
     let annotator = app.invited_annotators(&admin, study, 1).await.remove(0);
 
     let mut bodies = Vec::new();
-    bodies.push(
-        annotator
-            .get(&format!("/api/studies/{study}/intro"))
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    bodies.push(annotator.text(&format!("/api/studies/{study}/intro")).await);
     let item = annotator.next(study).await.unwrap();
     bodies.push(item.to_string());
     bodies.push(
@@ -362,11 +346,8 @@ async fn what_an_annotator_receives_never_names_the_methods() {
     );
     bodies.push(
         annotator
-            .get(&format!("/api/studies/{study}/progress"))
-            .await
-            .text()
-            .await
-            .unwrap(),
+            .text(&format!("/api/studies/{study}/progress"))
+            .await,
     );
 
     for body in &bodies {

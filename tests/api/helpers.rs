@@ -81,6 +81,11 @@ impl Session {
             .expect("request reaches the test server")
     }
 
+    /// The body of a GET as text (an export, a page).
+    pub async fn text(&self, path: &str) -> String {
+        self.get(path).await.text().await.expect("a text body")
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
         self.client
             .post(self.url(path))

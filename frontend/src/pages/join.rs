@@ -2,10 +2,9 @@
 //! `?participant=`), and `/invite/{token}`: choose a username and password for an invite.
 
 use crate::api;
-use crate::pages::{failure_view, start_page};
+use crate::pages::{failure_view, start_page, CredentialsForm};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use valuelab_common::api::auth::{Credentials, Me};
+use valuelab_common::api::auth::Me;
 
 #[component]
 pub fn Join(token: String) -> impl IntoView {
@@ -46,33 +45,11 @@ fn urlencode(text: &str) -> String {
 
 #[component]
 pub fn AcceptInvite(token: String) -> impl IntoView {
-    let username = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let body = Credentials {
-            username: username.get_untracked(),
-            password: password.get_untracked(),
-        };
-        let path = format!("/api/invites/{token}/accept");
-        spawn_local(async move {
-            match api::required(api::post::<_, Me>(&path, &body).await) {
-                Ok(me) => api::go(&start_page(&me)),
-                Err(failure) => error.set(Some(failure.message)),
-            }
-        });
-    };
     view! {
         <main class="narrow">
             <h1>"You are invited to valuelab"</h1>
             <p>"Choose a username and a password (at least 8 characters)."</p>
-            <form on:submit=submit>
-                <label>"Username" <input id="username" autocomplete="username" bind:value=username/></label>
-                <label>"Password" <input id="password" type="password" autocomplete="new-password" bind:value=password/></label>
-                <button type="submit">"Create my account"</button>
-            </form>
-            {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
+            <CredentialsForm path=format!("/api/invites/{token}/accept") button="Create my account" new_password=true/>
         </main>
     }
 }

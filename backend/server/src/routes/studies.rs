@@ -110,21 +110,21 @@ pub async fn agreement(
     Ok(HttpResponse::Ok().json(agreement))
 }
 
+/// One export format: its renderer, content type and file extension.
+type Export = (
+    fn(&[report::JudgementRow]) -> anyhow::Result<String>,
+    &'static str,
+    &'static str,
+);
+const CSV: Export = (export::csv, "text/csv; charset=utf-8", "csv");
+const JSONL: Export = (export::jsonl, "application/x-ndjson", "jsonl");
+
 pub async fn judgements_csv(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner();
-    let text = staff_view(&state, &caller, id, |conn, study| {
-        Ok(export::csv(&report::load_judgements(conn, study.id)?)?)
-    })
-    .await?;
-    Ok(download(
-        text,
-        "text/csv; charset=utf-8",
-        &format!("study-{id}-judgements.csv"),
-    ))
+    download(&state, &caller, path.into_inner(), CSV).await
 }
 
 pub async fn judgements_jsonl(
@@ -132,26 +132,27 @@ pub async fn judgements_jsonl(
     caller: Caller,
     path: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner();
-    let text = staff_view(&state, &caller, id, |conn, study| {
-        Ok(export::jsonl(&report::load_judgements(conn, study.id)?)?)
-    })
-    .await?;
-    Ok(download(
-        text,
-        "application/x-ndjson",
-        &format!("study-{id}-judgements.jsonl"),
-    ))
+    download(&state, &caller, path.into_inner(), JSONL).await
 }
 
-fn download(body: String, content_type: &str, file_name: &str) -> HttpResponse {
-    HttpResponse::Ok()
+/// Every judgement of study `id` as a file download.
+async fn download(
+    state: &AppState,
+    caller: &Caller,
+    id: i32,
+    (render, content_type, extension): Export,
+) -> ApiResult<HttpResponse> {
+    let body = staff_view(state, caller, id, move |conn, study| {
+        Ok(render(&report::load_judgements(conn, study.id)?)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((
             "Content-Disposition",
-            format!("attachment; filename=\"{file_name}\""),
+            format!("attachment; filename=\"study-{id}-judgements.{extension}\""),
         ))
-        .body(body)
+        .body(body))
 }
 
 /// `GET /api/studies/{id}/win_tie_lose.svg` (staff): the paper's Figure 3 for this study.
