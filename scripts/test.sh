@@ -43,7 +43,7 @@ cargo build -p valuelab-server -p valuelab-tests --bins
 if [[ ! -d tests/e2e/node_modules/playwright-core ]]; then
     npm ci --prefix tests/e2e --no-audit --no-fund
 fi
-node --test --test-concurrency=1 tests/e2e/
+node --test tests/e2e/
 echo "screenshots: tests/e2e/screenshots/"
 
 stage "all tests passed"

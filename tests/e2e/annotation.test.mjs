@@ -12,9 +12,11 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-const root = resolve(import.meta.dirname, '../..');
+// fileURLToPath rather than import.meta.dirname: Debian 12's Node 18 lacks the latter.
+const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const bin = process.env.VALUELAB_BIN ?? join(root, 'target/debug/valuelab');
 const fixturesBin = process.env.FIXTURES_BIN ?? join(root, 'target/debug/write-fixtures');
 const staticDir = process.env.VALUELAB_STATIC_DIR ?? join(root, 'static');

@@ -106,7 +106,7 @@ fn open_lease(conn: &mut Db, study_id: i32, user_id: i32) -> QueryResult<Option<
         .optional()
 }
 
-/// Real items (not attention checks) this annotator has judged.
+/// This annotator's judgements: (real items, attention checks).
 fn judged_real(conn: &mut Db, study_id: i32, user_id: i32) -> QueryResult<(usize, usize)> {
     let rows: Vec<Option<String>> = judgements::table
         .inner_join(study_items::table)
