@@ -59,6 +59,12 @@ impl Caller {
     }
 }
 
+/// A stored user's role; the table's CHECK admits only valid names, so a failure is a fault.
+pub fn role_of(user: &User) -> Result<Role, ApiError> {
+    Role::parse(&user.role)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("user {}: {e}", user.id)))
+}
+
 pub fn me(user: &User, role: Role) -> Me {
     Me {
         id: user.id,
@@ -99,8 +105,7 @@ impl FromRequest for Caller {
             let user = user.ok_or_else(|| {
                 ApiError::Unauthorized("your session has ended; log in again".into())
             })?;
-            let role = Role::parse(&user.role)
-                .map_err(|e| ApiError::Internal(anyhow::anyhow!("user {}: {e}", user.id)))?;
+            let role = role_of(&user)?;
             Ok(Caller { user, role })
         })
     }

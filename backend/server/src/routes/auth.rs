@@ -1,13 +1,13 @@
 //! `POST /api/auth/login`, `POST /api/auth/logout`, `GET /api/auth/me`.
 
 use super::error::{ApiError, ApiResult};
-use crate::auth::{me, password, session, Caller};
+use crate::auth::{me, password, role_of, session, Caller};
 use crate::db::models::User;
 use crate::db::schema::users;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
-use valuelab_common::api::auth::{Credentials, Role};
+use valuelab_common::api::auth::Credentials;
 
 /// Longest username accepted (a Prolific id is 24 characters).
 pub const MAX_USERNAME_CHARS: usize = 64;
@@ -59,7 +59,7 @@ pub async fn login(
         .await?;
     let (user, cookie) =
         found.ok_or_else(|| ApiError::Unauthorized("wrong username or password".into()))?;
-    let role = Role::parse(&user.role).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
+    let role = role_of(&user)?;
     Ok(HttpResponse::Ok().cookie(cookie).json(me(&user, role)))
 }
 

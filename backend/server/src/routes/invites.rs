@@ -4,7 +4,7 @@
 
 use super::auth::validate_username;
 use super::error::{ApiError, ApiResult};
-use crate::auth::{me, password, session, Caller};
+use crate::auth::{me, password, role_of, session, Caller};
 use crate::db::models::{Invite, NewUser, Study, User};
 use crate::db::schema::{invites, studies as studies_table, users};
 use crate::db::{now_s, Db};
@@ -115,7 +115,7 @@ pub async fn accept(
             })
         })
         .await?;
-    let role = Role::parse(&user.role).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
+    let role = role_of(&user)?;
     Ok(HttpResponse::Ok().cookie(cookie).json(me(&user, role)))
 }
 

@@ -162,8 +162,8 @@ pub async fn win_tie_lose_svg(
     path: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
     let svg = staff_view(&state, &caller, path.into_inner(), |conn, study| {
-        let report = report::report(conn, study)?;
-        let wtl = report.win_tie_lose.ok_or_else(|| {
+        let rows = report::load_judgements(conn, study.id)?;
+        let wtl = report::study_win_tie_lose(study, &rows).ok_or_else(|| {
             ApiError::not_found("no judgements yet: the chart appears with the first one")
         })?;
         Ok(charts::win_tie_lose_svg(

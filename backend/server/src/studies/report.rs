@@ -17,7 +17,7 @@ use valuelab_common::agreement::{
 use valuelab_common::api::studies::{
     AnnotatorReport, DroppedPair, GroupAgreement, ItemDisagreement, StudyReport, StudySummary,
 };
-use valuelab_common::pairwise::{position_bias, win_tie_lose, Canonical, Shown};
+use valuelab_common::pairwise::{position_bias, win_tie_lose, Canonical, Shown, WinTieLose};
 
 /// Items listed in the disagreement view.
 const DISAGREEMENTS_SHOWN: usize = 50;
@@ -60,12 +60,17 @@ pub fn load_judgements(conn: &mut Db, study_id: i32) -> ApiResult<Vec<JudgementR
 }
 
 pub fn summary(conn: &mut Db, study: &Study) -> ApiResult<StudySummary> {
+    let rows = load_judgements(conn, study.id)?;
+    summary_of(conn, study, &rows)
+}
+
+/// The summary from judgements already loaded (the report loads them once for everything).
+fn summary_of(conn: &mut Db, study: &Study, rows: &[JudgementRow]) -> ApiResult<StudySummary> {
     let items: i64 = study_items::table
         .filter(study_items::study_id.eq(study.id))
         .filter(study_items::attention_answer.is_null())
         .count()
         .get_result(conn)?;
-    let rows = load_judgements(conn, study.id)?;
     let real: Vec<&JudgementRow> = rows
         .iter()
         .filter(|r| r.attention_answer.is_none())
@@ -127,6 +132,17 @@ fn category(choice: Canonical) -> usize {
     }
 }
 
+fn canonical_choices<'a>(rows: impl Iterator<Item = &'a JudgementRow>) -> Vec<Canonical> {
+    rows.filter_map(|r| Canonical::parse(&r.judgement.choice).ok())
+        .collect()
+}
+
+/// Win / tie / lose of the counted judgements (the chart needs no more of the report).
+pub fn study_win_tie_lose(study: &Study, rows: &[JudgementRow]) -> Option<WinTieLose> {
+    let excluded = excluded_annotators(study, rows);
+    win_tie_lose(&canonical_choices(counted(rows, &excluded)))
+}
+
 /// Agreement of the counted judgements (real items, annotators who passed the checks).
 pub fn study_agreement(study: &Study, rows: &[JudgementRow]) -> Agreement {
     let excluded = excluded_annotators(study, rows);
@@ -169,8 +185,8 @@ fn excluded_annotators(study: &Study, rows: &[JudgementRow]) -> HashSet<i32> {
 }
 
 pub fn report(conn: &mut Db, study: &Study) -> ApiResult<StudyReport> {
-    let summary = summary(conn, study)?;
     let rows = load_judgements(conn, study.id)?;
+    let summary = summary_of(conn, study, &rows)?;
     let excluded = excluded_annotators(study, &rows);
     let seed = study.seed as u64;
     let kept = counted(&rows, &excluded);
@@ -193,10 +209,7 @@ pub fn report(conn: &mut Db, study: &Study) -> ApiResult<StudyReport> {
         })
         .collect();
 
-    let choices: Vec<Canonical> = kept
-        .clone()
-        .filter_map(|r| Canonical::parse(&r.judgement.choice).ok())
-        .collect();
+    let choices = canonical_choices(kept.clone());
     let shown: Vec<Shown> = kept
         .clone()
         .filter_map(|r| Shown::parse(&r.judgement.choice_shown).ok())
