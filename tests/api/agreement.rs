@@ -269,3 +269,59 @@ async fn annotators_who_fail_the_hidden_attention_checks_are_left_out_of_the_fig
         1
     );
 }
+
+/// Figure 3 per method pair: a study of the same pair the other way round is pooled with A and
+/// B swapped, and only staff see it.
+#[tokio::test]
+async fn method_pairs_pool_the_studies_of_a_pair_either_way_round() {
+    let app = spawn_app().await;
+    let admin = app.logged_in(Role::Admin, "ada").await;
+    // study 1: A = prompt-long (argues "in favor of"), B = vim ("against")
+    let (forward, _) = app.study(&admin, &["Group_1"], 2, json!({})).await;
+    let runs = app.args_runs("swapped", &["Group_1"], 2, |_, _, _| {});
+    let created: Value = json(
+        admin
+            .post(
+                "/api/studies",
+                &json!({"name": "swapped", "run_a": runs.run_b, "run_b": runs.run_a}),
+            )
+            .await,
+    )
+    .await;
+    let backward = created["id"].as_i64().unwrap() as i32;
+
+    // Every judgement, in both studies, prefers vim's argument.
+    for study in [forward, backward] {
+        let annotator = app.invited_annotators(&admin, study, 1).await.remove(0);
+        while let Some(item) = annotator.next(study).await {
+            let vim_left = item["left"]["stance"] == "against";
+            let choice = if vim_left { "left" } else { "right" };
+            let id = item["item_id"].as_i64().unwrap();
+            assert_eq!(
+                annotator.judge(study, id, choice).await.status(),
+                StatusCode::CREATED
+            );
+        }
+        assert_eq!(
+            annotator.get("/api/method-pairs").await.status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+
+    let pairs: Value = json(admin.get("/api/method-pairs").await).await;
+    assert_eq!(pairs.as_array().unwrap().len(), 1, "{pairs}");
+    let pair = &pairs[0];
+    assert_eq!(
+        (pair["method_a"].as_str(), pair["method_b"].as_str()),
+        (Some("prompt-long"), Some("vim"))
+    );
+    assert_eq!(pair["studies"], json!([forward, backward]));
+    assert_eq!(
+        (pair["items"].as_u64(), pair["judgements"].as_u64()),
+        (Some(4), Some(4))
+    );
+    assert_eq!(pair["win_tie_lose"]["b_wins"]["count"], 4, "{pair}");
+    assert_eq!(pair["win_tie_lose"]["a_wins"]["count"], 0, "{pair}");
+    let svg = admin.text("/api/method-pairs/win_tie_lose.svg").await;
+    assert!(svg.contains("prompt-long (A) vs vim (B), n = 4"), "{svg}");
+}

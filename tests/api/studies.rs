@@ -249,3 +249,56 @@ async fn unknown_and_malformed_study_ids_answer_404_in_json() {
     assert_eq!(malformed.status(), StatusCode::NOT_FOUND);
     assert!(error_text(malformed).await.contains("whole numbers"));
 }
+
+/// `valuelab study create` (the demo study of scripts/run-main.sh) stores the study the API
+/// serves; a premise written after a lead-in (`eval args` in expect mode) is shown whole.
+#[tokio::test]
+async fn the_command_line_creates_a_study_and_lead_in_premises_are_shown_whole() {
+    let app = spawn_app().await;
+    let admin = app.logged_in(Role::Admin, "ada").await;
+    let runs = app.args_runs("led", &["Group_1"], 2, |_, _, g| {
+        // run B's arguments continue a lead-in
+        g.premise_lead_in = Some("I agree that we should act, because".to_string());
+        g.premise = Some("it protects every uniform wearer in the community.".to_string());
+    });
+    let args: Vec<String> = [
+        "valuelab",
+        "study",
+        "create",
+        "--name",
+        "from the shell",
+        "--run-a",
+        &runs.run_a.display().to_string(),
+        "--run-b",
+        &runs.run_b.display().to_string(),
+        "--database-url",
+        &app.database_url,
+    ]
+    .map(String::from)
+    .to_vec();
+    tokio::task::spawn_blocking(move || {
+        use clap::Parser;
+        valuelab_server::cli::Cli::try_parse_from(args)
+            .expect("valid arguments")
+            .run()
+    })
+    .await
+    .unwrap()
+    .expect("study create succeeds");
+
+    let studies: Vec<StudySummary> = json(admin.get("/api/studies").await).await;
+    let study = studies
+        .iter()
+        .find(|s| s.name == "from the shell")
+        .expect("the study is listed");
+    assert_eq!(study.items, 2);
+    let annotator = app.invited_annotators(&admin, study.id, 1).await.remove(0);
+    let item = annotator.next(study.id).await.expect("an item");
+    // `args_runs` edits run B only: one side is B's.
+    let whole =
+        "I agree that we should act, because it protects every uniform wearer in the community.";
+    assert!(
+        item["left"]["premise"] == whole || item["right"]["premise"] == whole,
+        "{item}"
+    );
+}

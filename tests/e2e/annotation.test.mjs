@@ -159,4 +159,16 @@ test('an admin runs a study that three annotators complete, and sees kappa and t
   const chart = await admin.locator('#win-tie-lose').evaluate((img) => img.complete && img.naturalWidth);
   assert.ok(chart > 0, 'the win/tie/lose chart is drawn');
   await admin.screenshot({ path: join(shots, 'admin-report.png'), fullPage: true });
+
+  // The study list pools the method pair over studies (Figure 3, one bar per pair).
+  await admin.goto(`${base}/studies`);
+  await admin.waitForSelector('.method-pairs');
+  const pairRow = await admin.locator('.method-pairs tbody tr').first().innerText();
+  assert.match(pairRow, /prompt-long vs vim/);
+  const pairs = await admin.locator('.method-pairs img').evaluate((img) => new Promise((done) => {
+    if (img.complete) done(img.naturalWidth);
+    else img.onload = () => done(img.naturalWidth);
+  }));
+  assert.ok(pairs > 0, 'the method-pair chart is drawn');
+  await admin.screenshot({ path: join(shots, 'admin-method-pairs.png'), fullPage: true });
 });

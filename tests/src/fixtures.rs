@@ -34,6 +34,7 @@ pub fn argument(method: &str, conclusion: &str, group: &str, stance: &str) -> Ar
             "To {topic} {} for {group} because people with these values care about fairness and community.",
             if stance == "against" { "harms too many" } else { "helps most" }
         )),
+        premise_lead_in: None,
     }
 }
 

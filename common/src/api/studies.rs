@@ -206,3 +206,18 @@ pub struct StudyReport {
     pub position_bias: PositionBias,
     pub disagreements: Vec<ItemDisagreement>,
 }
+
+/// One method pair over every study that compared the two (`GET /api/method-pairs`): their
+/// counted judgements pooled, as the paper's Figure 3 has one bar per pair. A study of the pair
+/// the other way round counts with A and B swapped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MethodPairReport {
+    pub method_a: String,
+    pub method_b: String,
+    pub studies: Vec<i32>,
+    /// Items with at least one counted judgement.
+    pub items: usize,
+    pub judgements: usize,
+    pub agreement: Agreement,
+    pub win_tie_lose: Option<WinTieLose>,
+}

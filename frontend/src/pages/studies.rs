@@ -5,7 +5,11 @@ use crate::api;
 use crate::pages::failure_view;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use valuelab_common::api::studies::{CreateStudyRequest, CreateStudyResponse, StudySummary};
+use valuelab_common::agreement::Coefficient;
+use valuelab_common::api::studies::{
+    CreateStudyRequest, CreateStudyResponse, MethodPairReport, StudySummary,
+};
+use valuelab_common::pairwise::Share;
 
 #[component]
 pub fn Studies() -> impl IntoView {
@@ -28,6 +32,7 @@ pub fn Studies() -> impl IntoView {
                 }.into_any(),
                 Err(failure) => failure_view(failure),
             })}
+            <MethodPairs/>
             <CreateStudy/>
         </main>
     }
@@ -43,6 +48,64 @@ fn study_row(s: StudySummary) -> impl IntoView {
             <td>{s.complete_items}</td>
             <td>{s.judgements}</td>
             <td>{s.annotators}</td>
+        </tr>
+    }
+}
+
+/// Figure 3 over all studies: one row and one bar per method pair.
+#[component]
+fn MethodPairs() -> impl IntoView {
+    let pairs = LocalResource::new(|| async {
+        api::required(api::get::<Vec<MethodPairReport>>("/api/method-pairs").await)
+    });
+    move || {
+        pairs.get().map(|result| match result {
+            Ok(pairs) if pairs.iter().any(|p| p.judgements > 0) => view! {
+                <section class="method-pairs">
+                    <h2>"Method pairs over all studies"</h2>
+                    <table>
+                        <thead><tr>
+                            <th>"A vs B"</th><th>"Studies"</th><th>"Items"</th><th>"Judgements"</th>
+                            <th>"Fleiss' κ [95 %]"</th><th>"A wins"</th><th>"Ties"</th><th>"B wins"</th>
+                        </tr></thead>
+                        <tbody>{pairs.into_iter().map(pair_row).collect_view()}</tbody>
+                    </table>
+                    <img src="/api/method-pairs/win_tie_lose.svg" alt="win, tie and lose per method pair"/>
+                </section>
+            }
+            .into_any(),
+            // Nothing judged yet; or a failure the study list above already shows.
+            Ok(_) | Err(_) => ().into_any(),
+        })
+    }
+}
+
+fn with_interval(c: &Coefficient) -> String {
+    match (c.value, c.ci_low, c.ci_high) {
+        (Some(v), Some(lo), Some(hi)) => format!("{v:.2} [{lo:.2}, {hi:.2}]"),
+        (Some(v), _, _) => format!("{v:.2}"),
+        _ => "–".to_string(),
+    }
+}
+
+fn share(s: Option<&Share>) -> String {
+    s.map_or("–".to_string(), |s| {
+        format!("{:.0} % ({})", s.share * 100.0, s.count)
+    })
+}
+
+fn pair_row(p: MethodPairReport) -> impl IntoView {
+    let wtl = p.win_tie_lose.as_ref();
+    view! {
+        <tr>
+            <td>{format!("{} vs {}", p.method_a, p.method_b)}</td>
+            <td>{p.studies.iter().map(|id| view! { <a href=format!("/studies/{id}")>{format!("{id} ")}</a> }).collect_view()}</td>
+            <td class="num">{p.items}</td>
+            <td class="num">{p.judgements}</td>
+            <td class="num">{with_interval(&p.agreement.fleiss_kappa)}</td>
+            <td class="num">{share(wtl.map(|w| &w.a_wins))}</td>
+            <td class="num">{share(wtl.map(|w| &w.ties))}</td>
+            <td class="num">{share(wtl.map(|w| &w.b_wins))}</td>
         </tr>
     }
 }

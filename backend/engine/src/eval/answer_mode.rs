@@ -3,32 +3,22 @@
 //! either read on the item's scale, recognised as a refusal, or counted as a parse failure;
 //! it is never guessed.
 
-use super::task::{TaskItem, TaskKind};
-use crate::{Error, Field, Result};
+use super::task::TaskItem;
+use crate::{Error, Result};
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// Every task runs in either mode; `expect` unless asked (argument generation chooses its stance
+/// by likelihood in `expect` mode, see `argument_generation`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AnswerMode {
+    #[default]
     Expect,
     Sample,
 }
 
 impl AnswerMode {
-    /// The mode a task runs in: the one asked for, else `expect`. Argument generation writes
-    /// text and has no options to score, so it always samples (the one place that decides it).
-    pub fn for_task(task: TaskKind, requested: Option<AnswerMode>) -> Result<AnswerMode> {
-        match (task, requested) {
-            (TaskKind::Args, Some(AnswerMode::Expect)) => Err(Error::input(
-                Field::Answer,
-                "argument generation writes text, it has no options to score: it always samples",
-            )),
-            (TaskKind::Args, _) => Ok(AnswerMode::Sample),
-            (_, requested) => Ok(requested.unwrap_or(AnswerMode::Expect)),
-        }
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             AnswerMode::Expect => "expect",

@@ -1,7 +1,12 @@
 //! Task 2 (§5.2): argument generation, prompts of the paper's Table 19. For a conclusion of the
-//! test split the model first states a stance (prompt 1), then explains it (prompt 2, with the
-//! stance it generated). The generations are stored for human evaluation; nothing is scored
-//! automatically, so the task runs in sample mode only.
+//! test split the model first states a stance (prompt 1), then explains it (prompt 2, with that
+//! stance). The generations are stored for human evaluation; nothing is scored automatically.
+//!
+//! Two protocols. `sample` is the paper's: the stance is sampled and parsed from words, which a
+//! small model often fails ("I'm not sure.", "Yes"). `expect` (the default) chooses the stance
+//! as survey items are answered, by the likelihood of the two stance answers (no parse
+//! failures), then samples the premise after a fixed lead-in that states the stance inside the
+//! model's own turn, so the premise argues the stance it was given.
 
 use super::task::{Task, TaskItem, TaskKind};
 use crate::data::touche::{Argument, Stance};
@@ -26,6 +31,34 @@ pub fn premise_prompt(conclusion: &str, stance: &str) -> String {
         "Explain in detail why you {stance} with {}.\nAnswer:",
         conclusion.trim()
     )
+}
+
+/// The two answers to prompt 1 scored in `expect` mode, in the order of [`STANCES`].
+pub const STANCE_ANSWERS: [&str; 2] = ["I agree", "I disagree"];
+pub const STANCES: [Stance; 2] = [Stance::InFavorOf, Stance::Against];
+
+/// The more likely stance of `probabilities` over [`STANCE_ANSWERS`] (in favor on a tie).
+pub fn likeliest_stance(probabilities: &[f64]) -> Stance {
+    match probabilities {
+        [favor, against] if against > favor => Stance::Against,
+        _ => Stance::InFavorOf,
+    }
+}
+
+/// The words the premise starts with in `expect` mode: the stance stated, then "because", so
+/// the model's continuation is the reason ("I disagree that we should ban cars, because").
+pub fn premise_lead_in(conclusion: &str, stance: Stance) -> String {
+    let conclusion = conclusion.trim().trim_end_matches(['.', '!', '?']);
+    let mut chars = conclusion.chars();
+    // "We should ..." reads as "that we should ...", but "US schools ..." keeps its capitals.
+    let lowered = match (chars.next(), chars.next()) {
+        (Some(first), Some(second)) if first.is_uppercase() && second.is_lowercase() => first
+            .to_lowercase()
+            .chain(conclusion.chars().skip(1))
+            .collect(),
+        _ => conclusion.to_string(),
+    };
+    format!("I {} that {lowered}, because", stance_verb(stance))
 }
 
 /// Words that state a stance in a generation's first line: the prompt's own verbs and the
@@ -134,6 +167,26 @@ mod tests {
             premise_prompt(c, stance_verb(Stance::Against)),
             "Explain in detail why you disagree with We should abandon the use of school uniform.\nAnswer:"
         );
+    }
+
+    #[test]
+    fn the_lead_in_states_the_stance_and_asks_for_a_reason() {
+        assert_eq!(
+            premise_lead_in("We should ban cars.", Stance::Against),
+            "I disagree that we should ban cars, because"
+        );
+        assert_eq!(
+            premise_lead_in(" US schools need uniforms", Stance::InFavorOf),
+            "I agree that US schools need uniforms, because"
+        );
+        assert_eq!(likeliest_stance(&[0.4, 0.6]), Stance::Against);
+        assert_eq!(likeliest_stance(&[0.5, 0.5]), Stance::InFavorOf);
+        assert_eq!(
+            STANCES.map(stance_verb),
+            ["agree", "disagree"],
+            "STANCE_ANSWERS and STANCES are in the same order"
+        );
+        assert!(STANCE_ANSWERS[1].ends_with(stance_verb(STANCES[1])));
     }
 
     #[test]

@@ -67,7 +67,11 @@ pub fn check(argument: &ArgumentGeneration) -> Option<Flaw> {
     if echoes_prompt(premise, &argument.conclusion, stance) {
         return Some(Flaw::EchoesPrompt);
     }
-    if !shares_content_word(&words, &self::words(&argument.conclusion)) {
+    // A premise that continues a lead-in naming the conclusion ("I agree that we should ban
+    // whaling, because it is cruel") need not repeat its words: only a free premise must.
+    if argument.premise_lead_in.is_none()
+        && !shares_content_word(&words, &self::words(&argument.conclusion))
+    {
         return Some(Flaw::OffTopic);
     }
     None
@@ -140,6 +144,7 @@ mod tests {
             stance: stance.map(str::to_string),
             stance_text: stance.unwrap_or("I'm not sure.").to_string(),
             premise: premise.map(str::to_string),
+            premise_lead_in: None,
         }
     }
 
@@ -180,6 +185,21 @@ mod tests {
                 Some("Explain in detail why you disagree with We should ban school uniforms.")
             )),
             Some(Flaw::EchoesPrompt)
+        );
+    }
+
+    #[test]
+    fn a_premise_after_a_lead_in_need_not_repeat_the_conclusion() {
+        let free = argument(Some("against"), Some("it costs families a lot of money."));
+        assert_eq!(check(&free), Some(Flaw::OffTopic));
+        let led = ArgumentGeneration {
+            premise_lead_in: Some("I disagree that we should ban school uniforms, because".into()),
+            ..free
+        };
+        assert_eq!(check(&led), None);
+        assert_eq!(
+            led.premise_text().as_deref(),
+            Some("I disagree that we should ban school uniforms, because it costs families a lot of money.")
         );
     }
 

@@ -39,6 +39,21 @@ pub struct ArgumentGeneration {
     pub stance_text: String,
     /// The generated premise; `None` when the stance could not be parsed (no premise prompt).
     pub premise: Option<String>,
+    /// `expect` mode: the lead-in the premise continues ("I agree that X, because"), written by
+    /// valuelab, not the model. Absent in the paper's sampled protocol.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub premise_lead_in: Option<String>,
+}
+
+impl ArgumentGeneration {
+    /// The premise as a reader sees it: the lead-in, when there is one, then the generation.
+    pub fn premise_text(&self) -> Option<String> {
+        let premise = self.premise.as_deref()?.trim();
+        Some(match self.premise_lead_in.as_deref() {
+            Some(lead_in) => format!("{lead_in} {premise}"),
+            None => premise.to_string(),
+        })
+    }
 }
 
 /// `run.json`: the run's configuration and its speed.

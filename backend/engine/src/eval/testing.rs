@@ -13,6 +13,8 @@ pub struct PersonaFollower {
     /// Items scored so far (counts resumed work).
     pub items_scored: usize,
     pub generate_calls: usize,
+    /// The answer start of every `generate` call, in order.
+    pub answer_starts: Vec<String>,
     /// Texts `generate` returns, cycled.
     pub canned: Vec<String>,
     next_canned: usize,
@@ -84,9 +86,10 @@ impl Answerer for PersonaFollower {
         &mut self,
         _persona: &str,
         prompts: &[String],
-        _cfg: &GenerationConfig,
+        cfg: &GenerationConfig,
     ) -> Result<Vec<String>> {
         self.generate_calls += 1;
+        self.answer_starts.push(cfg.answer_start.clone());
         Ok(prompts
             .iter()
             .map(|_| {

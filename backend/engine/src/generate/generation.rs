@@ -19,6 +19,10 @@ pub struct GenerationConfig {
     pub seed: u64,
     /// Generation ends when the text contains one of these; the text is cut before it.
     pub stop: Vec<String>,
+    /// Text the answer begins with, written by the caller rather than sampled ("I agree that X,
+    /// because"): the model continues it inside its own turn, so a chat model keeps to the
+    /// stance it is given. Not part of the returned text. Empty: the model starts the answer.
+    pub answer_start: String,
 }
 
 impl Default for GenerationConfig {
@@ -30,6 +34,7 @@ impl Default for GenerationConfig {
             top_p: PAPER_TOP_P,
             seed: 0,
             stop: Vec::new(),
+            answer_start: String::new(),
         }
     }
 }
@@ -113,7 +118,7 @@ pub fn generate_with_prefix(
     let device = model.device();
     let rests = prompts
         .iter()
-        .map(|p| prefix.rest_tokens(model, p))
+        .map(|p| prefix.rest_tokens_answering(model, p, &cfg.answer_start))
         .collect::<Result<Vec<_>>>()?;
     if let Some(i) = rests.iter().position(Vec::is_empty) {
         return Err(Error::invalid(format!("prompt {} is empty", i + 1)));
@@ -284,6 +289,35 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_start_is_continued_not_returned() {
+        for chat in [false, true] {
+            let mut model = tiny_model(chat, 13).unwrap();
+            model.eos_ids.clear();
+            let start = "I agree that cars are useful, because";
+            let prefix = PrefixState::new(&model, "Persona.").unwrap();
+            let rest = prefix.rest_tokens_answering(&model, "Why?", start).unwrap();
+            let plain = prefix.rest_tokens(&model, "Why?").unwrap();
+            assert!(rest.len() > plain.len() && rest.starts_with(&plain[..plain.len() - 1]));
+            // The first generated token is the argmax after prompt + answer start.
+            let mut cache = prefix.cache.clone();
+            let input = Input::from_tokens(&rest, prefix.len(), model.device()).unwrap();
+            let logits = model.llama.forward_last(&input, Some(&mut cache)).unwrap();
+            let expected = crate::generate::sampler::argmax(
+                &logits.squeeze(0).unwrap().to_vec1::<f32>().unwrap(),
+            );
+            let cfg = GenerationConfig {
+                answer_start: start.to_string(),
+                ..GenerationConfig::greedy(1)
+            };
+            let out = generate(&model, "Persona.", &prompts(&["Why?"]), &cfg)
+                .unwrap()
+                .remove(0);
+            // Only the generated token comes back, not the answer start.
+            assert_eq!(out.text, model.tokenizer.decode(&[expected], true).unwrap());
+        }
+    }
+
+    #[test]
     fn a_batch_generates_what_each_prompt_generates_alone() {
         let mut model = tiny_model(true, 5).unwrap();
         model.eos_ids.clear();
@@ -299,7 +333,7 @@ mod tests {
                 temperature: 1.0,
                 top_p: 0.9,
                 seed: 3,
-                stop: vec![],
+                ..Default::default()
             },
         ] {
             let together = generate(&model, "A persona.", &batch, &cfg).unwrap();
@@ -325,7 +359,7 @@ mod tests {
             temperature: 1.0,
             top_p: 0.95,
             seed: 42,
-            stop: vec![],
+            ..Default::default()
         };
         let batch = prompts(&["Hello", "Hello"]);
         let a = generate(&model, "p", &batch, &cfg).unwrap();

@@ -44,7 +44,21 @@ impl PrefixState {
 
     /// Tokens of the rest of the prompt for `task` (after this prefix).
     pub fn rest_tokens(&self, model: &LoadedModel, task: &str) -> Result<Vec<u32>> {
-        let rest = model.prompt_parts(&self.persona, task).rest;
+        self.rest_tokens_answering(model, task, "")
+    }
+
+    /// [`Self::rest_tokens`] followed by the first words of the answer, written as the model's
+    /// own answer would start (after a chat header, or after a space in a plain prompt).
+    pub fn rest_tokens_answering(
+        &self,
+        model: &LoadedModel,
+        task: &str,
+        answer_start: &str,
+    ) -> Result<Vec<u32>> {
+        let mut rest = model.prompt_parts(&self.persona, task).rest;
+        if !answer_start.trim().is_empty() {
+            rest.push_str(&model.answer_surface(answer_start));
+        }
         model.tokenizer.encode(&rest, false)
     }
 

@@ -96,12 +96,11 @@ impl EvalJob {
             _ => (None, 0),
         };
         let spec = self.model.run_spec(
-            self.task,
             groups_file.display().to_string(),
             gold,
             shots,
             self.limit_items,
-        )?;
+        );
         let mut answerer = self.model.load_answerer(&groups, sink)?;
         sink.event(&JobEvent::message(format!(
             "{} × {} groups × {} items, method {}, {} mode → {}",

@@ -5,7 +5,7 @@ use super::progress::{JobEvent, ProgressSink};
 use crate::adapter::resolve_adapters;
 use crate::data::groups::TargetGroup;
 use crate::eval::model_answerer::ModelAnswerer;
-use crate::eval::{AnswerMode, Method, RunSpec, TaskKind};
+use crate::eval::{AnswerMode, Method, RunSpec};
 use crate::models;
 use crate::{Error, Field, Result, ResultExt};
 use serde::{Deserialize, Serialize};
@@ -29,7 +29,7 @@ pub struct ModelChoice {
     /// Run on the first CUDA GPU.
     #[serde(default)]
     pub cuda: bool,
-    /// `expect` or `sample`; None: the task's default (`AnswerMode::for_task`).
+    /// `expect` or `sample`; None: `expect`.
     #[serde(default)]
     pub answer: Option<AnswerMode>,
     /// Samples per item in sample mode.
@@ -56,18 +56,17 @@ fn default_batch_size() -> usize {
 }
 
 impl ModelChoice {
-    /// How the runner asks (`run.json`'s settings) for a task of `kind`.
+    /// How the runner asks (`run.json`'s settings).
     pub fn run_spec(
         &self,
-        kind: TaskKind,
         groups_file: String,
         gold: Option<String>,
         shots: usize,
         limit_items: Option<usize>,
-    ) -> Result<RunSpec> {
-        Ok(RunSpec {
+    ) -> RunSpec {
+        RunSpec {
             method: self.method,
-            answer_mode: AnswerMode::for_task(kind, self.answer)?,
+            answer_mode: self.answer.unwrap_or_default(),
             samples: self.samples,
             seed: self.seed,
             batch_size: self.batch_size,
@@ -76,7 +75,7 @@ impl ModelChoice {
             groups_file,
             gold,
             limit_items,
-        })
+        }
     }
 
     /// Loads the model (and finds each group's adapter for the VIM methods).

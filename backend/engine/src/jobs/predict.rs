@@ -6,7 +6,7 @@ use super::eval::ess_task;
 use super::model::ModelChoice;
 use super::progress::{CancelToken, JobEvent, ProgressSink};
 use crate::data::groups::read_groups;
-use crate::eval::{ess, runner, TaskKind};
+use crate::eval::{ess, runner};
 use crate::Result;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -49,12 +49,11 @@ impl PredictJob {
             self.model.seed,
         )?;
         let spec = self.model.run_spec(
-            TaskKind::Ess,
             self.groups_file.display().to_string(),
             self.gold.as_ref().map(|p| p.display().to_string()),
             self.shots,
             None,
-        )?;
+        );
         let mut answerer = self.model.load_answerer(&groups, sink)?;
         let records = runner::predict(
             &task,

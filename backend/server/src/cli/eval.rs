@@ -6,8 +6,10 @@
 
 use super::args::ModelArgs;
 use super::GlobalArgs;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use valuelab_engine::eval::{AnswerMode, Method, RunResult, TaskKind};
+use valuelab_engine::eval::runner::{read_items, ITEMS_FILE};
+use valuelab_engine::eval::{argument_quality, AnswerMode, Method, RunResult, TaskKind};
 use valuelab_engine::groups::GroupSelection;
 use valuelab_engine::jobs::{EvalJob, EvalOutput, Job, ModelChoice, PredictJob, PredictOutput};
 
@@ -41,7 +43,9 @@ pub struct MethodOptions {
     #[arg(long)]
     pub adapter: Option<PathBuf>,
     /// expect: expected answer from option probabilities (default); sample: the paper's protocol
-    /// (temperature 1, top-p 0.5, answers parsed and averaged). Argument generation always samples.
+    /// (temperature 1, top-p 0.5, answers parsed and averaged). Argument generation: expect picks
+    /// the stance by likelihood and samples the premise after a lead-in stating it; sample is the
+    /// paper's (stance sampled and parsed).
     #[arg(long, value_parser = ["expect", "sample"])]
     pub answer: Option<String>,
     /// Samples per item in sample mode.
@@ -257,9 +261,33 @@ fn print_summary(result: &RunResult, out: &Path) {
     if result.answer_mode == "sample" {
         println!("answers asked: {answered}, parse failures: {failures}, refusals: {refusals}");
     }
+    if result.task == TaskKind::Args {
+        print_argument_quality(out);
+    }
     println!(
         "results: {}; render with `valuelab report {}`",
         out.join("results.json").display(),
         out.display()
     );
+}
+
+/// How many generated arguments a human could judge, and what is wrong with the others (the
+/// check an annotation study applies before it pairs them).
+fn print_argument_quality(out: &Path) {
+    let Ok(records) = read_items(&out.join(ITEMS_FILE)) else {
+        return;
+    };
+    let mut flaws: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut total = 0;
+    for generation in records.values().filter_map(|r| r.generation.as_ref()) {
+        total += 1;
+        if let Some(flaw) = argument_quality::check(generation) {
+            *flaws.entry(flaw.describe()).or_default() += 1;
+        }
+    }
+    let flawed: usize = flaws.values().sum();
+    println!("arguments: {total}, can be judged: {}", total - flawed);
+    for (flaw, n) in flaws {
+        println!("  {n} not: {flaw}");
+    }
 }

@@ -43,6 +43,9 @@ pub struct GenerateArgs {
     /// Stop when the text contains this (repeatable); the stop text is cut off.
     #[arg(long)]
     pub stop: Vec<String>,
+    /// Words the answer begins with (the model continues them; they are not printed).
+    #[arg(long, default_value = "")]
+    pub answer_start: String,
     /// Number of samples, generated as one batch.
     #[arg(long, default_value_t = 1)]
     pub n: usize,
@@ -97,6 +100,7 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         top_p: args.top_p,
         seed: args.seed,
         stop: args.stop,
+        answer_start: args.answer_start,
     };
     let prompts = vec![args.prompt; args.n];
     let started = Instant::now();

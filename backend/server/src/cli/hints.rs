@@ -11,7 +11,7 @@ pub fn flag_hint(field: Field) -> &'static str {
         Field::Group => "use --group NAME",
         Field::SampleGroups => "use --sample-groups N",
         Field::Adapter => "use --adapter DIR",
-        Field::Answer => "leave out --answer, or use --answer sample",
+        Field::Answer => "use --answer expect or --answer sample",
         Field::Samples => "use --samples N",
         Field::Shots => "use --shots N",
         Field::Gold => "pass --gold FILE",

@@ -19,6 +19,7 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod serve;
+pub mod study;
 pub mod train;
 pub mod user;
 pub mod vim;
@@ -85,6 +86,9 @@ pub enum Command {
     /// Accounts of the web app (the first admin).
     #[command(subcommand)]
     User(user::Command),
+    /// Annotation studies of the web app, from a script.
+    #[command(subcommand)]
+    Study(study::Command),
     /// Run a saved job spec (from --print-spec, the server or a cluster task).
     Run(run::Args),
 }
@@ -119,6 +123,7 @@ impl Cli {
             Command::Report(args) => report::run(&global, args),
             Command::Serve(args) => serve::run(&global, args),
             Command::User(cmd) => user::run(cmd),
+            Command::Study(cmd) => study::run(cmd),
             Command::Run(args) => run::run(&global, args),
         }
     }

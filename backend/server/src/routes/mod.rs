@@ -51,6 +51,10 @@ pub fn api(cfg: &mut web::ServiceConfig) {
                         .get(studies::list)
                         .post(studies::create),
                 )
+                .service(web::resource("/method-pairs").get(studies::method_pairs))
+                .service(
+                    web::resource("/method-pairs/win_tie_lose.svg").get(studies::method_pairs_svg),
+                )
                 .service(web::resource("/studies/{id}").get(studies::get))
                 .service(web::resource("/studies/{id}/report").get(studies::full_report))
                 .service(web::resource("/studies/{id}/agreement").get(studies::agreement))

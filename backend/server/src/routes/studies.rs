@@ -10,7 +10,7 @@ use crate::studies::{self, charts, create, export, report};
 use actix_web::{web, HttpResponse};
 use diesel::prelude::*;
 use valuelab_common::api::auth::Role;
-use valuelab_common::api::studies::{CreateStudyRequest, CreateStudyResponse};
+use valuelab_common::api::studies::CreateStudyRequest;
 use valuelab_common::VALUE_COUNT;
 
 pub async fn create(
@@ -28,23 +28,13 @@ pub async fn create(
     .await?
     .map_err(ApiError::BadRequest)?;
     let admin = caller.user.id;
-    let items = built.pairs.len();
-    let attention_checks = built.attention_checks.len();
-    let dropped = built.dropped.clone();
-    let (id, public_url) = state
+    let response = state
         .db(move |conn| {
             let id = create::store(conn, &request, &settings, &built, admin)?;
-            let study = studies::load(conn, id)?;
-            Ok((id, studies::public_url(&study)))
+            create::response(conn, id, &built)
         })
         .await?;
-    Ok(HttpResponse::Created().json(CreateStudyResponse {
-        id,
-        items,
-        attention_checks,
-        dropped,
-        public_url,
-    }))
+    Ok(HttpResponse::Created().json(response))
 }
 
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
@@ -61,6 +51,32 @@ pub async fn list(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpR
         })
         .await?;
     Ok(HttpResponse::Ok().json(summaries))
+}
+
+/// `GET /api/method-pairs` (staff): agreement and win/tie/lose per method pair, over all studies.
+pub async fn method_pairs(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    caller.require_staff()?;
+    let pairs = state.db(studies::method_pairs::method_pairs).await?;
+    Ok(HttpResponse::Ok().json(pairs))
+}
+
+/// `GET /api/method-pairs/win_tie_lose.svg` (staff): Figure 3 with a bar per judged pair.
+pub async fn method_pairs_svg(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> ApiResult<HttpResponse> {
+    caller.require_staff()?;
+    let pairs = state.db(studies::method_pairs::method_pairs).await?;
+    let bars: Vec<(String, String, _)> = pairs
+        .into_iter()
+        .filter_map(|p| Some((p.method_a, p.method_b, p.win_tie_lose?)))
+        .collect();
+    if bars.is_empty() {
+        return Err(ApiError::not_found(
+            "no judgements yet: the chart appears with the first one",
+        ));
+    }
+    Ok(svg_response(charts::method_pairs_svg(&bars)?))
 }
 
 /// Loads study `id` for a staff caller and applies `view` to it on the database thread.

@@ -169,7 +169,7 @@ pub fn pair_runs(
         let side = |g: &ArgumentGeneration| {
             (
                 g.stance.clone().unwrap_or_default(),
-                g.premise.clone().unwrap_or_default().trim().to_string(),
+                g.premise_text().unwrap_or_default(),
             )
         };
         pairs.push(Pair {

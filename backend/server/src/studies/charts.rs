@@ -167,6 +167,80 @@ pub fn win_tie_lose_svg(
     Ok(svg)
 }
 
+/// Figure 3 over method pairs: one stacked bar per pair (A wins, ties, B wins, left to right),
+/// each segment labelled with its share.
+pub fn method_pairs_svg(pairs: &[(String, String, WinTieLose)]) -> anyhow::Result<String> {
+    let rows = pairs.len().max(1);
+    let height = 80 + 60 * rows as u32;
+    let colors = [
+        RGBColor(46, 125, 50),
+        RGBColor(150, 150, 150),
+        RGBColor(198, 40, 40),
+    ];
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (FIGURE_SIZE.0, height)).into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(|e| chart_error("method pairs", e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "A wins / tie / B wins per method pair, all studies",
+                (FONT, 15),
+            )
+            .margin(12)
+            .x_label_area_size(30)
+            .y_label_area_size(230)
+            .build_cartesian_2d(0.0..1.0, -0.5..(rows as f64 - 0.5))
+            .map_err(|e| chart_error("method pairs", e))?;
+        let label = |y: &f64| {
+            let row = rows as f64 - 1.0 - y.round();
+            match pairs.get(row as usize) {
+                Some((a, b, wtl)) if (y - y.round()).abs() < 1e-6 && row >= 0.0 => {
+                    format!("{a} (A) vs {b} (B), n = {}", wtl.n)
+                }
+                _ => String::new(),
+            }
+        };
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(rows)
+            .y_label_formatter(&label)
+            .x_label_formatter(&|x| format!("{:.0} %", x * 100.0))
+            .label_style((FONT, 12))
+            .draw()
+            .map_err(|e| chart_error("method pairs", e))?;
+        for (row, (_, _, wtl)) in pairs.iter().enumerate() {
+            let y = rows as f64 - 1.0 - row as f64;
+            let mut start = 0.0;
+            for (share, color) in [&wtl.a_wins, &wtl.ties, &wtl.b_wins]
+                .into_iter()
+                .zip(colors)
+            {
+                let end = start + share.share;
+                chart
+                    .draw_series([Rectangle::new(
+                        [(start, y - 0.3), (end, y + 0.3)],
+                        color.filled(),
+                    )])
+                    .map_err(|e| chart_error("method pairs", e))?;
+                if share.share >= 0.06 {
+                    chart
+                        .draw_series([Text::new(
+                            format!("{:.0} %", share.share * 100.0),
+                            (start + 0.01, y + 0.1),
+                            (FONT, 12).into_font().color(&WHITE),
+                        )])
+                        .map_err(|e| chart_error("method pairs", e))?;
+                }
+                start = end;
+            }
+        }
+        root.present().map_err(|e| chart_error("method pairs", e))?;
+    }
+    Ok(svg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +260,20 @@ mod tests {
             .filter_map(|chunk| chunk.rsplit('>').next().map(str::trim))
             .collect();
         assert!(texts.contains(&"5.5"), "{texts:?}");
+    }
+
+    #[test]
+    fn the_method_pair_figure_has_a_labelled_bar_per_pair() {
+        let one = win_tie_lose(&[Canonical::A, Canonical::A, Canonical::A, Canonical::B]).unwrap();
+        let two = win_tie_lose(&[Canonical::Tie, Canonical::B]).unwrap();
+        let svg = method_pairs_svg(&[
+            ("vim".into(), "prompt-long".into(), one),
+            ("vim-qa".into(), "prompt-long".into(), two),
+        ])
+        .unwrap();
+        assert!(svg.contains("vim (A) vs prompt-long (B), n = 4"), "{svg}");
+        assert!(svg.contains("vim-qa (A) vs prompt-long (B), n = 2"));
+        assert!(svg.contains("75 %") && svg.contains("25 %") && svg.contains("50 %"));
     }
 
     #[test]

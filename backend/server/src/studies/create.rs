@@ -10,8 +10,8 @@ use crate::routes::error::{ApiError, ApiResult};
 use crate::state::write_transaction;
 use diesel::prelude::*;
 use valuelab_common::api::studies::{
-    CreateStudyRequest, DEFAULT_ANNOTATORS_PER_ITEM, DEFAULT_ATTENTION_MIN_PASS,
-    DEFAULT_LEASE_MINUTES,
+    CreateStudyRequest, CreateStudyResponse, DEFAULT_ANNOTATORS_PER_ITEM,
+    DEFAULT_ATTENTION_MIN_PASS, DEFAULT_LEASE_MINUTES,
 };
 use valuelab_engine::output::stable_hash;
 
@@ -178,6 +178,18 @@ pub fn store(
             .values(&rows)
             .execute(conn)?;
         Ok(id)
+    })
+}
+
+/// What `POST /api/studies` and `valuelab study create` answer once study `id` is stored.
+pub fn response(conn: &mut Db, id: i32, built: &BuiltStudy) -> ApiResult<CreateStudyResponse> {
+    let study = super::load(conn, id)?;
+    Ok(CreateStudyResponse {
+        id,
+        items: built.pairs.len(),
+        attention_checks: built.attention_checks.len(),
+        dropped: built.dropped.clone(),
+        public_url: super::public_url(&study),
     })
 }
 

@@ -8,6 +8,7 @@ pub mod build;
 pub mod charts;
 pub mod create;
 pub mod export;
+pub mod method_pairs;
 pub mod report;
 
 use crate::db::models::Study;

@@ -111,7 +111,7 @@ fn summary_of(conn: &mut Db, study: &Study, rows: &[JudgementRow]) -> ApiResult<
 }
 
 /// Counts per item over (A, B, tie), in item order.
-fn counts_table<'a>(rows: impl Iterator<Item = &'a JudgementRow>) -> Vec<Vec<f64>> {
+pub(super) fn counts_table<'a>(rows: impl Iterator<Item = &'a JudgementRow>) -> Vec<Vec<f64>> {
     let mut per_item: BTreeMap<i32, Vec<f64>> = BTreeMap::new();
     for r in rows {
         let counts = per_item
@@ -132,7 +132,9 @@ fn category(choice: Canonical) -> usize {
     }
 }
 
-fn canonical_choices<'a>(rows: impl Iterator<Item = &'a JudgementRow>) -> Vec<Canonical> {
+pub(super) fn canonical_choices<'a>(
+    rows: impl Iterator<Item = &'a JudgementRow>,
+) -> Vec<Canonical> {
     rows.filter_map(|r| Canonical::parse(&r.judgement.choice).ok())
         .collect()
 }
@@ -153,7 +155,9 @@ pub fn study_agreement(study: &Study, rows: &[JudgementRow]) -> Agreement {
     )
 }
 
-fn counted<'a>(
+/// The judgements every figure counts: real items (no attention checks), from annotators who
+/// passed the checks.
+pub(super) fn counted<'a>(
     rows: &'a [JudgementRow],
     excluded: &'a HashSet<i32>,
 ) -> impl Iterator<Item = &'a JudgementRow> + Clone {
@@ -174,7 +178,7 @@ fn attention(rows: &[JudgementRow]) -> HashMap<i32, (usize, usize)> {
     out
 }
 
-fn excluded_annotators(study: &Study, rows: &[JudgementRow]) -> HashSet<i32> {
+pub(super) fn excluded_annotators(study: &Study, rows: &[JudgementRow]) -> HashSet<i32> {
     attention(rows)
         .into_iter()
         .filter(|(_, (seen, passed))| {

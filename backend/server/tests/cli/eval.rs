@@ -271,7 +271,13 @@ fn argument_generation_and_an_adapter_trained_here() {
     assert_eq!(items.lines().count(), 2, "{items}");
     for line in items.lines() {
         let record: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert!(record.to_string().contains("stance_text"), "{record}");
+        // expect mode (the default): a stance by likelihood, always readable, and a lead-in.
+        let generation = &record["generation"];
+        assert!(generation["stance_text"].is_string(), "{record}");
+        assert!(generation["stance"].is_string(), "{record}");
+        assert!(generation["premise_lead_in"]
+            .as_str()
+            .is_some_and(|l| l.ends_with(", because")));
     }
 
     let adapter = dir.path().join("adapter");
@@ -431,8 +437,17 @@ fn input_errors_end_with_the_flag_that_fixes_them() {
     let cases: [(&[&str], &str); 2] = [
         (&["eval", "pvq", "--method", "vim"], "(use --adapter DIR)"),
         (
-            &["eval", "args", "--method", "base", "--answer", "expect"],
-            "(leave out --answer, or use --answer sample)",
+            &[
+                "eval",
+                "args",
+                "--method",
+                "base",
+                "--answer",
+                "sample",
+                "--samples",
+                "0",
+            ],
+            "(use --samples N)",
         ),
     ];
     for (args, hint) in cases {

@@ -7,6 +7,7 @@
 //! Threads: the runner runs on the caller's thread; `stop` may be set from another (a Ctrl-C
 //! handler) and is checked between batches.
 
+mod arguments;
 mod folder;
 mod summary;
 #[cfg(test)]
@@ -17,13 +18,10 @@ pub use summary::summarise;
 
 use folder::start_info;
 
-use super::answer_mode::{is_refusal, read_samples, AnswerMode};
+use super::answer_mode::{read_samples, AnswerMode};
 use super::answerer::{paper_sampling, Answerer, ChoiceItem};
-use super::argument_generation::{
-    parse_stance, premise_prompt, stance_verb, PREMISE_MAX_TOKENS, STANCE_MAX_TOKENS,
-};
 use super::methods::{persona, Method, MethodLabel};
-use super::result::{ArgumentGeneration, ItemRecord, Speed};
+use super::result::{ItemRecord, Speed};
 use super::run_result::{RunResult, RESULTS_FILE};
 use super::task::{Task, TaskKind};
 use crate::data::groups::TargetGroup;
@@ -115,7 +113,7 @@ pub fn run(
     stop: &AtomicBool,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Outcome> {
-    check_spec(task, spec)?;
+    check_spec(spec)?;
     std::fs::create_dir_all(out_dir)
         .map_err(|e| Error::file(out_dir, None, format!("cannot create the run folder: {e}")))?;
     let mut info = start_info(out_dir, task, groups, spec, answerer.name())?;
@@ -194,7 +192,7 @@ pub fn predict(
     stop: &AtomicBool,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Option<Vec<ItemRecord>>> {
-    check_spec(task, spec)?;
+    check_spec(spec)?;
     let total = groups.len() * task.items.len();
     let started = Instant::now();
     let mut records = Vec::with_capacity(total);
@@ -214,8 +212,7 @@ pub fn predict(
     Ok(Some(records))
 }
 
-fn check_spec(task: &Task, spec: &RunSpec) -> Result<()> {
-    AnswerMode::for_task(task.kind, Some(spec.answer_mode))?;
+fn check_spec(spec: &RunSpec) -> Result<()> {
     if spec.answer_mode == AnswerMode::Sample && spec.samples == 0 {
         return Err(Error::input(
             Field::Samples,
@@ -245,16 +242,8 @@ fn answer_batch(
         generation: None,
     };
     if task.kind == TaskKind::Args {
-        return batch
-            .iter()
-            .map(|&i| {
-                let mut r = record(i);
-                let generation =
-                    generate_argument(task, i, group, persona, spec, answerer, &mut r)?;
-                r.generation = Some(generation);
-                Ok(r)
-            })
-            .collect();
+        let records = batch.iter().map(|&i| record(i)).collect();
+        return arguments::generate(task, batch, records, group, persona, spec, answerer);
     }
     match spec.answer_mode {
         AnswerMode::Expect => {
@@ -313,61 +302,6 @@ fn answer_batch(
             })
             .collect(),
     }
-}
-
-/// Table 19: a stance, then a premise for the stance generated. An unreadable stance is a
-/// parse failure and gets no premise prompt (it has no stance to fill in).
-fn generate_argument(
-    task: &Task,
-    index: usize,
-    group: &TargetGroup,
-    persona: &str,
-    spec: &RunSpec,
-    answerer: &mut dyn Answerer,
-    record: &mut ItemRecord,
-) -> Result<ArgumentGeneration> {
-    let item = &task.items[index];
-    let conclusion = item.conclusion.clone().unwrap_or_default();
-    let seed = item_seed(spec.seed, &group.name, &item.id);
-    let stance_cfg = paper_sampling(seed, STANCE_MAX_TOKENS);
-    let stance_text =
-        first(answerer.generate(persona, std::slice::from_ref(&item.prompt), &stance_cfg)?);
-    let mut samples = vec![stance_text.clone()];
-    let stance = if is_refusal(&stance_text) {
-        record.refusals += 1;
-        None
-    } else {
-        let s = parse_stance(&stance_text);
-        if s.is_none() {
-            record.parse_failures += 1;
-        }
-        s
-    };
-    let premise = match stance {
-        Some(s) => {
-            let mut cfg = paper_sampling(seed.wrapping_add(1), PREMISE_MAX_TOKENS);
-            cfg.stop = vec!["\n\n".to_string()];
-            let text = first(answerer.generate(
-                persona,
-                &[premise_prompt(&conclusion, stance_verb(s))],
-                &cfg,
-            )?);
-            if is_refusal(&text) {
-                record.refusals += 1;
-            }
-            samples.push(text.clone());
-            Some(text.trim().to_string())
-        }
-        None => None,
-    };
-    record.samples = Some(samples);
-    Ok(ArgumentGeneration {
-        conclusion,
-        method: spec.method_label(),
-        stance: stance.map(|s| s.as_str().to_string()),
-        stance_text,
-        premise,
-    })
 }
 
 fn first(mut texts: Vec<String>) -> String {

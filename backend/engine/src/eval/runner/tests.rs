@@ -346,18 +346,45 @@ fn argument_generation_stores_stance_and_premise_for_human_evaluation() {
     assert_eq!(g.method, "prompt-long");
     assert_eq!(g.stance.as_deref(), Some("against"));
     assert_eq!(g.premise.as_deref(), Some("Cars give people freedom."));
-    let err = run(
-        dir.path(),
-        &task,
-        &groups(),
-        &spec(Method::Base),
-        &mut fake,
-        &AtomicBool::new(false),
-        &mut |_| {},
+    assert_eq!(g.premise_lead_in, None);
+    assert!(fake.answer_starts.iter().all(String::is_empty));
+}
+
+#[test]
+fn expect_mode_chooses_the_stance_by_likelihood_and_continues_a_lead_in() {
+    use crate::data::touche::{Argument, Stance};
+    // The test double reads the persona's Power score for a prompt naming Power: Steps has
+    // Power 5, so it puts 0.8 on the second answer, "I disagree".
+    let task = crate::eval::argument_generation::task(&[Argument {
+        id: 7,
+        conclusion: "Power should be shared".into(),
+        stance: Stance::InFavorOf,
+        premise: "p".into(),
+        values: [false; 10],
+    }])
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut fake = PersonaFollower::with_canned(&["it corrupts.\n"]);
+    let result = run_to_end(dir.path(), &task, &spec(Method::PromptLong), &mut fake);
+    assert_eq!(result.answer_mode, AnswerMode::Expect);
+    let records = read_items(&dir.path().join(ITEMS_FILE)).unwrap();
+    let steps = &records[&("Steps".to_string(), "7".to_string())];
+    let probs = steps.probs.clone().unwrap();
+    assert!((probs[1] - 0.8).abs() < 1e-9, "{probs:?}");
+    assert_eq!(steps.parse_failures, 0);
+    let g = steps.generation.clone().unwrap();
+    assert_eq!(g.stance.as_deref(), Some("against"));
+    assert_eq!(g.stance_text, "I disagree");
+    let lead_in = "I disagree that power should be shared, because";
+    assert_eq!(g.premise_lead_in.as_deref(), Some(lead_in));
+    assert_eq!(g.premise.as_deref(), Some("it corrupts."));
+    assert_eq!(
+        g.premise_text().as_deref(),
+        Some("I disagree that power should be shared, because it corrupts.")
     );
-    let err = err.unwrap_err();
-    assert_eq!(err.field(), Some(crate::Field::Answer));
-    assert!(err.to_string().contains("always samples"), "{err}");
+    // One generation per conclusion and group, each continuing its lead-in.
+    assert_eq!(fake.generate_calls, 2);
+    assert!(fake.answer_starts.iter().any(|s| s == lead_in));
 }
 
 #[test]
