@@ -34,6 +34,9 @@ pub struct LoadConfig {
     pub annotators_per_item: usize,
     /// SIGKILL the server after this many acknowledged judgements, then restart it.
     pub kill_after: Option<usize>,
+    /// Mean time an annotator reads a pair before judging it, in ms (each wait drawn from
+    /// 0.5–1.5 × this). 0: a closed loop as fast as the server answers, far harsher than people.
+    pub think_ms: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -221,6 +224,7 @@ async fn annotator(
     token: String,
     who: String,
     target: usize,
+    think_ms: u64,
     shared: Arc<Shared>,
 ) {
     let http = client();
@@ -266,6 +270,12 @@ async fn annotator(
         };
         let item_id = item["item_id"].as_i64().unwrap_or_default();
         let choice = ["left", "right", "tie"][(item_id as usize + done) % 3];
+        if think_ms > 0 {
+            // A spread of reading times without a random generator: a hash of the item and the
+            // annotator's progress picks 0.5–1.5 × the mean.
+            let spread = (item_id as u64).wrapping_mul(2_654_435_761).wrapping_add(done as u64 * 40_503) % 1000;
+            tokio::time::sleep(Duration::from_millis(think_ms * (500 + spread) / 1000)).await;
+        }
         let started = Instant::now();
         let judged = http
             .post(format!("{base}/api/studies/{study}/judgements"))
@@ -321,6 +331,7 @@ pub async fn run(config: LoadConfig) -> anyhow::Result<LoadReport> {
                 token.clone(),
                 format!("P{i:04}"),
                 config.judgements_each,
+                config.think_ms,
                 shared.clone(),
             ))
         })

@@ -15,6 +15,7 @@ async fn a_killed_server_loses_no_acknowledged_judgement() {
         judgements_each: 6,
         annotators_per_item: 3,
         kill_after: Some(20),
+        think_ms: 0,
     })
     .await
     .unwrap_or_else(|e| panic!("load run: {e:#}"));

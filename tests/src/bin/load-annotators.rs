@@ -1,4 +1,5 @@
-//! `load-annotators [ANNOTATORS] [JUDGEMENTS_EACH] [--kill-after N]`: the load (and crash) test
+//! `load-annotators [ANNOTATORS] [JUDGEMENTS_EACH] [--kill-after N] [--think-ms MS]`: the load
+//! (and crash) test
 //! of docs/annotation.md against the `valuelab` binary built beside this one (use `--release`
 //! for the measured figures). Prints the report as JSON.
 
@@ -8,11 +9,14 @@ use valuelab_tests::load::{built_valuelab, run, LoadConfig};
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let kill_after = args
-        .iter()
-        .position(|a| a == "--kill-after")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok());
+    let flag = |name: &str| -> Option<u64> {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|n| n.parse().ok())
+    };
+    let kill_after = flag("--kill-after").map(|n| n as usize);
+    let think_ms = flag("--think-ms").unwrap_or(0);
     let numbers: Vec<usize> = args
         .iter()
         .take_while(|a| !a.starts_with("--"))
@@ -27,11 +31,13 @@ async fn main() -> ExitCode {
             judgements_each: numbers.get(1).copied().unwrap_or(20),
             annotators_per_item: 3,
             kill_after,
+            think_ms,
         };
         eprintln!(
-            "load-annotators: {} annotators × {} judgements, k = 3{}, files in {}",
+            "load-annotators: {} annotators × {} judgements, k = 3, reading {} ms{}, files in {}",
             config.annotators,
             config.judgements_each,
+            think_ms,
             kill_after
                 .map(|n| format!(", SIGKILL after {n}"))
                 .unwrap_or_default(),
