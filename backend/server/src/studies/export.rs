@@ -4,6 +4,22 @@
 use super::report::JudgementRow;
 use serde::Serialize;
 
+/// The CSV header: [`ExportRow`]'s field names in order (serde writes them with the first row;
+/// an empty study still gets them, and a test keeps the two the same).
+const HEADER: [&str; 11] = [
+    "study",
+    "item_id",
+    "group",
+    "annotator",
+    "shown_left",
+    "choice_shown",
+    "choice",
+    "seconds",
+    "attention_check",
+    "attention_passed",
+    "created_at_ms",
+];
+
 /// One exported judgement; the CSV header is these field names in this order.
 #[derive(Debug, Serialize)]
 pub struct ExportRow<'a> {
@@ -51,20 +67,7 @@ pub fn csv(judgements: &[JudgementRow]) -> anyhow::Result<String> {
         any = true;
     }
     if !any {
-        // serde writes the header with the first row; an empty study still gets its header
-        writer.write_record([
-            "study",
-            "item_id",
-            "group",
-            "annotator",
-            "shown_left",
-            "choice_shown",
-            "choice",
-            "seconds",
-            "attention_check",
-            "attention_passed",
-            "created_at_ms",
-        ])?;
+        writer.write_record(HEADER)?;
     }
     Ok(String::from_utf8(writer.into_inner()?)?)
 }
@@ -76,4 +79,36 @@ pub fn jsonl(judgements: &[JudgementRow]) -> anyhow::Result<String> {
         out.push('\n');
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::models::Judgement;
+
+    #[test]
+    fn an_empty_study_gets_the_header_its_rows_would_write() {
+        let row = JudgementRow {
+            judgement: Judgement {
+                id: 1,
+                study_id: 2,
+                item_id: 3,
+                user_id: 4,
+                a_on_left: false,
+                choice_shown: "left".into(),
+                choice: "B".into(),
+                seconds: 1.5,
+                created_at_ms: 7,
+            },
+            group: "Group_1".into(),
+            conclusion: "c".into(),
+            attention_answer: None,
+            annotator: "ann".into(),
+        };
+        let full = csv(&[row]).unwrap();
+        let empty = csv(&[]).unwrap();
+        assert_eq!(full.lines().next(), empty.lines().next());
+        assert_eq!(empty.trim_end(), HEADER.join(","));
+        assert_eq!(full.lines().nth(1), Some("2,3,Group_1,ann,B,left,B,1.5,false,,7"));
+    }
 }
