@@ -79,7 +79,7 @@ stage "arguments for the demo study: prompt-long and the VIM adapter, $VIM_GROUP
 
 stage "demo annotation study"
 # The demo's own database beside its runs; an earlier run's study and judgements are kept.
-export VALUELAB_DATABASE_URL="${VALUELAB_DATABASE_URL:-sqlite://$PWD/$OUT/valuelab.db}"
+export VALUELAB_DATABASE_URL="${VALUELAB_DATABASE_URL:-sqlite://$(cd "$OUT" && pwd)/valuelab.db}"
 password_file="$OUT/admin-password"
 if [[ ! -s "$password_file" ]]; then
     (umask 077 && head -c 12 /dev/urandom | base64 | tr '+/' 'xy' >"$password_file")

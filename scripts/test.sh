@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # valuelab's test command (README; CI runs it verbatim from .ci/run):
-# every test of the workspace, the wasm32 build of the shared core, the web app's bundle, and the
-# browser tests in headless Chromium (/usr/bin/chromium, or $CHROMIUM).
+# every test of the workspace, the API tests again on PostgreSQL when VALUELAB_TEST_POSTGRES_URL
+# names a server, the wasm32 build of the shared core, the web app's bundle, and the browser
+# tests in headless Chromium (/usr/bin/chromium, or $CHROMIUM).
 # Lints (fmt, clippy) are in scripts/lint.sh.
 set -euo pipefail
 
@@ -30,6 +31,15 @@ scripts/install-model.sh
 
 stage "cargo test (data: $VALUELAB_DATA_DIR)"
 cargo test
+
+# The same API suite on PostgreSQL, each test in a database of its own on this server (the
+# user must be allowed to create databases). .ci/run starts a server and sets the URL.
+if [[ -n "${VALUELAB_TEST_POSTGRES_URL:-}" ]]; then
+    stage "API tests on PostgreSQL ($(sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$VALUELAB_TEST_POSTGRES_URL"))"
+    VALUELAB_TEST_BACKEND=postgres cargo test -p valuelab-tests --test api
+else
+    stage "API tests on PostgreSQL: SKIPPED (VALUELAB_TEST_POSTGRES_URL is not set; .ci/run sets it)"
+fi
 
 stage "wasm32 build of valuelab-common"
 cargo build -p valuelab-common --target wasm32-unknown-unknown

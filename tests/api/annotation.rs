@@ -312,8 +312,10 @@ async fn a_public_link_with_a_prolific_id_resumes_and_ends_with_the_completion_c
         .get(&format!("/api/join/{token}?participant=a%20b"))
         .await;
     assert_eq!(bad_id.status(), StatusCode::BAD_REQUEST);
-    let bad_link = app.anonymous().get("/api/join/nonsense").await;
-    assert_eq!(bad_link.status(), StatusCode::NOT_FOUND);
+    for link in ["nonsense", "ab%00cd"] {
+        let bad_link = app.anonymous().get(&format!("/api/join/{link}")).await;
+        assert_eq!(bad_link.status(), StatusCode::NOT_FOUND, "{link}");
+    }
     // a participant of this study sees nothing of another
     let (other, _) = app.study(&admin, &["Group_1"], 1, json!({})).await;
     assert_eq!(

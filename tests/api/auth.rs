@@ -35,10 +35,15 @@ async fn wrong_passwords_and_unknown_names_get_the_same_401() {
 
     let wrong = session.login("mel", "not the password").await;
     let unknown = session.login("nobody", PASSWORD).await;
+    // a name no account can have, NUL included (which PostgreSQL cannot even compare; issue 8)
+    let impossible = session.login("mel\u{0}", PASSWORD).await;
 
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(error_text(wrong).await, error_text(unknown).await);
+    assert_eq!(impossible.status(), StatusCode::UNAUTHORIZED);
+    let wrong = error_text(wrong).await;
+    assert_eq!(wrong, error_text(unknown).await);
+    assert_eq!(wrong, error_text(impossible).await);
     assert_eq!(
         session.get("/api/auth/me").await.status(),
         StatusCode::UNAUTHORIZED

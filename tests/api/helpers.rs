@@ -1,8 +1,10 @@
 //! `spawn_app()` starts the real application on port 0 in the test's runtime, with a fresh
-//! SQLite file (not `:memory:`, which would be empty on every pooled connection), and returns a
-//! `TestApp` with one method per endpoint, so tests read as requests and assertions only.
+//! database (a SQLite file, not `:memory:`, which would be empty on every pooled connection; or
+//! a PostgreSQL database, see `database`), and returns a `TestApp` with one method per endpoint,
+//! so tests read as requests and assertions only.
 //! Each person in a test is a [`Session`]: a client with its own cookie jar.
 
+use crate::database::TestDatabase;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -19,8 +21,10 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub database_url: String,
-    /// Kept alive for the app's lifetime: the static folder and the database.
+    /// Kept alive for the app's lifetime: the static folder, fixtures and a SQLite database.
     pub dir: TempDir,
+    /// A PostgreSQL database is dropped with the app.
+    _database: TestDatabase,
 }
 
 /// Server with an empty static folder (no web app installed).
@@ -40,7 +44,8 @@ pub async fn spawn_app_with_static_files(files: &[(&str, &str)]) -> TestApp {
         }
         std::fs::write(&path, content).expect("static file");
     }
-    let database_url = format!("sqlite://{}", dir.path().join("valuelab.db").display());
+    let database = TestDatabase::new(dir.path());
+    let database_url = database.url.clone();
     let settings = Settings {
         host: "127.0.0.1".to_string(),
         port: 0,
@@ -59,6 +64,7 @@ pub async fn spawn_app_with_static_files(files: &[(&str, &str)]) -> TestApp {
         client: reqwest::Client::new(),
         database_url,
         dir,
+        _database: database,
     }
 }
 

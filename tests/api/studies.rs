@@ -164,6 +164,9 @@ async fn out_of_range_settings_are_refused_naming_the_field() {
             "completion_url",
         ),
         (json!({"annotators_per_item": -1}), "bad JSON"),
+        // PostgreSQL's text cannot hold NUL: a 400 on both backends, not a 500 (issue 8)
+        (json!({"name": "a\u{0}b"}), "name"),
+        (json!({"guidelines": "\u{0}"}), "guidelines"),
     ];
     for (change, field) in cases {
         let mut body = base.clone();

@@ -273,7 +273,10 @@ async fn annotator(
         if think_ms > 0 {
             // A spread of reading times without a random generator: a hash of the item and the
             // annotator's progress picks 0.5–1.5 × the mean.
-            let spread = (item_id as u64).wrapping_mul(2_654_435_761).wrapping_add(done as u64 * 40_503) % 1000;
+            let spread = (item_id as u64)
+                .wrapping_mul(2_654_435_761)
+                .wrapping_add(done as u64 * 40_503)
+                % 1000;
             tokio::time::sleep(Duration::from_millis(think_ms * (500 + spread) / 1000)).await;
         }
         let started = Instant::now();

@@ -33,7 +33,8 @@ pub struct Settings {
     pub data_dir: Option<PathBuf>,
     /// actix worker threads; `None` lets actix use one per core.
     pub workers: Option<usize>,
-    /// `sqlite://PATH`; `None`: the default file under the user's data directory.
+    /// `sqlite://PATH` or `postgres://...`; `None`: the default file under the user's data
+    /// directory.
     pub database_url: Option<String>,
     /// Mark session cookies `Secure` (only sent over HTTPS).
     pub secure_cookies: bool,

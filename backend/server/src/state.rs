@@ -3,7 +3,7 @@
 //! connection and keeps the async workers free.
 
 use crate::configuration::Settings;
-use crate::db::{Db, DbPool};
+use crate::db::{write_locked_transaction, Db, DbPool};
 use crate::routes::error::ApiResult;
 use actix_web::web;
 use std::sync::Mutex;
@@ -29,13 +29,16 @@ impl AppState {
     }
 }
 
-/// Writers of this process, one at a time. SQLite admits one writer per file anyway; waiting
-/// here, where a released lock wakes the next writer at once, replaces SQLite's busy handler,
-/// which polls with sleeps of up to 100 ms and made p99 latency under load several times worse.
+/// Writers of this process, one at a time. The database admits one writer at a time anyway
+/// (see [`crate::db::write_locked_transaction`]); waiting here, where a released lock wakes the
+/// next writer at once, replaces SQLite's busy handler, which polls with sleeps of up to 100 ms
+/// and made p99 latency under load several times worse. PostgreSQL's lock wakes its waiters at
+/// once too; the mutex stays so that both backends share one write path, and this process's
+/// writers queue here instead of each holding a server transaction open while they wait.
 static WRITERS: Mutex<()> = Mutex::new(());
 
-/// Runs `work` in one write transaction, rolled back on any error (`ApiError` included).
-/// `BEGIN IMMEDIATE` takes SQLite's write lock up front, so a transaction that reads and then
+/// Runs `work` in one write transaction, rolled back on any error (`ApiError` included). It holds
+/// the database's write lock from its first statement, so a transaction that reads and then
 /// writes (handing out an item) never has its read overtaken by another writer: two annotators
 /// can never take the last slot of an item at once.
 pub fn write_transaction<T>(
@@ -46,5 +49,5 @@ pub fn write_transaction<T>(
     let _writer = WRITERS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    conn.immediate_transaction(work)
+    write_locked_transaction(conn, work)
 }

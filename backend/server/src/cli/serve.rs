@@ -18,8 +18,9 @@ pub struct Args {
     /// Folder with index.html and the wasm bundle in pkg/ (default ./static, or VALUELAB_STATIC_DIR).
     #[arg(long)]
     pub static_dir: Option<PathBuf>,
-    /// Database: sqlite://PATH (default: valuelab/valuelab.db under the user's data directory,
-    /// or VALUELAB_DATABASE_URL); created and migrated on start.
+    /// Database: sqlite://PATH or postgres://USER:PASSWORD@HOST/DATABASE (default:
+    /// valuelab/valuelab.db under the user's data directory, or VALUELAB_DATABASE_URL); created
+    /// (SQLite) and migrated on start.
     #[arg(long)]
     pub database_url: Option<String>,
 }

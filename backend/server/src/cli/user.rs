@@ -5,6 +5,7 @@
 
 use crate::auth::password;
 use crate::db;
+use crate::routes::error::ApiError;
 use crate::routes::{insert_user, validate_username};
 use anyhow::Context;
 use std::io::{BufRead, IsTerminal};
@@ -23,7 +24,8 @@ pub struct AddArgs {
     pub role: Role,
     #[arg(long)]
     pub username: String,
-    /// Database: sqlite://PATH (default: the server's, or VALUELAB_DATABASE_URL).
+    /// Database: sqlite://PATH or postgres://USER:PASSWORD@HOST/DATABASE (default: the
+    /// server's, or VALUELAB_DATABASE_URL).
     #[arg(long, env = db::ENV_DATABASE_URL)]
     pub database_url: Option<String>,
 }
@@ -46,16 +48,28 @@ fn add(args: AddArgs) -> anyhow::Result<()> {
     };
     let pool = db::open(&url)?;
     let mut conn = pool.get().context("no database connection")?;
+    let url = db::redact(&url);
     insert_user(&mut conn, &username, Some(&hash), args.role.as_str(), None).map_err(|e| {
-        let text = format!("{e:?}");
-        if text.contains("UNIQUE") {
+        if is_unique_violation(&e) {
             anyhow::anyhow!("username '{username}' is taken in {url}; choose another")
         } else {
-            anyhow::anyhow!("creating the account in {url}: {text}")
+            anyhow::anyhow!("creating the account in {url}: {e:?}")
         }
     })?;
     println!("created {} '{username}' in {url}", args.role);
     Ok(())
+}
+
+/// The username's UNIQUE constraint refused the row (each backend words this differently).
+fn is_unique_violation(error: &ApiError) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    matches!(
+        error,
+        ApiError::Internal(cause) if matches!(
+            cause.downcast_ref::<Error>(),
+            Some(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+        )
+    )
 }
 
 fn read_password() -> anyhow::Result<String> {

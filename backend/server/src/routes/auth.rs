@@ -37,11 +37,16 @@ pub async fn login(
     let secure = state.settings.secure_cookies;
     let found = state
         .db(move |conn| {
-            let user: Option<User> = users::table
-                .filter(users::username.eq(username.trim()))
-                .select(User::as_select())
-                .first(conn)
-                .optional()?;
+            let username = username.trim();
+            // A name no account can have is not looked up (PostgreSQL refuses text with NUL).
+            let user: Option<User> = match validate_username(username) {
+                Ok(()) => users::table
+                    .filter(users::username.eq(username))
+                    .select(User::as_select())
+                    .first(conn)
+                    .optional()?,
+                Err(_) => None,
+            };
             let Some(user) = user else {
                 password::verify_nothing(&password);
                 return Ok(None);

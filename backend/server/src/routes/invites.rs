@@ -7,7 +7,7 @@ use super::error::{ApiError, ApiResult};
 use crate::auth::{me, password, role_of, session, Caller};
 use crate::db::models::{Invite, NewUser, Study, User};
 use crate::db::schema::{invites, studies as studies_table, users};
-use crate::db::{now_s, Db};
+use crate::db::{batch_insert, now_s, Db};
 use crate::state::{write_transaction, AppState};
 use crate::studies;
 use actix_web::{web, HttpResponse};
@@ -50,9 +50,7 @@ pub async fn create(
                     used_at: None,
                 })
                 .collect();
-            diesel::insert_into(invites::table)
-                .values(&rows)
-                .execute(conn)?;
+            batch_insert(conn, diesel::insert_into(invites::table).values(&rows))?;
             Ok(tokens)
         })
         .await?;
@@ -176,6 +174,10 @@ pub async fn join(
         validate_username(p)
             .map_err(|e| ApiError::bad_request(e.replace("username", "participant")))?;
     }
+    // Links are hex tokens; anything else names no study (and PostgreSQL refuses text with NUL).
+    if !public_token.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(no_study_has_this_link());
+    }
     let secure = state.settings.secure_cookies;
     let (user, cookie) = state
         .db(move |conn| {
@@ -185,7 +187,7 @@ pub async fn join(
                     .select(Study::as_select())
                     .first(conn)
                     .optional()?
-                    .ok_or_else(|| ApiError::not_found("no study has this link (check the URL)"))?;
+                    .ok_or_else(no_study_has_this_link)?;
                 let id = participant.unwrap_or_else(|| format!("anon-{}", &session::new_token()[..12]));
                 let username = format!("s{}-{id}", study.id);
                 let existing: Option<User> = users::table
@@ -210,4 +212,8 @@ pub async fn join(
     Ok(HttpResponse::Ok()
         .cookie(cookie)
         .json(me(&user, Role::Annotator)))
+}
+
+fn no_study_has_this_link() -> ApiError {
+    ApiError::not_found("no study has this link (check the URL)")
 }

@@ -10,7 +10,6 @@ use crate::db::schema::{assignments, judgements, study_items};
 use crate::db::{now_ms, Db};
 use crate::routes::error::{ApiError, ApiResult};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{HashMap, HashSet};
@@ -30,28 +29,17 @@ pub enum Next {
     Wait(i64),
 }
 
-/// How many annotators hold or have judged each real item, and how often A was on the left:
-/// one aggregate query, so handing out an item stays cheap as a study fills up.
-#[derive(QueryableByName)]
-struct ItemCoverage {
-    #[diesel(sql_type = Integer)]
-    item_id: i32,
-    #[diesel(sql_type = BigInt)]
-    holders: i64,
-    #[diesel(sql_type = BigInt)]
-    a_left: i64,
-}
-
-fn coverage(conn: &mut Db, study_id: i32) -> QueryResult<HashMap<i32, (usize, usize)>> {
-    let rows: Vec<ItemCoverage> = diesel::sql_query(
-        "SELECT item_id, COUNT(*) AS holders, SUM(CASE WHEN a_on_left THEN 1 ELSE 0 END) AS a_left \
-         FROM assignments WHERE study_id = ? GROUP BY item_id",
-    )
-    .bind::<Integer, _>(study_id)
-    .load(conn)?;
+/// How many annotators hold or have judged each item: one aggregate query, so handing out an
+/// item stays cheap as a study fills up.
+fn coverage(conn: &mut Db, study_id: i32) -> QueryResult<HashMap<i32, usize>> {
+    let rows: Vec<(i32, i64)> = assignments::table
+        .filter(assignments::study_id.eq(study_id))
+        .group_by(assignments::item_id)
+        .select((assignments::item_id, diesel::dsl::count_star()))
+        .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|r| (r.item_id, (r.holders as usize, r.a_left as usize)))
+        .map(|(item, holders)| (item, holders as usize))
         .collect())
 }
 
@@ -143,9 +131,11 @@ fn choose(conn: &mut Db, study: &Study, user_id: i32, now: i64) -> ApiResult<Cho
     if let Some(open) = open_lease(conn, study.id, user_id)? {
         return Ok(Choice::Resume(open));
     }
-    // ids only: the texts of the one chosen item are loaded when it is leased
+    // ids only: the texts of the one chosen item are loaded when it is leased. In id order, so
+    // the seeded draws below pick the same items whatever order the database keeps rows in.
     let items: Vec<(i32, bool)> = study_items::table
         .filter(study_items::study_id.eq(study.id))
+        .order(study_items::id)
         .select((study_items::id, study_items::attention_answer.is_not_null()))
         .load(conn)?;
     let checks: Vec<i32> = items
@@ -181,7 +171,7 @@ fn choose(conn: &mut Db, study: &Study, user_id: i32, now: i64) -> ApiResult<Cho
     let least_covered = real
         .iter()
         .filter(|id| !mine.contains(id))
-        .map(|id| (per_item.get(id).map_or(0, |c| c.0), *id))
+        .map(|id| (per_item.get(id).copied().unwrap_or(0), *id))
         .filter(|(n, _)| *n < k)
         .map(|(n, id)| (n, rng.random::<u32>(), id))
         .min();
@@ -374,26 +364,25 @@ pub fn progress(conn: &mut Db, study: &Study, user_id: i32) -> ApiResult<Progres
     })
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 /// No open lease, and every real item the caller has not judged already has k judgements.
 fn nothing_left(conn: &mut Db, study: &Study, user_id: i32) -> ApiResult<bool> {
     if open_lease(conn, study.id, user_id)?.is_some() {
         return Ok(false);
     }
-    let open: Count = diesel::sql_query(
-        "SELECT COUNT(*) AS n FROM study_items i \
-         WHERE i.study_id = ? AND i.attention_answer IS NULL \
-         AND NOT EXISTS (SELECT 1 FROM judgements j WHERE j.item_id = i.id AND j.user_id = ?) \
-         AND (SELECT COUNT(*) FROM judgements j WHERE j.item_id = i.id) < ?",
-    )
-    .bind::<Integer, _>(study.id)
-    .bind::<Integer, _>(user_id)
-    .bind::<Integer, _>(study.annotators_per_item.max(1))
-    .get_result(conn)?;
-    Ok(open.n == 0)
+    let full = judgements::table
+        .filter(judgements::study_id.eq(study.id))
+        .group_by(judgements::item_id)
+        .having(diesel::dsl::count_star().ge(i64::from(study.annotators_per_item.max(1))))
+        .select(judgements::item_id);
+    let judged_by_caller = judgements::table
+        .filter(judgements::item_id.eq(study_items::id))
+        .filter(judgements::user_id.eq(user_id));
+    let open: i64 = study_items::table
+        .filter(study_items::study_id.eq(study.id))
+        .filter(study_items::attention_answer.is_null())
+        .filter(diesel::dsl::not(diesel::dsl::exists(judged_by_caller)))
+        .filter(study_items::id.ne_all(full))
+        .count()
+        .get_result(conn)?;
+    Ok(open == 0)
 }

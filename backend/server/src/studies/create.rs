@@ -5,7 +5,7 @@ use super::build::{self, BuiltStudy, Pair};
 use crate::auth::session::new_token;
 use crate::db::models::{NewStudy, NewStudyItem};
 use crate::db::schema::{studies, study_items};
-use crate::db::{now_s, Db};
+use crate::db::{batch_insert, now_s, Db};
 use crate::routes::error::{ApiError, ApiResult};
 use crate::state::write_transaction;
 use diesel::prelude::*;
@@ -37,6 +37,20 @@ pub struct Settings {
 }
 
 pub fn validate(request: &CreateStudyRequest) -> Result<Settings, String> {
+    // PostgreSQL's text cannot hold NUL (SQLite's can): refused on both backends alike.
+    let texts = [
+        ("name", Some(&request.name)),
+        ("guidelines", Some(&request.guidelines)),
+        ("completion_url", request.completion_url.as_ref()),
+    ];
+    if let Some((field, _)) = texts
+        .iter()
+        .find(|(_, text)| text.is_some_and(|t| t.contains('\0')))
+    {
+        return Err(format!(
+            "{field}: contains a NUL character (\\u0000); remove it"
+        ));
+    }
     let name = request.name.trim().to_string();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(format!(
@@ -174,9 +188,7 @@ pub fn store(
             .chain(&built.attention_checks)
             .map(|pair| item_row(id, pair))
             .collect();
-        diesel::insert_into(study_items::table)
-            .values(&rows)
-            .execute(conn)?;
+        batch_insert(conn, diesel::insert_into(study_items::table).values(&rows))?;
         Ok(id)
     })
 }

@@ -109,6 +109,9 @@ mod tests {
         let empty = csv(&[]).unwrap();
         assert_eq!(full.lines().next(), empty.lines().next());
         assert_eq!(empty.trim_end(), HEADER.join(","));
-        assert_eq!(full.lines().nth(1), Some("2,3,Group_1,ann,B,left,B,1.5,false,,7"));
+        assert_eq!(
+            full.lines().nth(1),
+            Some("2,3,Group_1,ann,B,left,B,1.5,false,,7")
+        );
     }
 }

@@ -82,13 +82,15 @@ fn bad_roles_names_and_passwords_are_refused_with_the_rule() {
             text(&out.stderr)
         );
     }
+    // a PostgreSQL server that is not there: its URL named, the password not
     let pg = user_add(
         &["--role", "admin", "--username", "x"],
-        "postgres://u:secret@h/db",
+        "postgres://u:secret@127.0.0.1:1/db",
         "a long enough password",
     );
+    assert!(!pg.status.success());
     assert!(
-        text(&pg.stderr).contains("use sqlite://PATH"),
+        text(&pg.stderr).contains("cannot open the database postgres://u:***@127.0.0.1:1/db"),
         "{}",
         text(&pg.stderr)
     );

@@ -1,0 +1,88 @@
+//! `db/schema.rs` against the migrations of the backend under test (SQLite, or PostgreSQL with
+//! `VALUELAB_TEST_BACKEND=postgres`): every table holds rows written through the API and loads
+//! them back through the schema, so a migration cannot drift from it unnoticed, in a column's
+//! name or, on PostgreSQL, its type (an INTEGER read as BIGINT fails to load).
+
+use crate::helpers::spawn_app;
+use diesel::prelude::*;
+use reqwest::StatusCode;
+use serde_json::json;
+use valuelab_common::api::auth::Role;
+use valuelab_server::db::models::*;
+use valuelab_server::db::schema::*;
+
+#[tokio::test]
+async fn every_table_loads_through_the_diesel_schema() {
+    let app = spawn_app().await;
+    let admin = app.logged_in(Role::Admin, "ada").await;
+    let (study, _) = app.study(&admin, &["Group_1"], 2, json!({})).await;
+    let annotators = app.invited_annotators(&admin, study, 1).await;
+    let annotator = &annotators[0];
+    let item = annotator.next(study).await.expect("an item");
+    let judged = annotator
+        .judge(study, item["item_id"].as_i64().unwrap(), "left")
+        .await;
+    assert_eq!(judged.status(), StatusCode::CREATED);
+    annotator.next(study).await.expect("a second item, leased");
+
+    let pool = valuelab_server::db::open(&app.database_url).expect("test database");
+    let mut conn = pool.get().expect("connection");
+    let counts = [
+        (
+            "users",
+            users::table
+                .select(User::as_select())
+                .load(&mut conn)
+                .map(|r| r.len()),
+        ),
+        (
+            "sessions",
+            sessions::table
+                .select(Session::as_select())
+                .load(&mut conn)
+                .map(|r| r.len()),
+        ),
+        (
+            "studies",
+            studies::table
+                .select(Study::as_select())
+                .load(&mut conn)
+                .map(|r| r.len()),
+        ),
+        (
+            "study_items",
+            study_items::table
+                .select(StudyItem::as_select())
+                .load(&mut conn)
+                .map(|r| r.len()),
+        ),
+        (
+            "assignments",
+            assignments::table
+                .select(Assignment::as_select())
+                .load(&mut conn)
+                .map(|r| r.len()),
+        ),
+        (
+            "judgements",
+            judgements::table
+                .select(Judgement::as_select())
+                .load(&mut conn)
+                .map(|r| r.len()),
+        ),
+        (
+            "invites",
+            invites::table
+                .select(Invite::as_select())
+                .load(&mut conn)
+                .map(|r| r.len()),
+        ),
+    ];
+    for (table, rows) in counts {
+        let rows = rows.unwrap_or_else(|e| panic!("{table} does not load through schema.rs: {e}"));
+        assert!(
+            rows > 0,
+            "{table} is empty: the test wrote none of its rows"
+        );
+    }
+}
