@@ -172,8 +172,14 @@ impl TestApp {
         let pool = valuelab_server::db::open(&self.database_url).expect("test database");
         let mut conn = pool.get().expect("connection");
         let hash = valuelab_server::auth::password::hash(PASSWORD).expect("hash");
-        valuelab_server::routes::insert_user(&mut conn, username, Some(&hash), role.as_str(), None)
-            .expect("user inserted");
+        valuelab_server::auth::accounts::insert_user(
+            &mut conn,
+            username,
+            Some(&hash),
+            role.as_str(),
+            None,
+        )
+        .expect("user inserted");
     }
 
     /// A new account of `role`, logged in.

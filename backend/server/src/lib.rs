@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod configuration;
 pub mod db;
+pub mod error;
 pub mod routes;
 pub mod startup;
 pub mod state;

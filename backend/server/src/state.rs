@@ -4,7 +4,7 @@
 
 use crate::configuration::Settings;
 use crate::db::{write_locked_transaction, Db, DbPool};
-use crate::routes::error::ApiResult;
+use crate::error::ApiResult;
 use actix_web::web;
 use std::sync::Mutex;
 

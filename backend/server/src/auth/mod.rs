@@ -1,13 +1,14 @@
 //! Who is calling and what they may do: argon2 passwords (`password`), cookie sessions
 //! (`session`), and the [`Caller`] extractor every protected route takes, with its role checks.
 
+pub mod accounts;
 pub mod password;
 pub mod session;
 
 use crate::db::models::User;
 use crate::db::now_s;
 use crate::db::schema::{sessions, users};
-use crate::routes::error::ApiError;
+use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{web, FromRequest, HttpRequest};
 use diesel::prelude::*;

@@ -3,10 +3,10 @@
 //! from standard input when it is not a terminal (scripts: `echo "$PW" | valuelab user add ...`),
 //! else from a prompt that does not echo, asked twice.
 
+use crate::auth::accounts::{insert_user, validate_username};
 use crate::auth::password;
 use crate::db;
-use crate::routes::error::ApiError;
-use crate::routes::{insert_user, validate_username};
+use crate::error::ApiError;
 use anyhow::Context;
 use std::io::{BufRead, IsTerminal};
 use valuelab_common::api::auth::Role;

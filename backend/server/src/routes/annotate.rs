@@ -3,11 +3,11 @@
 //! `POST /judgements`, `DELETE /judgements/last` (undo), `GET /progress`. Nothing here names the
 //! methods or shows anyone else's judgements.
 
-use super::error::{ApiError, ApiResult};
 use crate::auth::Caller;
 use crate::db::models::{Study, StudyItem};
 use crate::db::schema::users;
 use crate::db::{now_s, Db};
+use crate::error::{ApiError, ApiResult};
 use crate::state::{write_transaction, AppState};
 use crate::studies::{self, assign};
 use actix_web::{web, HttpResponse};

@@ -1,33 +1,14 @@
 //! `POST /api/auth/login`, `POST /api/auth/logout`, `GET /api/auth/me`.
 
-use super::error::{ApiError, ApiResult};
+use crate::auth::accounts::validate_username;
 use crate::auth::{me, password, role_of, session, Caller};
 use crate::db::models::User;
 use crate::db::schema::users;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use valuelab_common::api::auth::Credentials;
-
-/// Longest username accepted (a Prolific id is 24 characters).
-pub const MAX_USERNAME_CHARS: usize = 64;
-
-/// Letters, digits and `. _ - @`, 1..64 characters: safe in URLs, CSV files and logs.
-pub fn validate_username(name: &str) -> Result<(), String> {
-    let n = name.chars().count();
-    if n == 0 || n > MAX_USERNAME_CHARS {
-        return Err(format!("username: use 1..{MAX_USERNAME_CHARS} characters"));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')))
-    {
-        return Err(format!(
-            "username '{name}': '{bad}' is not allowed (letters, digits and . _ - @ only)"
-        ));
-    }
-    Ok(())
-}
 
 pub async fn login(
     state: web::Data<AppState>,

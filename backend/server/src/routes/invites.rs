@@ -2,12 +2,12 @@
 //! `POST /api/invites/{token}/accept`) and a study's public link for anonymous participants
 //! (`GET /api/join/{study_token}?participant=ID`, also `?PROLIFIC_PID=ID`).
 
-use super::auth::validate_username;
-use super::error::{ApiError, ApiResult};
+use crate::auth::accounts::{insert_user, validate_username};
 use crate::auth::{me, password, role_of, session, Caller};
-use crate::db::models::{Invite, NewUser, Study, User};
+use crate::db::models::{Invite, Study, User};
 use crate::db::schema::{invites, studies as studies_table, users};
-use crate::db::{batch_insert, now_s, Db};
+use crate::db::{batch_insert, now_s};
+use crate::error::{ApiError, ApiResult};
 use crate::state::{write_transaction, AppState};
 use crate::studies;
 use actix_web::{web, HttpResponse};
@@ -115,28 +115,6 @@ pub async fn accept(
         .await?;
     let role = role_of(&user)?;
     Ok(HttpResponse::Ok().cookie(cookie).json(me(&user, role)))
-}
-
-pub fn insert_user(
-    conn: &mut Db,
-    username: &str,
-    password_hash: Option<&str>,
-    role: &str,
-    study_id: Option<i32>,
-) -> ApiResult<User> {
-    diesel::insert_into(users::table)
-        .values(NewUser {
-            username,
-            password_hash,
-            role,
-            study_id,
-            created_at: now_s(),
-        })
-        .execute(conn)?;
-    Ok(users::table
-        .filter(users::username.eq(username))
-        .select(User::as_select())
-        .first(conn)?)
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,23 +5,20 @@
 
 mod annotate;
 mod auth;
-pub mod error;
 mod health;
 mod invites;
 mod studies;
 mod values;
 
+use crate::error::ApiError;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use error::ApiError;
 use valuelab_common::api::ErrorResponse;
 
-pub use auth::validate_username;
 pub use health::health;
-pub use invites::insert_user;
 pub use values::list_values;
 
 /// Largest JSON body accepted: a study request with long guidelines fits easily.

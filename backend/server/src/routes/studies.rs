@@ -1,10 +1,10 @@
 //! Studies for admins and members: `POST /api/studies` (admin), `GET /api/studies`,
 //! `GET /api/studies/{id}`, `/report`, `/agreement`, `/judgements.csv`, `/judgements.jsonl`.
 
-use super::error::{ApiError, ApiResult};
 use crate::auth::Caller;
 use crate::db::models::Study;
 use crate::db::schema::{studies as studies_table, study_items};
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::studies::{self, charts, create, export, report};
 use actix_web::{web, HttpResponse};

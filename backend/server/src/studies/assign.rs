@@ -8,7 +8,7 @@
 use crate::db::models::{Assignment, NewAssignment, NewJudgement, Study, StudyItem};
 use crate::db::schema::{assignments, judgements, study_items};
 use crate::db::{now_ms, Db};
-use crate::routes::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
 use diesel::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -54,41 +54,42 @@ fn mine(conn: &mut Db, study_id: i32, user_id: i32) -> QueryResult<HashSet<i32>>
         .collect())
 }
 
+/// An assignment whose annotator has not judged its item yet: a lease still open.
+#[diesel::dsl::auto_type]
+fn unjudged() -> _ {
+    diesel::dsl::not(diesel::dsl::exists(
+        judgements::table
+            .filter(judgements::item_id.eq(assignments::item_id))
+            .filter(judgements::user_id.eq(assignments::user_id)),
+    ))
+}
+
 /// When the first lease of someone else's that is not judged yet runs out.
 fn first_expiry_ms(conn: &mut Db, study_id: i32) -> QueryResult<Option<i64>> {
-    let judged = judgements::table
-        .filter(judgements::item_id.eq(assignments::item_id))
-        .filter(judgements::user_id.eq(assignments::user_id));
     assignments::table
         .filter(assignments::study_id.eq(study_id))
-        .filter(diesel::dsl::not(diesel::dsl::exists(judged)))
+        .filter(unjudged())
         .select(diesel::dsl::min(assignments::lease_expires_ms))
         .first(conn)
 }
 
 /// Deletes leases that ran out unjudged, so their items go back to the pool.
 fn reclaim_expired(conn: &mut Db, study_id: i32, now: i64) -> QueryResult<usize> {
-    let judged = judgements::table
-        .filter(judgements::item_id.eq(assignments::item_id))
-        .filter(judgements::user_id.eq(assignments::user_id));
     diesel::delete(
         assignments::table
             .filter(assignments::study_id.eq(study_id))
             .filter(assignments::lease_expires_ms.lt(now))
-            .filter(diesel::dsl::not(diesel::dsl::exists(judged))),
+            .filter(unjudged()),
     )
     .execute(conn)
 }
 
 /// The caller's open lease in this study (handed out, not judged), if any.
 fn open_lease(conn: &mut Db, study_id: i32, user_id: i32) -> QueryResult<Option<Assignment>> {
-    let judged = judgements::table
-        .filter(judgements::item_id.eq(assignments::item_id))
-        .filter(judgements::user_id.eq(assignments::user_id));
     assignments::table
         .filter(assignments::study_id.eq(study_id))
         .filter(assignments::user_id.eq(user_id))
-        .filter(diesel::dsl::not(diesel::dsl::exists(judged)))
+        .filter(unjudged())
         .select(Assignment::as_select())
         .first(conn)
         .optional()

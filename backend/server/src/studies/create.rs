@@ -6,9 +6,10 @@ use crate::auth::session::new_token;
 use crate::db::models::{NewStudy, NewStudyItem};
 use crate::db::schema::{studies, study_items};
 use crate::db::{batch_insert, now_s, Db};
-use crate::routes::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
 use crate::state::write_transaction;
 use diesel::prelude::*;
+use sha2::{Digest, Sha256};
 use valuelab_common::api::studies::{
     CreateStudyRequest, CreateStudyResponse, DEFAULT_ANNOTATORS_PER_ITEM,
     DEFAULT_ATTENTION_MIN_PASS, DEFAULT_LEASE_MINUTES,
@@ -223,15 +224,9 @@ fn item_row(study_id: i32, pair: &Pair) -> NewStudyItem {
 /// A short code derived from the study's secret token, so it cannot be guessed from the URL.
 fn completion_code(public_token: &str) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let digest = crate::auth::session::token_hash(&format!("completion:{public_token}"));
-    digest
-        .as_bytes()
-        .chunks(2)
+    Sha256::digest(format!("completion:{public_token}").as_bytes())
+        .iter()
         .take(COMPLETION_CODE_CHARS)
-        .map(|pair| {
-            let byte =
-                u8::from_str_radix(std::str::from_utf8(pair).unwrap_or("00"), 16).unwrap_or(0);
-            ALPHABET[byte as usize % ALPHABET.len()] as char
-        })
+        .map(|byte| ALPHABET[*byte as usize % ALPHABET.len()] as char)
         .collect()
 }

@@ -9,7 +9,7 @@ use super::report::{
 use crate::db::models::Study;
 use crate::db::schema::studies;
 use crate::db::Db;
-use crate::routes::error::ApiResult;
+use crate::error::ApiResult;
 use diesel::prelude::*;
 use std::collections::BTreeMap;
 use valuelab_common::agreement::{agreement, BOOTSTRAP_RESAMPLES};

@@ -14,7 +14,7 @@ pub mod report;
 use crate::db::models::Study;
 use crate::db::schema::studies;
 use crate::db::Db;
-use crate::routes::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
 use diesel::prelude::*;
 
 pub fn load(conn: &mut Db, id: i32) -> ApiResult<Study> {

@@ -7,7 +7,7 @@ use super::public_url;
 use crate::db::models::{Judgement, Study};
 use crate::db::schema::{judgements, study_items, users};
 use crate::db::Db;
-use crate::routes::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
 use diesel::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use valuelab_common::agreement::{
