@@ -95,6 +95,9 @@ else
     cat "$study_file"
 fi
 
+stage "the runs into the results explorer"
+"$valuelab" runs import "$OUT"
+
 stage "web app bundle"
 scripts/build-frontend.sh
 
@@ -104,6 +107,7 @@ study_id="$(sed -n 's/^created study \([0-9]*\).*/\1/p' "$study_file")"
 public_link="$(sed -n 's/^  public link (annotators): //p' "$study_file")"
 stage "done in $((SECONDS - started)) s"
 echo "tables and plots: $OUT/report, $OUT/report-$VIM_GROUP"
+echo "runs:             $address/api/runs  (the explorer's list, JSON; admins and members)"
 echo "demo study:       $address/studies/$study_id  (log in as admin, password in $password_file)"
 echo "annotators:       $address$public_link?PROLIFIC_PID=demo-1  (any id; the same id resumes)"
 if [[ "$SERVE" != 0 ]]; then

@@ -8,6 +8,7 @@ mod database;
 mod health;
 mod helpers;
 mod not_found;
+mod runs;
 mod schema;
 mod static_files;
 mod studies;

@@ -24,6 +24,11 @@ async fn every_table_loads_through_the_diesel_schema() {
         .await;
     assert_eq!(judged.status(), StatusCode::CREATED);
     annotator.next(study).await.expect("a second item, leased");
+    let runs = app.args_runs("explorer", &["Group_1"], 1, |_, _, _| {});
+    let imported = admin
+        .post("/api/runs/import", &json!({"paths": [runs.run_a]}))
+        .await;
+    assert_eq!(imported.status(), StatusCode::OK);
 
     let pool = valuelab_server::db::open(&app.database_url).expect("test database");
     let mut conn = pool.get().expect("connection");
@@ -74,6 +79,13 @@ async fn every_table_loads_through_the_diesel_schema() {
             "invites",
             invites::table
                 .select(Invite::as_select())
+                .load(&mut conn)
+                .map(|r| r.len()),
+        ),
+        (
+            "runs",
+            runs::table
+                .select(Run::as_select())
                 .load(&mut conn)
                 .map(|r| r.len()),
         ),

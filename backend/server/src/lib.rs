@@ -8,6 +8,7 @@ pub mod configuration;
 pub mod db;
 pub mod error;
 pub mod routes;
+pub mod runs;
 pub mod startup;
 pub mod state;
 pub mod studies;

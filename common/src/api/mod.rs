@@ -2,6 +2,7 @@
 //! wasm frontend (which deserialises them), so both sides agree on field names at compile time.
 
 pub mod auth;
+pub mod runs;
 pub mod studies;
 
 use crate::values::{Value, ALL_VALUES};

@@ -18,6 +18,7 @@ pub mod kappa;
 pub mod progress;
 pub mod report;
 pub mod run;
+pub mod runs;
 pub mod serve;
 pub mod study;
 pub mod train;
@@ -86,6 +87,9 @@ pub enum Command {
     /// Accounts of the web app (the first admin).
     #[command(subcommand)]
     User(user::Command),
+    /// The results explorer's runs: import run folders into the database.
+    #[command(subcommand)]
+    Runs(runs::Command),
     /// Annotation studies of the web app, from a script.
     #[command(subcommand)]
     Study(study::Command),
@@ -124,6 +128,7 @@ impl Cli {
             Command::Serve(args) => serve::run(&global, args),
             Command::User(cmd) => user::run(cmd),
             Command::Study(cmd) => study::run(cmd),
+            Command::Runs(cmd) => runs::run(cmd),
             Command::Run(args) => run::run(&global, args),
         }
     }

@@ -173,3 +173,35 @@ pub struct Invite {
     pub used_by: Option<i32>,
     pub used_at: Option<i64>,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = runs)]
+pub struct Run {
+    pub id: i32,
+    pub path: String,
+    pub task: String,
+    pub method: String,
+    pub model: String,
+    pub answer_mode: String,
+    pub groups: String,
+    pub status: String,
+    pub started: String,
+    pub finished: Option<String>,
+    pub imported_at: i64,
+}
+
+/// A run folder as read from disk: inserted, or written over the row of the same path.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = runs)]
+pub struct NewRun {
+    pub path: String,
+    pub task: String,
+    pub method: String,
+    pub model: String,
+    pub answer_mode: String,
+    pub groups: String,
+    pub status: String,
+    pub started: String,
+    pub finished: Option<String>,
+    pub imported_at: i64,
+}

@@ -40,6 +40,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    runs (id) {
+        id -> Integer,
+        path -> Text,
+        task -> Text,
+        method -> Text,
+        model -> Text,
+        answer_mode -> Text,
+        groups -> Text,
+        status -> Text,
+        started -> Text,
+        finished -> Nullable<Text>,
+        imported_at -> BigInt,
+    }
+}
+
+diesel::table! {
     sessions (token_hash) {
         token_hash -> Text,
         user_id -> Integer,
@@ -109,6 +125,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     assignments,
     invites,
     judgements,
+    runs,
     sessions,
     studies,
     study_items,

@@ -7,6 +7,7 @@ mod annotate;
 mod auth;
 mod health;
 mod invites;
+mod runs;
 mod studies;
 mod values;
 
@@ -48,6 +49,10 @@ pub fn api(cfg: &mut web::ServiceConfig) {
                         .get(studies::list)
                         .post(studies::create),
                 )
+                .service(web::resource("/runs").get(runs::list))
+                .service(web::resource("/runs/import").post(runs::import_runs))
+                .service(web::resource("/runs/{id}").get(runs::get))
+                .service(web::resource("/runs/{id}/table.csv").get(runs::table_csv))
                 .service(web::resource("/method-pairs").get(studies::method_pairs))
                 .service(
                     web::resource("/method-pairs/win_tie_lose.svg").get(studies::method_pairs_svg),

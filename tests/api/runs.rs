@@ -1,0 +1,183 @@
+//! The results explorer's runs: importing run folders (idempotent), listing them with filters,
+//! one run with its results and its table, and who may do what.
+
+use crate::helpers::{error_text, json, spawn_app};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::path::Path;
+use valuelab_common::api::auth::Role;
+use valuelab_common::api::runs::{ImportedRun, RunSummary};
+use valuelab_engine::eval::{AnswerMode, GroupResult, RunResult, TaskKind};
+
+/// Marks a fixture run finished: a `results.json` with one group whose answers are known.
+fn finish(run: &Path) {
+    let result = RunResult {
+        task: TaskKind::Args,
+        method: "prompt-long".parse().unwrap(),
+        model: "fixture".into(),
+        answer_mode: AnswerMode::Sample,
+        keys: vec!["k1".into(), "k2".into()],
+        categories: vec!["Power".into(), "Tradition".into()],
+        groups: vec![GroupResult {
+            group: "Group_1".into(),
+            size: Some(7),
+            values: [3.0; 10],
+            target: vec![Some(0.5), Some(0.25)],
+            predicted: vec![Some(0.75), None],
+            answered: 4,
+            parse_failures: 1,
+            refusals: 0,
+        }],
+    };
+    std::fs::write(
+        run.join("results.json"),
+        serde_json::to_string(&result).unwrap(),
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn imported_runs_are_listed_filtered_and_read_back_with_their_results() {
+    let app = spawn_app().await;
+    let admin = app.logged_in(Role::Admin, "ada").await;
+    let member = app.logged_in(Role::Member, "mel").await;
+    let runs = app.args_runs("explorer", &["Group_1", "Group_2"], 2, |_, _, _| {});
+    finish(&runs.run_a);
+    let parent = runs.run_a.parent().unwrap().display().to_string();
+
+    // A folder holding run folders imports each of them; a second import changes no id.
+    let first: Vec<ImportedRun> = json(
+        admin
+            .post("/api/runs/import", &json!({"paths": [parent]}))
+            .await,
+    )
+    .await;
+    assert_eq!(first.len(), 2);
+    assert!(first.iter().all(|r| r.new));
+    let again: Vec<ImportedRun> = json(
+        admin
+            .post("/api/runs/import", &json!({"paths": [parent]}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        again.iter().map(|r| r.id).collect::<Vec<_>>(),
+        first.iter().map(|r| r.id).collect::<Vec<_>>()
+    );
+    assert!(again.iter().all(|r| !r.new));
+
+    let all: Vec<RunSummary> = json(member.get("/api/runs").await).await;
+    assert_eq!(all.len(), 2);
+    let done: Vec<RunSummary> = json(member.get("/api/runs?status=done").await).await;
+    assert_eq!(done.len(), 1);
+    assert_eq!(
+        (done[0].method.as_str(), done[0].task.as_str()),
+        ("prompt-long", "args")
+    );
+    assert_eq!(done[0].groups, ["Group_1", "Group_2"]);
+    let vim: Vec<RunSummary> = json(member.get("/api/runs?method=vim&task=").await).await;
+    assert_eq!(vim.len(), 1);
+    assert_eq!(vim[0].status, "incomplete");
+    let none: Vec<RunSummary> = json(member.get("/api/runs?group=Group_9").await).await;
+    assert!(none.is_empty());
+
+    let one: Value = json(member.get(&format!("/api/runs/{}", done[0].id)).await).await;
+    assert_eq!(one["run"]["path"], done[0].path.as_str(), "{one}");
+    assert_eq!(one["results"]["groups"][0]["answered"], 4);
+    let incomplete: Value = json(member.get(&format!("/api/runs/{}", vim[0].id)).await).await;
+    assert_eq!(incomplete["results"], Value::Null);
+
+    // NMSE over the keys with both a target and a prediction: only k1, (0.75 − 0.5)² = 0.0625.
+    let table = member
+        .text(&format!("/api/runs/{}/table.csv", done[0].id))
+        .await;
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "group,size,nmse,answered,parse_failures,refusals");
+    assert_eq!(lines[1], "Group_1,7,0.0625,4,1,0");
+    let not_yet = member
+        .get(&format!("/api/runs/{}/table.csv", vim[0].id))
+        .await;
+    assert_eq!(not_yet.status(), StatusCode::NOT_FOUND);
+    assert!(error_text(not_yet).await.contains("incomplete"));
+}
+
+#[tokio::test]
+async fn runs_are_for_staff_and_bad_input_gets_a_4xx_that_says_why() {
+    let app = spawn_app().await;
+    let admin = app.logged_in(Role::Admin, "ada").await;
+    let member = app.logged_in(Role::Member, "mel").await;
+    let (study, _) = app.study(&admin, &["Group_1"], 1, json!({})).await;
+    let annotator = app.invited_annotators(&admin, study, 1).await.remove(0);
+
+    assert_eq!(
+        annotator.get("/api/runs").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.anonymous().get("/api/runs").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let by_member = member
+        .post("/api/runs/import", &json!({"paths": ["/tmp"]}))
+        .await;
+    assert_eq!(by_member.status(), StatusCode::FORBIDDEN);
+
+    let missing = admin
+        .post("/api/runs/import", &json!({"paths": ["/no/such/folder"]}))
+        .await;
+    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+    assert!(error_text(missing).await.contains("/no/such/folder"));
+    let empty_dir = tempfile::tempdir().unwrap();
+    let nothing = admin
+        .post("/api/runs/import", &json!({"paths": [empty_dir.path()]}))
+        .await;
+    assert_eq!(nothing.status(), StatusCode::BAD_REQUEST);
+    assert!(error_text(nothing).await.contains("no run folder"));
+    let no_paths = admin.post("/api/runs/import", &json!({"paths": []})).await;
+    assert_eq!(no_paths.status(), StatusCode::BAD_REQUEST);
+    let bad_task = admin.get("/api/runs?task=poll").await;
+    assert_eq!(bad_task.status(), StatusCode::BAD_REQUEST);
+    assert!(error_text(bad_task)
+        .await
+        .contains("pvq, valuenet, ess, args"));
+    assert_eq!(
+        admin.get("/api/runs/999").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        admin.get("/api/runs/abc").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let all: Vec<RunSummary> = json(admin.get("/api/runs").await).await;
+    assert!(all.is_empty(), "a refused import stores nothing");
+}
+
+/// `valuelab runs import DIR` (the end of scripts/run-main.sh) fills the same explorer.
+#[tokio::test]
+async fn the_command_line_imports_into_the_same_explorer() {
+    let app = spawn_app().await;
+    let member = app.logged_in(Role::Member, "mel").await;
+    let runs = app.args_runs("cli", &["Group_1"], 1, |_, _, _| {});
+    let args: Vec<String> = [
+        "valuelab",
+        "runs",
+        "import",
+        &runs.run_b.display().to_string(),
+        "--database-url",
+        &app.database_url,
+    ]
+    .map(String::from)
+    .to_vec();
+    tokio::task::spawn_blocking(move || {
+        use clap::Parser;
+        valuelab_server::cli::Cli::try_parse_from(args)
+            .expect("valid arguments")
+            .run()
+    })
+    .await
+    .unwrap()
+    .expect("runs import succeeds");
+    let listed: Vec<RunSummary> = json(member.get("/api/runs").await).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].method, "vim");
+}
