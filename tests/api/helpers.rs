@@ -298,3 +298,23 @@ pub async fn json<T: DeserializeOwned>(response: reqwest::Response) -> T {
     let text = response.text().await.expect("body");
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: {e}: {text}"))
 }
+
+/// Runs `valuelab ARGS... --database-url <the app's>` in-process, as a script would against the
+/// server's database, on a blocking thread (the command line uses the database synchronously).
+pub async fn valuelab_cli(app: &TestApp, args: &[&str]) {
+    use clap::Parser;
+    let line: Vec<String> = std::iter::once("valuelab")
+        .chain(args.iter().copied())
+        .chain(["--database-url", app.database_url.as_str()])
+        .map(String::from)
+        .collect();
+    let shown = line.join(" ");
+    tokio::task::spawn_blocking(move || {
+        valuelab_server::cli::Cli::try_parse_from(&line)
+            .expect("valid arguments")
+            .run()
+    })
+    .await
+    .expect("the command's thread")
+    .unwrap_or_else(|e| panic!("{shown}: {e:#}"));
+}

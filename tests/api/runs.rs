@@ -1,7 +1,7 @@
 //! The results explorer's runs: importing run folders (idempotent), listing them with filters,
 //! one run with its results and its table, and who may do what.
 
-use crate::helpers::{error_text, json, spawn_app};
+use crate::helpers::{error_text, json, spawn_app, valuelab_cli};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -158,25 +158,8 @@ async fn the_command_line_imports_into_the_same_explorer() {
     let app = spawn_app().await;
     let member = app.logged_in(Role::Member, "mel").await;
     let runs = app.args_runs("cli", &["Group_1"], 1, |_, _, _| {});
-    let args: Vec<String> = [
-        "valuelab",
-        "runs",
-        "import",
-        &runs.run_b.display().to_string(),
-        "--database-url",
-        &app.database_url,
-    ]
-    .map(String::from)
-    .to_vec();
-    tokio::task::spawn_blocking(move || {
-        use clap::Parser;
-        valuelab_server::cli::Cli::try_parse_from(args)
-            .expect("valid arguments")
-            .run()
-    })
-    .await
-    .unwrap()
-    .expect("runs import succeeds");
+    let run_b = runs.run_b.display().to_string();
+    valuelab_cli(&app, &["runs", "import", &run_b]).await;
     let listed: Vec<RunSummary> = json(member.get("/api/runs").await).await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].method, "vim");

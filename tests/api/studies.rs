@@ -1,7 +1,7 @@
 //! Creating studies from two `eval args` runs: what is accepted, what is refused and why, and
 //! who may see what.
 
-use crate::helpers::{error_text, json, spawn_app};
+use crate::helpers::{error_text, json, spawn_app, valuelab_cli};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use valuelab_common::api::auth::Role;
@@ -264,30 +264,24 @@ async fn the_command_line_creates_a_study_and_lead_in_premises_are_shown_whole()
         g.premise_lead_in = Some("I agree that we should act, because".to_string());
         g.premise = Some("it protects every uniform wearer in the community.".to_string());
     });
-    let args: Vec<String> = [
-        "valuelab",
-        "study",
-        "create",
-        "--name",
-        "from the shell",
-        "--run-a",
-        &runs.run_a.display().to_string(),
-        "--run-b",
-        &runs.run_b.display().to_string(),
-        "--database-url",
-        &app.database_url,
-    ]
-    .map(String::from)
-    .to_vec();
-    tokio::task::spawn_blocking(move || {
-        use clap::Parser;
-        valuelab_server::cli::Cli::try_parse_from(args)
-            .expect("valid arguments")
-            .run()
-    })
-    .await
-    .unwrap()
-    .expect("study create succeeds");
+    let (run_a, run_b) = (
+        runs.run_a.display().to_string(),
+        runs.run_b.display().to_string(),
+    );
+    valuelab_cli(
+        &app,
+        &[
+            "study",
+            "create",
+            "--name",
+            "from the shell",
+            "--run-a",
+            &run_a,
+            "--run-b",
+            &run_b,
+        ],
+    )
+    .await;
 
     let studies: Vec<StudySummary> = json(admin.get("/api/studies").await).await;
     let study = studies
