@@ -4,6 +4,8 @@
 //! with `--print-spec`, or run it with a progress bar and Ctrl-C as its cancel token, then print
 //! what it produced.
 
+use crate::db;
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -132,4 +134,17 @@ impl Cli {
             Command::Run(args) => run::run(&global, args),
         }
     }
+}
+
+/// The database a command that writes to the web app's database works on: `--database-url`
+/// (or `VALUELAB_DATABASE_URL`), else the server's default. Returns a connection and the URL
+/// to print, its password redacted.
+pub fn open_database(flag: Option<String>) -> anyhow::Result<(db::PooledDb, String)> {
+    let url = match flag {
+        Some(url) => url,
+        None => db::DatabaseUrl::default_url()?,
+    };
+    let pool = db::open(&url)?;
+    let conn = pool.get().context("no database connection")?;
+    Ok((conn, db::redact(&url)))
 }

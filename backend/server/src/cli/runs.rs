@@ -3,7 +3,6 @@
 
 use crate::db;
 use crate::runs::import;
-use anyhow::Context;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Subcommand)]
@@ -29,12 +28,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
 }
 
 fn import_runs(args: ImportArgs) -> anyhow::Result<()> {
-    let url = match args.database_url {
-        Some(url) => url,
-        None => db::DatabaseUrl::default_url()?,
-    };
-    let pool = db::open(&url)?;
-    let mut conn = pool.get().context("no database connection")?;
+    let (mut conn, url) = super::open_database(args.database_url)?;
     let paths: Vec<String> = args.dirs.iter().map(|d| d.display().to_string()).collect();
     let imported = import::import(&mut conn, &paths).map_err(|e| anyhow::anyhow!("{e}"))?;
     for run in &imported {
@@ -50,7 +44,7 @@ fn import_runs(args: ImportArgs) -> anyhow::Result<()> {
     println!(
         "{} runs in {}: {new} new, {} updated",
         imported.len(),
-        db::redact(&url),
+        url,
         imported.len() - new
     );
     Ok(())

@@ -43,7 +43,7 @@ pub struct CreateArgs {
     /// The admin who owns the study (default: the first admin account).
     #[arg(long)]
     pub owner: Option<String>,
-    /// Database: sqlite://PATH (default: the server's, or VALUELAB_DATABASE_URL).
+    /// Database: sqlite://PATH or postgres://... (default: the server's, or VALUELAB_DATABASE_URL).
     #[arg(long, env = db::ENV_DATABASE_URL)]
     pub database_url: Option<String>,
 }
@@ -75,12 +75,7 @@ fn create_study(args: CreateArgs) -> anyhow::Result<()> {
     };
     let settings = create::validate(&request).map_err(anyhow::Error::msg)?;
     let built = create::build(&request, &settings).map_err(anyhow::Error::msg)?;
-    let url = match args.database_url {
-        Some(url) => url,
-        None => db::DatabaseUrl::default_url()?,
-    };
-    let pool = db::open(&url)?;
-    let mut conn = pool.get().context("no database connection")?;
+    let (mut conn, url) = super::open_database(args.database_url)?;
     let owner = owner(&mut conn, args.owner.as_deref(), &url)?;
     let stored = create::store(&mut conn, &request, &settings, &built, owner.id)
         .and_then(|id| create::response(&mut conn, id, &built))

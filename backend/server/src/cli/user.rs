@@ -42,13 +42,7 @@ fn add(args: AddArgs) -> anyhow::Result<()> {
     let secret = read_password()?;
     password::validate(&secret).map_err(anyhow::Error::msg)?;
     let hash = password::hash(&secret)?;
-    let url = match args.database_url {
-        Some(url) => url,
-        None => db::DatabaseUrl::default_url()?,
-    };
-    let pool = db::open(&url)?;
-    let mut conn = pool.get().context("no database connection")?;
-    let url = db::redact(&url);
+    let (mut conn, url) = super::open_database(args.database_url)?;
     insert_user(&mut conn, &username, Some(&hash), args.role.as_str(), None).map_err(|e| {
         if is_unique_violation(&e) {
             anyhow::anyhow!("username '{username}' is taken in {url}; choose another")
