@@ -2,6 +2,7 @@
 //! `GET /api/runs/{id}` with its results, `GET /api/runs/{id}/table.csv` (admins and members).
 
 use crate::auth::Caller;
+use crate::db::models::Run;
 use crate::error::{ApiError, ApiResult};
 use crate::runs::{self, import};
 use crate::state::AppState;
@@ -9,6 +10,7 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 use valuelab_common::api::auth::Role;
 use valuelab_common::api::runs::{ImportRunsRequest, RunFilter};
+use valuelab_engine::eval::RunResult;
 
 const TASKS: [&str; 4] = ["pvq", "valuenet", "ess", "args"];
 const STATUSES: [&str; 2] = ["done", "incomplete"];
@@ -58,6 +60,13 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(list))
 }
 
+/// Run `id` and its results: the row from the database, then `results.json` read off the
+/// database threads (file work must not hold a connection).
+async fn with_results(state: &AppState, id: i32) -> ApiResult<(Run, Option<RunResult>)> {
+    let run = state.db(move |conn| runs::load(conn, id)).await?;
+    web::block(move || runs::results(&run).map(|results| (run, results))).await?
+}
+
 /// `{run, results}`: results is the folder's `results.json`, null while the run is incomplete.
 pub async fn get(
     state: web::Data<AppState>,
@@ -65,14 +74,8 @@ pub async fn get(
     path: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
     caller.require_staff()?;
-    let id = path.into_inner();
-    let (run, results) = state
-        .db(move |conn| {
-            let run = runs::load(conn, id)?;
-            let results = runs::results(&run)?;
-            Ok((runs::summary(&run)?, results))
-        })
-        .await?;
+    let (run, results) = with_results(&state, path.into_inner()).await?;
+    let run = runs::summary(&run)?;
     Ok(HttpResponse::Ok().json(json!({"run": run, "results": results})))
 }
 
@@ -83,17 +86,12 @@ pub async fn table_csv(
 ) -> ApiResult<HttpResponse> {
     caller.require_staff()?;
     let id = path.into_inner();
-    let csv = state
-        .db(move |conn| {
-            let run = runs::load(conn, id)?;
-            let results = runs::results(&run)?.ok_or_else(|| {
-                ApiError::not_found(format!(
-                    "run {id} is incomplete: its table appears when it finishes"
-                ))
-            })?;
-            Ok(runs::table_csv(&results)?)
-        })
-        .await?;
+    let results = with_results(&state, id).await?.1.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "run {id} is incomplete: its table appears when it finishes"
+        ))
+    })?;
+    let csv = runs::table_csv(&results)?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
