@@ -66,11 +66,9 @@ pub async fn method_pairs_svg(
     caller: Caller,
 ) -> ApiResult<HttpResponse> {
     caller.require_staff()?;
-    let pairs = state.db(studies::method_pairs::method_pairs).await?;
-    let bars: Vec<(String, String, _)> = pairs
-        .into_iter()
-        .filter_map(|p| Some((p.method_a, p.method_b, p.win_tie_lose?)))
-        .collect();
+    let bars = state
+        .db(studies::method_pairs::method_pairs_win_tie_lose)
+        .await?;
     if bars.is_empty() {
         return Err(ApiError::not_found(
             "no judgements yet: the chart appears with the first one",

@@ -11,10 +11,9 @@ use crate::db::schema::studies;
 use crate::db::Db;
 use crate::error::ApiResult;
 use diesel::prelude::*;
-use std::collections::BTreeMap;
 use valuelab_common::agreement::{agreement, BOOTSTRAP_RESAMPLES};
 use valuelab_common::api::studies::MethodPairReport;
-use valuelab_common::pairwise::{win_tie_lose, Canonical};
+use valuelab_common::pairwise::{win_tie_lose, Canonical, WinTieLose};
 use valuelab_engine::output::stable_hash;
 
 #[derive(Default)]
@@ -24,26 +23,29 @@ struct Pooled {
     choices: Vec<Canonical>,
 }
 
-/// Every method pair that has a study, in the order of their first study.
-pub fn method_pairs(conn: &mut Db) -> ApiResult<Vec<MethodPairReport>> {
+/// Each method pair's counted judgements over all its studies, in the order of the pair's first
+/// study (which also sets which method is A).
+fn pooled_pairs(conn: &mut Db) -> ApiResult<Vec<((String, String), Pooled)>> {
     let all: Vec<Study> = studies::table
         .order(studies::id)
         .select(Study::as_select())
         .load(conn)?;
-    let mut order: Vec<(String, String)> = Vec::new();
-    let mut pooled: BTreeMap<(String, String), Pooled> = BTreeMap::new();
+    let mut pooled: Vec<((String, String), Pooled)> = Vec::new();
     for study in &all {
         let forward = (study.method_a.clone(), study.method_b.clone());
         let reversed = (study.method_b.clone(), study.method_a.clone());
-        // The first study of a pair sets which method is A.
-        let swap = !pooled.contains_key(&forward) && pooled.contains_key(&reversed);
-        let key = if swap { reversed } else { forward };
-        if !pooled.contains_key(&key) {
-            order.push(key.clone());
-        }
+        let position = |key: &(String, String)| pooled.iter().position(|(k, _)| k == key);
+        let (index, swap) = match (position(&forward), position(&reversed)) {
+            (Some(i), _) => (i, false),
+            (None, Some(i)) => (i, true),
+            (None, None) => {
+                pooled.push((forward, Pooled::default()));
+                (pooled.len() - 1, false)
+            }
+        };
         let rows = load_judgements(conn, study.id)?;
         let excluded = excluded_annotators(study, &rows);
-        let entry = pooled.entry(key).or_default();
+        let entry = &mut pooled[index].1;
         entry.studies.push(study.id);
         let counts = counts_table(counted(&rows, &excluded));
         let choices = canonical_choices(counted(&rows, &excluded));
@@ -58,21 +60,33 @@ pub fn method_pairs(conn: &mut Db) -> ApiResult<Vec<MethodPairReport>> {
             entry.choices.extend(choices);
         }
     }
-    Ok(order
+    Ok(pooled)
+}
+
+/// Every method pair that has a study, with agreement (bootstrap intervals) and win/tie/lose.
+pub fn method_pairs(conn: &mut Db) -> ApiResult<Vec<MethodPairReport>> {
+    Ok(pooled_pairs(conn)?
         .into_iter()
-        .filter_map(|key| {
-            let pair = pooled.remove(&key)?;
-            let seed = stable_hash(&format!("{} vs {}", key.0, key.1));
-            Some(MethodPairReport {
+        .map(|((method_a, method_b), pair)| {
+            let seed = stable_hash(&format!("{method_a} vs {method_b}"));
+            MethodPairReport {
                 items: pair.counts.len(),
                 judgements: pair.choices.len(),
                 agreement: agreement(&pair.counts, BOOTSTRAP_RESAMPLES, seed),
                 win_tie_lose: win_tie_lose(&pair.choices),
                 studies: pair.studies,
-                method_a: key.0,
-                method_b: key.1,
-            })
+                method_a,
+                method_b,
+            }
         })
+        .collect())
+}
+
+/// Win/tie/lose of each judged pair, for the chart (no bootstrap: the chart needs no more).
+pub fn method_pairs_win_tie_lose(conn: &mut Db) -> ApiResult<Vec<(String, String, WinTieLose)>> {
+    Ok(pooled_pairs(conn)?
+        .into_iter()
+        .filter_map(|((a, b), pair)| Some((a, b, win_tie_lose(&pair.choices)?)))
         .collect())
 }
 
