@@ -70,6 +70,16 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// The database of another app, used but not owned: dropping this drops nothing.
+    pub fn borrowed(url: &str) -> TestDatabase {
+        TestDatabase {
+            url: url.to_string(),
+            created: None,
+        }
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let Some((server, name)) = &self.created else {

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use tempfile::TempDir;
 use valuelab_common::api::auth::Role;
-use valuelab_server::configuration::Settings;
+use valuelab_server::configuration::{JobSettings, Settings};
 use valuelab_server::startup::Application;
 use valuelab_tests::fixtures::{write_args_runs, ArgsRuns};
 
@@ -27,14 +27,32 @@ pub struct TestApp {
     _database: TestDatabase,
 }
 
-/// Server with an empty static folder (no web app installed).
+/// Server with an empty static folder (no web app installed) and no job worker.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with_static_files(&[]).await
 }
 
-/// Server whose static folder holds `files` (relative path, content).
+/// Server whose static folder holds `files` (relative path, content), and no job worker (jobs
+/// stay queued).
 pub async fn spawn_app_with_static_files(files: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary folder");
+    let database = TestDatabase::new(dir.path());
+    let jobs = JobSettings {
+        workers: 0,
+        ..JobSettings::default()
+    };
+    spawn_app_in(dir, database, files, jobs).await
+}
+
+/// Server with a job worker of `jobs` (its folder under the app's, when it names none), on the
+/// database of `database`: two apps given one database are one server restarted.
+pub async fn spawn_app_in(
+    dir: TempDir,
+    database: TestDatabase,
+    files: &[(&str, &str)],
+    mut jobs: JobSettings,
+) -> TestApp {
+    jobs.dir = jobs.dir.or_else(|| Some(dir.path().join("jobs")));
     let static_dir = dir.path().join("static");
     std::fs::create_dir_all(&static_dir).expect("static folder");
     for (path, content) in files {
@@ -44,7 +62,6 @@ pub async fn spawn_app_with_static_files(files: &[(&str, &str)]) -> TestApp {
         }
         std::fs::write(&path, content).expect("static file");
     }
-    let database = TestDatabase::new(dir.path());
     let database_url = database.url.clone();
     let settings = Settings {
         host: "127.0.0.1".to_string(),
@@ -55,6 +72,7 @@ pub async fn spawn_app_with_static_files(files: &[(&str, &str)]) -> TestApp {
         workers: Some(1),
         database_url: Some(database_url.clone()),
         secure_cookies: false,
+        jobs,
     };
     let app = Application::build(settings).expect("application builds on a free port");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -180,6 +198,43 @@ impl TestApp {
             None,
         )
         .expect("user inserted");
+    }
+
+    /// A second server on this app's database and folder, with a job worker of `jobs`: the
+    /// server restarted after a crash, as far as the database can tell (this one keeps serving).
+    pub async fn restarted(&self, jobs: JobSettings) -> TestApp {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let settings = Settings {
+            host: "127.0.0.1".to_string(),
+            port: 0,
+            static_dir: dir.path().join("static"),
+            data_dir: None,
+            workers: Some(1),
+            database_url: Some(self.database_url.clone()),
+            secure_cookies: false,
+            jobs: JobSettings {
+                dir: jobs.dir.or_else(|| Some(self.dir.path().join("jobs"))),
+                ..jobs
+            },
+        };
+        let app = Application::build(settings).expect("a second server on the same database");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            client: reqwest::Client::new(),
+            database_url: self.database_url.clone(),
+            dir,
+            _database: TestDatabase::borrowed(&self.database_url),
+        }
+    }
+
+    /// A session of an account that exists already (made on another server of the database).
+    pub async fn log_in(&self, username: &str) -> Session {
+        let session = self.anonymous();
+        let response = session.login(username, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "login of {username}");
+        session
     }
 
     /// A new account of `role`, logged in.

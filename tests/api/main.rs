@@ -7,6 +7,7 @@ mod auth;
 mod database;
 mod health;
 mod helpers;
+mod jobs;
 mod not_found;
 mod runs;
 mod schema;

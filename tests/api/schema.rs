@@ -29,6 +29,18 @@ async fn every_table_loads_through_the_diesel_schema() {
         .post("/api/runs/import", &json!({"paths": [runs.run_a]}))
         .await;
     assert_eq!(imported.status(), StatusCode::OK);
+    let model = valuelab_tests::fixtures::tiny_model(app.dir.path());
+    let spec = json!({"job": "eval", "task": "pvq", "data_dir": valuelab_tests::fixtures::shared_data_dir(),
+        "model": {"method": "base", "model": model}, "limit_items": 1, "out": "runs/schema"});
+    let queued = admin.post("/api/jobs", &spec).await;
+    assert_eq!(queued.status(), StatusCode::CREATED);
+    let template = admin
+        .post(
+            "/api/job-templates",
+            &json!({"name": "t", "spec": spec.to_string()}),
+        )
+        .await;
+    assert_eq!(template.status(), StatusCode::CREATED);
 
     let pool = valuelab_server::db::open(&app.database_url).expect("test database");
     let mut conn = pool.get().expect("connection");
@@ -86,6 +98,27 @@ async fn every_table_loads_through_the_diesel_schema() {
             "runs",
             runs::table
                 .select(Run::as_select())
+                .load(&mut conn)
+                .map(|r| r.len()),
+        ),
+        (
+            "jobs",
+            jobs::table
+                .select(JobRow::as_select())
+                .load(&mut conn)
+                .map(|r| r.len()),
+        ),
+        (
+            "job_log",
+            job_log::table
+                .select(JobLogLine::as_select())
+                .load(&mut conn)
+                .map(|r| r.len()),
+        ),
+        (
+            "job_templates",
+            job_templates::table
+                .select(JobTemplate::as_select())
                 .load(&mut conn)
                 .map(|r| r.len()),
         ),

@@ -121,3 +121,18 @@ pub fn write_args_runs(
         groups_file,
     }
 }
+
+/// The shared research data: `VALUELAB_DATA_DIR`, else `../shared/data` beside the checkout.
+pub fn shared_data_dir() -> PathBuf {
+    std::env::var_os("VALUELAB_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
+}
+
+/// A random tiny Llama as a GGUF file in `dir` (the engine's test model: milliseconds a call).
+pub fn tiny_model(dir: &Path) -> PathBuf {
+    let path = dir.join("tiny.gguf");
+    valuelab_engine::models::testing::write_random_tiny_gguf(&path, 7)
+        .expect("the tiny test model is written");
+    path
+}

@@ -12,6 +12,12 @@ pub const ENV_STATIC_DIR: &str = "VALUELAB_STATIC_DIR";
 pub const ENV_DATA_DIR: &str = "VALUELAB_DATA_DIR";
 pub const ENV_WORKERS: &str = "VALUELAB_WORKERS";
 pub const ENV_DATABASE_URL: &str = crate::db::ENV_DATABASE_URL;
+/// Job worker threads of the server (0: the server only queues; another server runs the jobs).
+pub const ENV_JOB_WORKERS: &str = "VALUELAB_JOB_WORKERS";
+/// CPU threads each job's model work uses.
+pub const ENV_JOB_THREADS: &str = "VALUELAB_JOB_THREADS";
+/// The folder relative paths of submitted specs are resolved against (run folders, adapters).
+pub const ENV_JOBS_DIR: &str = "VALUELAB_JOBS_DIR";
 /// "1"/"true": session cookies carry `Secure` (set it when serving behind HTTPS).
 pub const ENV_SECURE_COOKIES: &str = "VALUELAB_SECURE_COOKIES";
 
@@ -38,6 +44,59 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// Mark session cookies `Secure` (only sent over HTTPS).
     pub secure_cookies: bool,
+    /// The job queue's worker.
+    pub jobs: JobSettings,
+}
+
+/// How the server runs the jobs admins submit (`POST /api/jobs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSettings {
+    /// Jobs run at once, each on a thread of its own (1 by default: a model job uses every core
+    /// it is given, and two would only share them).
+    pub workers: usize,
+    /// CPU threads for each job's model work; `None`: all cores but one, left to the web.
+    pub threads: Option<usize>,
+    /// Relative paths in a spec are taken from here; `None`: `valuelab/jobs` under the user's
+    /// data directory.
+    pub dir: Option<PathBuf>,
+    /// How often a running job's worker writes its heartbeat (and reads a Cancel).
+    pub heartbeat_ms: u64,
+    /// A running job whose heartbeat is older than this is marked interrupted: its worker died.
+    pub stale_ms: u64,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            workers: 1,
+            threads: None,
+            dir: None,
+            heartbeat_ms: 2_000,
+            stale_ms: 15_000,
+        }
+    }
+}
+
+impl JobSettings {
+    /// The jobs folder in effect.
+    pub fn dir(&self) -> anyhow::Result<PathBuf> {
+        match &self.dir {
+            Some(dir) => Ok(dir.clone()),
+            None => Ok(dirs::data_dir()
+                .context("no user data directory (HOME unset?); set VALUELAB_JOBS_DIR")?
+                .join("valuelab")
+                .join("jobs")),
+        }
+    }
+
+    /// Threads per job in effect: the setting, else all cores but one.
+    pub fn threads(&self) -> usize {
+        self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get().saturating_sub(1).max(1))
+                .unwrap_or(1)
+        })
+    }
 }
 
 impl Default for Settings {
@@ -50,6 +109,7 @@ impl Default for Settings {
             workers: None,
             database_url: None,
             secure_cookies: false,
+            jobs: JobSettings::default(),
         }
     }
 }
@@ -79,16 +139,26 @@ impl Settings {
         if let Some(dir) = get(ENV_DATA_DIR) {
             settings.data_dir = Some(PathBuf::from(dir));
         }
-        if let Some(workers) = get(ENV_WORKERS) {
-            let n: usize = workers
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .with_context(|| {
-                    format!("{ENV_WORKERS}='{workers}' is not a positive number of threads")
-                })?;
-            settings.workers = Some(n);
+        let count = |key: &str, min: usize| -> anyhow::Result<Option<usize>> {
+            get(key)
+                .map(|v| {
+                    v.trim()
+                        .parse()
+                        .ok()
+                        .filter(|n| *n >= min)
+                        .with_context(|| {
+                            format!("{key}='{v}' is not a whole number of at least {min}")
+                        })
+                })
+                .transpose()
+        };
+        settings.workers = count(ENV_WORKERS, 1)?;
+        if let Some(n) = count(ENV_JOB_WORKERS, 0)? {
+            settings.jobs.workers = n;
+        }
+        settings.jobs.threads = count(ENV_JOB_THREADS, 1)?;
+        if let Some(dir) = get(ENV_JOBS_DIR) {
+            settings.jobs.dir = Some(PathBuf::from(dir));
         }
         if let Some(url) = get(ENV_DATABASE_URL) {
             settings.database_url = Some(url.trim().to_string());
@@ -153,12 +223,17 @@ mod tests {
             (ENV_STATIC_DIR, "/srv/valuelab/static"),
             (ENV_DATA_DIR, "/data"),
             (ENV_WORKERS, "2"),
+            (ENV_JOB_WORKERS, "0"),
+            (ENV_JOB_THREADS, "3"),
+            (ENV_JOBS_DIR, "/srv/jobs"),
         ])
         .expect("valid environment");
         assert_eq!(settings.address(), "0.0.0.0:0");
         assert_eq!(settings.static_dir, PathBuf::from("/srv/valuelab/static"));
         assert_eq!(settings.data_dir, Some(PathBuf::from("/data")));
         assert_eq!(settings.workers, Some(2));
+        assert_eq!((settings.jobs.workers, settings.jobs.threads), (0, Some(3)));
+        assert_eq!(settings.jobs.dir().unwrap(), PathBuf::from("/srv/jobs"));
     }
 
     #[test]
@@ -180,5 +255,7 @@ mod tests {
     fn zero_workers_is_rejected() {
         let err = from_pairs(&[(ENV_WORKERS, "0")]).expect_err("zero threads");
         assert!(format!("{err:#}").contains("VALUELAB_WORKERS='0'"));
+        let err = from_pairs(&[(ENV_JOB_THREADS, "0")]).expect_err("zero threads");
+        assert!(format!("{err:#}").contains("VALUELAB_JOB_THREADS='0'"));
     }
 }

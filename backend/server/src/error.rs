@@ -4,6 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use std::collections::BTreeMap;
 use std::fmt;
 use valuelab_common::api::ErrorResponse;
 
@@ -11,6 +12,8 @@ use valuelab_common::api::ErrorResponse;
 pub enum ApiError {
     /// 400: the request is malformed or names something invalid.
     BadRequest(String),
+    /// 400 for a form (a job spec): each bad field, a dotted path, with what is wrong with it.
+    InvalidFields(BTreeMap<String, String>),
     /// 401: no valid session.
     Unauthorized(String),
     /// 403: logged in, but not allowed.
@@ -51,6 +54,10 @@ impl fmt::Display for ApiError {
             | ApiError::NotFound(m)
             | ApiError::Conflict(m)
             | ApiError::Gone(m) => f.write_str(m),
+            ApiError::InvalidFields(fields) => {
+                let each: Vec<String> = fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                f.write_str(&each.join("; "))
+            }
             ApiError::Internal(_) => {
                 f.write_str("internal server error (the server log has the cause)")
             }
@@ -61,7 +68,7 @@ impl fmt::Display for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::InvalidFields(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -76,8 +83,13 @@ impl ResponseError for ApiError {
             log::error!("{cause:#}");
             eprintln!("valuelab serve: internal error: {cause:#}");
         }
+        let fields = match self {
+            ApiError::InvalidFields(fields) => fields.clone(),
+            _ => BTreeMap::new(),
+        };
         HttpResponse::build(self.status_code()).json(ErrorResponse {
             error: self.to_string(),
+            fields,
         })
     }
 }

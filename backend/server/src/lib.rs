@@ -7,6 +7,7 @@ pub mod cli;
 pub mod configuration;
 pub mod db;
 pub mod error;
+pub mod jobs;
 pub mod routes;
 pub mod runs;
 pub mod startup;

@@ -3,6 +3,7 @@
 //! `/api` and the built frontend from the static folder. Request handlers live in `routes`.
 
 use crate::configuration::Settings;
+use crate::jobs::worker::JobWorkers;
 use crate::routes;
 use crate::state::AppState;
 use actix_web::dev::Server;
@@ -15,6 +16,7 @@ pub struct Application {
     port: u16,
     serves_frontend: bool,
     server: Server,
+    workers: JobWorkers,
 }
 
 impl Application {
@@ -31,12 +33,22 @@ impl Application {
             .port();
         let serves_frontend = settings.static_dir.join("index.html").is_file();
         let pool = crate::db::open(&settings.database_url()?)?;
+        let jobs_dir = settings.jobs.dir()?;
+        std::fs::create_dir_all(&jobs_dir).with_context(|| {
+            format!(
+                "cannot create the jobs folder {} (choose another with VALUELAB_JOBS_DIR)",
+                jobs_dir.display()
+            )
+        })?;
+        let workers = JobWorkers::start(pool.clone(), &settings.jobs, settings.data_dir.as_deref())
+            .context("cannot start the job worker threads")?;
         let state = AppState { pool, settings };
         let server = run(listener, state, serves_frontend)?;
         Ok(Application {
             port,
             serves_frontend,
             server,
+            workers,
         })
     }
 
@@ -50,9 +62,13 @@ impl Application {
         self.serves_frontend
     }
 
-    /// Serves until the process receives Ctrl-C / SIGTERM (actix handles the signals).
+    /// Serves until the process receives Ctrl-C / SIGTERM (actix handles the signals), then
+    /// stops the job workers: running jobs stop at their next batch or step, resumable.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        let workers = self.workers;
+        let _ = actix_web::rt::task::spawn_blocking(move || workers.stop()).await;
+        served
     }
 }
 

@@ -2,11 +2,13 @@
 //! wasm frontend (which deserialises them), so both sides agree on field names at compile time.
 
 pub mod auth;
+pub mod jobs;
 pub mod runs;
 pub mod studies;
 
 use crate::values::{Value, ALL_VALUES};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// `GET /api/health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,10 +57,13 @@ impl ValuesResponse {
     }
 }
 
-/// Body of every error answer of the API (4xx and 5xx).
+/// Body of every error answer of the API (4xx and 5xx). A form's 400 (a bad job spec) adds
+/// `fields`: each bad field, as a dotted path (`model.batch_size`), with what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorResponse {
     pub error: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
 }
 
 #[cfg(test)]

@@ -15,9 +15,11 @@
 //! names a thread count (candle's kernels run on the current rayon pool), so two jobs in one
 //! process do not share or resize a global pool.
 
+pub mod check;
 pub mod eval;
 pub mod groups;
 pub mod model;
+mod paths;
 pub mod predict;
 pub mod progress;
 pub mod record;

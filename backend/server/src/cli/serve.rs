@@ -23,6 +23,17 @@ pub struct Args {
     /// (SQLite) and migrated on start.
     #[arg(long)]
     pub database_url: Option<String>,
+    /// Jobs run at once from the queue (default 1, or VALUELAB_JOB_WORKERS); 0 only queues
+    /// them, for another server on the same database to run.
+    #[arg(long, value_name = "N")]
+    pub job_workers: Option<usize>,
+    /// CPU threads of each job's model work (default all cores but one, or VALUELAB_JOB_THREADS).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub job_threads: Option<u16>,
+    /// Folder that relative paths of submitted job specs are resolved against (default
+    /// valuelab/jobs under the user's data directory, or VALUELAB_JOBS_DIR).
+    #[arg(long, value_name = "DIR")]
+    pub jobs_dir: Option<PathBuf>,
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
@@ -61,6 +72,15 @@ fn settings(global: &GlobalArgs, args: Args, mut settings: Settings) -> Settings
     if let Some(dir) = &global.data_dir {
         settings.data_dir = Some(dir.clone());
     }
+    if let Some(n) = args.job_workers {
+        settings.jobs.workers = n;
+    }
+    if let Some(n) = args.job_threads {
+        settings.jobs.threads = Some(n as usize);
+    }
+    if let Some(dir) = args.jobs_dir {
+        settings.jobs.dir = Some(dir);
+    }
     settings
 }
 
@@ -88,6 +108,9 @@ mod tests {
             port: Some(0),
             static_dir: None,
             database_url: Some("sqlite:///tmp/v.db".to_string()),
+            job_workers: Some(0),
+            job_threads: None,
+            jobs_dir: Some(PathBuf::from("/srv/jobs")),
         };
         let from_env = Settings {
             port: 9000,
@@ -99,6 +122,8 @@ mod tests {
         assert_eq!(settings.static_dir, PathBuf::from("/srv/static"));
         assert_eq!(settings.data_dir, Some(PathBuf::from("/data")));
         assert_eq!(settings.database_url.as_deref(), Some("sqlite:///tmp/v.db"));
+        assert_eq!(settings.jobs.workers, 0);
+        assert_eq!(settings.jobs.dir, Some(PathBuf::from("/srv/jobs")));
     }
 
     #[test]

@@ -205,3 +205,75 @@ pub struct NewRun {
     pub finished: Option<String>,
     pub imported_at: i64,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = jobs)]
+pub struct JobRow {
+    pub id: i32,
+    pub kind: String,
+    pub spec: String,
+    pub backend: String,
+    pub status: String,
+    pub out: String,
+    pub progress_done: i64,
+    pub progress_total: i64,
+    pub detail: Option<String>,
+    pub cancel_requested: bool,
+    pub run_id: Option<i32>,
+    pub error: Option<String>,
+    pub slurm_job_id: Option<String>,
+    pub attempts: i32,
+    pub created_by: i32,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub heartbeat_at: Option<i64>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = jobs)]
+pub struct NewJob {
+    pub kind: String,
+    pub spec: String,
+    pub backend: String,
+    pub status: String,
+    pub out: String,
+    pub created_by: i32,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = job_log)]
+pub struct JobLogLine {
+    pub id: i32,
+    pub job_id: i32,
+    pub at_ms: i64,
+    pub line: String,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = job_log)]
+pub struct NewJobLogLine<'a> {
+    pub job_id: i32,
+    pub at_ms: i64,
+    pub line: &'a str,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = job_templates)]
+pub struct JobTemplate {
+    pub id: i32,
+    pub name: String,
+    pub spec: String,
+    pub created_by: i32,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = job_templates)]
+pub struct NewJobTemplate<'a> {
+    pub name: &'a str,
+    pub spec: &'a str,
+    pub created_by: i32,
+    pub created_at: i64,
+}

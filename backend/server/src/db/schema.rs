@@ -26,6 +26,49 @@ diesel::table! {
 }
 
 diesel::table! {
+    job_log (id) {
+        id -> Integer,
+        job_id -> Integer,
+        at_ms -> BigInt,
+        line -> Text,
+    }
+}
+
+diesel::table! {
+    job_templates (id) {
+        id -> Integer,
+        name -> Text,
+        spec -> Text,
+        created_by -> Integer,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Integer,
+        kind -> Text,
+        spec -> Text,
+        backend -> Text,
+        status -> Text,
+        out -> Text,
+        progress_done -> BigInt,
+        progress_total -> BigInt,
+        detail -> Nullable<Text>,
+        cancel_requested -> Bool,
+        run_id -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        slurm_job_id -> Nullable<Text>,
+        attempts -> Integer,
+        created_by -> Integer,
+        created_at -> BigInt,
+        started_at -> Nullable<BigInt>,
+        finished_at -> Nullable<BigInt>,
+        heartbeat_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     judgements (id) {
         id -> Integer,
         study_id -> Integer,
@@ -117,6 +160,8 @@ diesel::table! {
 }
 
 diesel::joinable!(assignments -> study_items (item_id));
+diesel::joinable!(job_log -> jobs (job_id));
+diesel::joinable!(jobs -> runs (run_id));
 diesel::joinable!(judgements -> study_items (item_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(study_items -> studies (study_id));
@@ -124,6 +169,9 @@ diesel::joinable!(study_items -> studies (study_id));
 diesel::allow_tables_to_appear_in_same_query!(
     assignments,
     invites,
+    job_log,
+    job_templates,
+    jobs,
     judgements,
     runs,
     sessions,

@@ -7,6 +7,7 @@ mod annotate;
 mod auth;
 mod health;
 mod invites;
+mod jobs;
 mod runs;
 mod studies;
 mod values;
@@ -53,6 +54,17 @@ pub fn api(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/runs/import").post(runs::import_runs))
                 .service(web::resource("/runs/{id}").get(runs::get))
                 .service(web::resource("/runs/{id}/table.csv").get(runs::table_csv))
+                .service(web::resource("/jobs").get(jobs::list).post(jobs::create))
+                .service(web::resource("/jobs/{id}").get(jobs::get))
+                .service(web::resource("/jobs/{id}/cancel").post(jobs::cancel))
+                .service(web::resource("/jobs/{id}/resume").post(jobs::resume))
+                .service(web::resource("/jobs/{id}/log").get(jobs::log))
+                .service(
+                    web::resource("/job-templates")
+                        .get(jobs::templates)
+                        .post(jobs::save_template),
+                )
+                .service(web::resource("/job-templates/{id}").delete(jobs::delete_template))
                 .service(web::resource("/method-pairs").get(studies::method_pairs))
                 .service(
                     web::resource("/method-pairs/win_tie_lose.svg").get(studies::method_pairs_svg),
@@ -138,5 +150,6 @@ async fn api_not_found(request: HttpRequest) -> HttpResponse {
             request.method(),
             request.path()
         ),
+        fields: Default::default(),
     })
 }

@@ -1,0 +1,267 @@
+//! A job spec checked before it is queued: the server's run form answers a bad spec with one
+//! message per field instead of a job that fails minutes later. Only what is cheap is checked —
+//! numbers in range, files and folders that exist, groups that the groups table knows, a model
+//! that resolves, an adapter where the method needs one — never loading a model or a data set.
+//! A spec that passes can still fail at run time (a corrupt file); the job's error says why.
+
+use super::model::ModelChoice;
+use super::{EvalJob, Job, TrainJob};
+use crate::data::groups::{find_group, read_groups, TargetGroup};
+use crate::data::DataDir;
+use crate::eval::TaskKind;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Each bad field of a spec (a dotted path, `model.batch_size`) with what is wrong with it.
+pub type SpecProblems = BTreeMap<String, String>;
+
+/// The problems of `job`, empty when it may be queued.
+pub fn check(job: &Job) -> SpecProblems {
+    let mut problems = Problems::default();
+    match job {
+        Job::Eval(j) => check_eval(j, &mut problems),
+        Job::Train(j) => check_train(j, &mut problems),
+        // The other jobs read small tables and fail within a second if their input is bad.
+        Job::Groups(_) | Job::VimData(_) | Job::Predict(_) | Job::Report(_) => {}
+    }
+    problems.0
+}
+
+#[derive(Default)]
+struct Problems(SpecProblems);
+
+impl Problems {
+    fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.entry(field.to_string()).or_insert(message.into());
+    }
+
+    /// A whole number that must be at least `min`.
+    fn at_least(&mut self, field: &str, value: usize, min: usize) {
+        if value < min {
+            self.add(field, format!("must be at least {min}, got {value}"));
+        }
+    }
+
+    fn existing(&mut self, field: &str, path: &Option<PathBuf>) {
+        if let Some(path) = path.as_deref().filter(|p| !p.exists()) {
+            self.add(
+                field,
+                format!("{} does not exist on the server", path.display()),
+            );
+        }
+    }
+}
+
+fn check_eval(job: &EvalJob, problems: &mut Problems) {
+    let data_dir = data_dir(&job.data_dir, problems);
+    let groups = groups_table(&job.groups_file, data_dir.as_ref(), problems);
+    if let Some(groups) = groups {
+        if let Err(e) = job.groups.select(&groups) {
+            problems.add("groups", e.to_string());
+        }
+    }
+    check_model(&job.model, problems);
+    if let Some(n) = job.limit_items {
+        problems.at_least("limit_items", n, 1);
+    }
+    problems.existing("questions", &job.questions);
+    problems.existing("gold", &job.gold);
+    if job.task != TaskKind::Ess {
+        for (field, given) in [
+            ("questions", job.questions.is_some()),
+            ("gold", job.gold.is_some()),
+            ("shots", job.shots > 0),
+        ] {
+            if given {
+                problems.add(field, format!("only the ess task takes {field}"));
+            }
+        }
+    } else if job.shots > 0 && job.gold.is_none() {
+        problems.add(
+            "gold",
+            "few-shot examples are drawn from gold answers: give a gold file",
+        );
+    }
+    check_out(&job.out, problems);
+}
+
+fn check_model(model: &ModelChoice, problems: &mut Problems) {
+    if let Err(e) = crate::models::resolve(&model.model) {
+        problems.add("model.model", e.to_string());
+    }
+    let method = model.method;
+    match (&model.adapter, method.needs_adapter()) {
+        (None, true) => problems.add(
+            "model.adapter",
+            format!(
+                "method {method} needs the folder of a trained adapter (a training job's output)"
+            ),
+        ),
+        (Some(_), false) => problems.add(
+            "model.adapter",
+            format!("method {method} puts the values in the prompt and takes no adapter"),
+        ),
+        _ => problems.existing("model.adapter", &model.adapter),
+    }
+    if model.cuda && !cfg!(feature = "cuda") {
+        problems.add(
+            "model.cuda",
+            "this server was built without CUDA (rebuild with --features cuda)",
+        );
+    }
+    problems.at_least("model.batch_size", model.batch_size, 1);
+    problems.at_least("model.samples", model.samples, 1);
+    if let Some(threads) = model.threads {
+        problems.at_least("model.threads", threads, 1);
+    }
+}
+
+fn check_train(job: &TrainJob, problems: &mut Problems) {
+    let examples = &job.examples;
+    let data_dir = data_dir(&examples.data_dir, problems);
+    let groups = groups_table(&examples.groups_file, data_dir.as_ref(), problems);
+    if let Some(groups) = groups {
+        if let Err(e) = find_group(&groups, &examples.group) {
+            problems.add("group", e.to_string());
+        }
+    }
+    if let Err(e) = examples.check() {
+        problems.add("threshold", e.to_string());
+    }
+    if let Err(e) = crate::models::resolve(&job.model) {
+        problems.add("model", e.to_string());
+    }
+    if job.cuda && !cfg!(feature = "cuda") {
+        problems.add(
+            "cuda",
+            "this server was built without CUDA (rebuild with --features cuda)",
+        );
+    }
+    for (field, value) in [
+        ("epochs", job.epochs),
+        ("batch_size", job.batch_size),
+        ("grad_accum", job.grad_accum),
+        ("checkpoint_every", job.checkpoint_every),
+        ("lora.r", job.lora.r),
+    ] {
+        problems.at_least(field, value, 1);
+    }
+    problems.at_least("max_seq_len", job.max_seq_len, 8);
+    for (field, value) in [
+        ("max_steps", job.max_steps),
+        ("max_examples", job.max_examples),
+        ("threads", job.threads),
+    ] {
+        if let Some(value) = value {
+            problems.at_least(field, value, 1);
+        }
+    }
+    if !(job.lr.is_finite() && job.lr > 0.0) {
+        problems.add("lr", format!("must be a positive number, got {}", job.lr));
+    }
+    if !(job.weight_decay.is_finite() && job.weight_decay >= 0.0) {
+        problems.add(
+            "weight_decay",
+            format!("must be 0 or more, got {}", job.weight_decay),
+        );
+    }
+    check_out(&job.out, problems);
+}
+
+fn check_out(out: &Path, problems: &mut Problems) {
+    if out.as_os_str().is_empty() {
+        problems.add("out", "give the folder the job writes to");
+    }
+}
+
+/// The data directory the spec names (or the environment's), when it resolves.
+fn data_dir(given: &Option<PathBuf>, problems: &mut Problems) -> Option<DataDir> {
+    DataDir::resolve(given.as_deref())
+        .map_err(|e| problems.add("data_dir", e.to_string()))
+        .ok()
+}
+
+/// The groups table a spec reads: its own file, else the data directory's.
+fn groups_table(
+    file: &Option<PathBuf>,
+    data_dir: Option<&DataDir>,
+    problems: &mut Problems,
+) -> Option<Vec<TargetGroup>> {
+    let path = match file {
+        Some(path) => path.clone(),
+        None => data_dir?.groups_csv(),
+    };
+    let field = if file.is_some() {
+        "groups_file"
+    } else {
+        "data_dir"
+    };
+    read_groups(&path)
+        .map_err(|e| problems.add(field, e.to_string()))
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::testdata::shared_data;
+    use crate::eval::Method;
+    use crate::groups::GroupSelection;
+
+    fn eval_job(model: &str) -> EvalJob {
+        EvalJob {
+            task: TaskKind::Pvq,
+            data_dir: Some(shared_data().root().to_path_buf()),
+            groups_file: None,
+            groups: GroupSelection::Names(vec!["Group_1".into()]),
+            model: ModelChoice {
+                method: Method::PromptShort,
+                model: model.to_string(),
+                adapter: None,
+                cuda: false,
+                answer: None,
+                samples: 5,
+                seed: 3,
+                batch_size: 2,
+                threads: Some(1),
+            },
+            limit_items: Some(4),
+            questions: None,
+            gold: None,
+            shots: 0,
+            out: PathBuf::from("runs/pvq"),
+        }
+    }
+
+    #[test]
+    fn a_runnable_spec_has_no_problems_and_each_bad_field_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("tiny.gguf");
+        crate::models::testing::write_random_tiny_gguf(&model, 7).unwrap();
+        let good = eval_job(&model.display().to_string());
+        assert_eq!(check(&Job::Eval(good.clone())), SpecProblems::new());
+
+        let mut bad = good;
+        bad.groups = GroupSelection::Names(vec!["Atlantis".into()]);
+        bad.model.model = dir.path().join("none.gguf").display().to_string();
+        bad.model.method = Method::Vim;
+        bad.model.batch_size = 0;
+        bad.limit_items = Some(0);
+        bad.shots = 2;
+        let problems = check(&Job::Eval(bad));
+        let fields: Vec<&str> = problems.keys().map(String::as_str).collect();
+        assert_eq!(
+            fields,
+            [
+                "groups",
+                "limit_items",
+                "model.adapter",
+                "model.batch_size",
+                "model.model",
+                "shots"
+            ]
+        );
+        assert!(problems["groups"].contains("Atlantis"), "{problems:?}");
+        assert!(problems["model.batch_size"].contains("at least 1"));
+    }
+}
