@@ -44,9 +44,55 @@ pub fn paired_t_test(a: &[f64], b: &[f64]) -> Option<TTest> {
     })
 }
 
+/// A mean with its two-sided 95 % Student-t interval (repeated seeds of one configuration).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MeanInterval {
+    pub n: usize,
+    pub mean: f64,
+    /// `None` for a single value (no spread to estimate).
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+}
+
+/// The mean of `xs` and its 95 % interval, mean ± t(0.975, n − 1) · s / √n. `None` for no value
+/// or a non-finite one.
+pub fn mean_interval(xs: &[f64]) -> Option<MeanInterval> {
+    if xs.is_empty() || xs.iter().any(|x| !x.is_finite()) {
+        return None;
+    }
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let half = (xs.len() > 1)
+        .then(|| {
+            let sd = (xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0)).sqrt();
+            let t = StudentsT::new(0.0, 1.0, n - 1.0).ok()?.inverse_cdf(0.975);
+            Some(t * sd / n.sqrt())
+        })
+        .flatten();
+    Some(MeanInterval {
+        n: xs.len(),
+        mean,
+        low: half.map(|h| mean - h),
+        high: half.map(|h| mean + h),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mean_interval_uses_students_t() {
+        // 1, 2, 3: mean 2, s = 1, t(0.975, 2) = 4.302653: half width 4.302653 / √3 = 2.484138.
+        let m = mean_interval(&[1.0, 2.0, 3.0]).unwrap();
+        assert_eq!((m.n, m.mean), (3, 2.0));
+        assert!((m.high.unwrap() - (2.0 + 2.484_138)).abs() < 1e-5, "{m:?}");
+        assert!((m.low.unwrap() - (2.0 - 2.484_138)).abs() < 1e-5, "{m:?}");
+        let one = mean_interval(&[0.5]).unwrap();
+        assert_eq!((one.mean, one.low, one.high), (0.5, None, None));
+        assert_eq!(mean_interval(&[]), None);
+        assert_eq!(mean_interval(&[1.0, f64::NAN]), None);
+    }
 
     #[test]
     fn matches_a_closed_form_two_degrees_of_freedom_case() {

@@ -5,13 +5,16 @@
 use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use valuelab_common::api::{ErrorResponse, HealthResponse};
 
-/// A failed call: the HTTP status (0 when the server was unreachable) and what to show.
-#[derive(Debug, Clone, PartialEq)]
+/// A failed call: the HTTP status (0 when the server was unreachable), what to show, and for a
+/// form's 400 the message of each bad field (a dotted path such as `model.batch_size`).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Failure {
     pub status: u16,
     pub message: String,
+    pub fields: BTreeMap<String, String>,
 }
 
 impl std::fmt::Display for Failure {
@@ -26,6 +29,7 @@ fn unreachable(err: gloo_net::Error) -> Failure {
     Failure {
         status: 0,
         message: format!("the server cannot be reached ({err})"),
+        fields: BTreeMap::new(),
     }
 }
 
@@ -36,15 +40,20 @@ async fn read<T: DeserializeOwned>(response: Response) -> ApiResult<Option<T>> {
         return Ok(None);
     }
     if !response.ok() {
-        let message = match response.json::<ErrorResponse>().await {
-            Ok(body) => body.error,
-            Err(_) => format!("the server answered {status}"),
+        let (message, fields) = match response.json::<ErrorResponse>().await {
+            Ok(body) => (body.error, body.fields),
+            Err(_) => (format!("the server answered {status}"), BTreeMap::new()),
         };
-        return Err(Failure { status, message });
+        return Err(Failure {
+            status,
+            message,
+            fields,
+        });
     }
     response.json::<T>().await.map(Some).map_err(|err| Failure {
         status,
         message: format!("unexpected answer from {}: {err}", response.url()),
+        fields: BTreeMap::new(),
     })
 }
 
@@ -67,6 +76,7 @@ pub fn required<T>(value: ApiResult<Option<T>>) -> ApiResult<T> {
         v.ok_or(Failure {
             status: 204,
             message: "the server sent no content".to_string(),
+            fields: BTreeMap::new(),
         })
     })
 }

@@ -2,7 +2,7 @@
 //! its own state from the API, so a reload always resumes where the server says the person is;
 //! that is all the routing the app needs, so it has no client-side router.
 
-use crate::pages::{annotate, home, join, login, report, studies};
+use crate::pages::{annotate, compare, home, job, jobs, join, login, report, runs, studies};
 use leptos::prelude::*;
 
 #[component]
@@ -24,6 +24,17 @@ pub fn App() -> impl IntoView {
         },
         ["annotate", id] => match id.parse::<i32>() {
             Ok(id) => view! { <annotate::Annotate id=id/> }.into_any(),
+            Err(_) => not_found(&path).into_any(),
+        },
+        ["jobs"] => jobs::Jobs().into_any(),
+        ["jobs", id] => match id.parse::<i32>() {
+            Ok(id) => view! { <job::Job id=id/> }.into_any(),
+            Err(_) => not_found(&path).into_any(),
+        },
+        ["runs"] => runs::Runs().into_any(),
+        ["compare"] => compare::Compare().into_any(),
+        ["runs", id] => match id.parse::<i32>() {
+            Ok(id) => view! { <runs::Run id=id/> }.into_any(),
             Err(_) => not_found(&path).into_any(),
         },
         ["join", token] => view! { <join::Join token=token.to_string()/> }.into_any(),

@@ -4,6 +4,7 @@
 mod agreement;
 mod annotation;
 mod auth;
+mod compare;
 mod database;
 mod health;
 mod helpers;

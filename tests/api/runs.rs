@@ -84,8 +84,10 @@ async fn imported_runs_are_listed_filtered_and_read_back_with_their_results() {
     let one: Value = json(member.get(&format!("/api/runs/{}", done[0].id)).await).await;
     assert_eq!(one["run"]["path"], done[0].path.as_str(), "{one}");
     assert_eq!(one["results"]["groups"][0]["answered"], 4);
+    assert_eq!(one["table"][0]["nmse"], 0.0625, "{one}");
     let incomplete: Value = json(member.get(&format!("/api/runs/{}", vim[0].id)).await).await;
     assert_eq!(incomplete["results"], Value::Null);
+    assert_eq!(incomplete["table"], json!([]));
 
     // NMSE over the keys with both a target and a prediction: only k1, (0.75 − 0.5)² = 0.0625.
     let table = member

@@ -101,8 +101,13 @@ fn run(listener: TcpListener, state: AppState, serves_frontend: bool) -> anyhow:
 }
 
 /// Paths the web app draws itself (frontend `app.rs`); each is served `index.html`.
-const APP_PAGES: [&str; 6] = [
+const APP_PAGES: [&str; 11] = [
     "/login",
+    "/compare",
+    "/jobs",
+    "/jobs/{id}",
+    "/runs",
+    "/runs/{id}",
     "/studies",
     "/studies/{id}",
     "/annotate/{id}",

@@ -1,10 +1,14 @@
 //! One module per page; `app` picks one from the URL.
 
 pub mod annotate;
+pub mod compare;
 pub mod home;
+pub mod job;
+pub mod jobs;
 pub mod join;
 pub mod login;
 pub mod report;
+pub mod runs;
 pub mod studies;
 
 use crate::api::{self, Failure};

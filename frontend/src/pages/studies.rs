@@ -18,6 +18,7 @@ pub fn Studies() -> impl IntoView {
     });
     view! {
         <main>
+            <nav><a href="/runs">"Runs"</a> " · " <a href="/jobs">"Jobs"</a></nav>
             <h1>"Annotation studies"</h1>
             {move || list.get().map(|result| match result {
                 Ok(studies) if studies.is_empty() => view! { <p>"No study yet."</p> }.into_any(),

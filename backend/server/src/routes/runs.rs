@@ -1,15 +1,19 @@
 //! The results explorer's API: `POST /api/runs/import` (admin), `GET /api/runs` with filters,
-//! `GET /api/runs/{id}` with its results, `GET /api/runs/{id}/table.csv` (admins and members).
+//! `GET /api/runs/{id}` with its results, `GET /api/runs/{id}/table.csv`; several runs side by
+//! side: `GET /api/runs/compare` (JSON), `/api/runs/compare.csv`, and their charts
+//! `GET /api/runs/charts/{nmse|radar|scatter}.svg` (admins and members).
 
 use crate::auth::Caller;
 use crate::db::models::Run;
 use crate::error::{ApiError, ApiResult};
-use crate::runs::{self, import};
+use crate::runs::{self, compare, import};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
+use serde::Deserialize;
 use serde_json::json;
 use valuelab_common::api::auth::Role;
 use valuelab_common::api::runs::{ImportRunsRequest, RunFilter};
+use valuelab_engine::eval::report::{plots, Report};
 use valuelab_engine::eval::RunResult;
 
 const TASKS: [&str; 4] = ["pvq", "valuenet", "ess", "args"];
@@ -67,7 +71,8 @@ async fn with_results(state: &AppState, id: i32) -> ApiResult<(Run, Option<RunRe
     web::block(move || runs::results(&run).map(|results| (run, results))).await?
 }
 
-/// `{run, results}`: results is the folder's `results.json`, null while the run is incomplete.
+/// `{run, results, table}`: results is the folder's `results.json`, null while the run is
+/// incomplete; table its rows per group (empty while incomplete).
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -76,7 +81,8 @@ pub async fn get(
     caller.require_staff()?;
     let (run, results) = with_results(&state, path.into_inner()).await?;
     let run = runs::summary(&run)?;
-    Ok(HttpResponse::Ok().json(json!({"run": run, "results": results})))
+    let table = results.as_ref().map(runs::group_rows).unwrap_or_default();
+    Ok(HttpResponse::Ok().json(json!({"run": run, "results": results, "table": table})))
 }
 
 pub async fn table_csv(
@@ -99,4 +105,100 @@ pub async fn table_csv(
             format!("attachment; filename=\"run-{id}.csv\""),
         ))
         .body(csv))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CompareQuery {
+    pub ids: String,
+    pub baseline: Option<i32>,
+}
+
+/// The runs of `ids` and their report, built off the database threads.
+async fn report_of(state: &AppState, ids: &str) -> ApiResult<(Vec<Run>, Report)> {
+    let ids = compare::parse_ids(ids)?;
+    let runs = state.db(move |conn| compare::load_all(conn, &ids)).await?;
+    web::block(move || compare::report(&runs).map(|report| (runs, report))).await?
+}
+
+/// `GET /api/runs/compare?ids=3,5&baseline=3`.
+pub async fn compare_runs(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<CompareQuery>,
+) -> ApiResult<HttpResponse> {
+    caller.require_staff()?;
+    let (runs, report) = report_of(&state, &query.ids).await?;
+    let comparison = compare::compare(&runs, &report, query.baseline)?;
+    Ok(HttpResponse::Ok().json(comparison))
+}
+
+/// `GET /api/runs/compare.csv?ids=3,5&baseline=3`.
+pub async fn compare_csv(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<CompareQuery>,
+) -> ApiResult<HttpResponse> {
+    caller.require_staff()?;
+    let (runs, report) = report_of(&state, &query.ids).await?;
+    let comparison = compare::compare(&runs, &report, query.baseline)?;
+    let csv = compare::comparison_csv(&comparison)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"comparison.csv\"",
+        ))
+        .body(csv))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChartQuery {
+    pub ids: String,
+    /// The radar's group (by name; default the first).
+    pub group: Option<String>,
+}
+
+/// `GET /api/runs/charts/{chart}.svg?ids=3,5[&group=G]`: `nmse` (bars per category and
+/// method), `radar` (target vs model per value, one group), `scatter` (group size vs NMSE).
+pub async fn chart_svg(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    query: web::Query<ChartQuery>,
+) -> ApiResult<HttpResponse> {
+    caller.require_staff()?;
+    let chart = path.into_inner();
+    let chart = chart.strip_suffix(".svg").unwrap_or(&chart).to_string();
+    if !["nmse", "radar", "scatter"].contains(&chart.as_str()) {
+        return Err(ApiError::not_found(format!(
+            "no chart '{chart}': nmse.svg, radar.svg or scatter.svg"
+        )));
+    }
+    let (_, report) = report_of(&state, &query.ids).await?;
+    let task = report
+        .tasks
+        .first()
+        .ok_or_else(|| ApiError::not_found("these runs have no scored answers to draw"))?;
+    let group = match &query.group {
+        Some(name) => task
+            .groups
+            .iter()
+            .position(|g| &g.group == name)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("group: '{name}' is not a group of these runs"))
+            })?,
+        None => 0,
+    };
+    let svg = match chart.as_str() {
+        "nmse" => plots::nmse_bars(task),
+        "radar" => plots::radar(task, group),
+        _ => plots::size_scatter(task),
+    }
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("drawing {chart}: {e}")))?
+    .ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no {chart} chart for these runs (the task or the groups lack what it plots)"
+        ))
+    })?;
+    Ok(HttpResponse::Ok().content_type("image/svg+xml").body(svg))
 }

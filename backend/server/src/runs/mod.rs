@@ -2,6 +2,7 @@
 //! filters, and read back with their results from disk (the folder stays the source of truth;
 //! the row is its index).
 
+pub mod compare;
 pub mod import;
 
 use crate::db::models::Run;
@@ -9,9 +10,8 @@ use crate::db::schema::runs;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use diesel::prelude::*;
-use serde::Serialize;
 use std::path::Path;
-use valuelab_common::api::runs::{RunFilter, RunSummary};
+use valuelab_common::api::runs::{RunFilter, RunGroupRow, RunSummary};
 use valuelab_engine::eval::RunResult;
 
 pub fn summary(run: &Run) -> ApiResult<RunSummary> {
@@ -85,38 +85,39 @@ pub fn results(run: &Run) -> ApiResult<Option<RunResult>> {
         .map_err(|e| ApiError::not_found(format!("run {}: {e}", run.id)))
 }
 
-/// One row of `table.csv`: a target group's figures in the run.
-#[derive(Serialize)]
-struct GroupRow<'a> {
-    group: &'a str,
-    size: Option<usize>,
-    /// Normalised mean squared error against the group's gold, where the task has gold.
-    nmse: Option<f64>,
-    answered: usize,
-    parse_failures: usize,
-    refusals: usize,
+/// Per group: NMSE against the group's gold (where the task has gold) and the answer counts —
+/// the rows of `table.csv` and of the run page's table.
+pub fn group_rows(result: &RunResult) -> Vec<RunGroupRow> {
+    result
+        .groups
+        .iter()
+        .map(|g| {
+            let (predicted, target): (Vec<f64>, Vec<f64>) = g
+                .predicted
+                .iter()
+                .zip(&g.target)
+                .filter_map(|(p, t)| Some(((*p)?, (*t)?)))
+                .unzip();
+            RunGroupRow {
+                group: g.group.clone(),
+                size: g.size,
+                nmse: valuelab_common::metrics::nmse(&predicted, &target),
+                answered: g.answered,
+                parse_failures: g.parse_failures,
+                refusals: g.refusals,
+            }
+        })
+        .collect()
 }
 
-/// Per group: NMSE and the answer counts, as CSV.
+/// [`group_rows`] as CSV (a header even when there is no group).
 pub fn table_csv(result: &RunResult) -> anyhow::Result<String> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    for g in &result.groups {
-        let (predicted, target): (Vec<f64>, Vec<f64>) = g
-            .predicted
-            .iter()
-            .zip(&g.target)
-            .filter_map(|(p, t)| Some(((*p)?, (*t)?)))
-            .unzip();
-        writer.serialize(GroupRow {
-            group: &g.group,
-            size: g.size,
-            nmse: valuelab_common::metrics::nmse(&predicted, &target),
-            answered: g.answered,
-            parse_failures: g.parse_failures,
-            refusals: g.refusals,
-        })?;
+    let rows = group_rows(result);
+    for row in &rows {
+        writer.serialize(row)?;
     }
-    if result.groups.is_empty() {
+    if rows.is_empty() {
         writer.write_record([
             "group",
             "size",
