@@ -391,3 +391,54 @@ async fn templates_are_saved_by_name_listed_and_deleted() {
     let missing = admin.delete(&format!("/api/job-templates/{id}")).await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
+
+/// The server's Slurm backend on a real cluster (`.ci/run` starts a one-node one); skipped,
+/// saying so, without one.
+#[tokio::test]
+async fn a_job_posted_for_slurm_runs_as_an_array_and_enters_the_explorer() {
+    let ready = std::process::Command::new("sinfo")
+        .args(["-h", "-o", "%T"])
+        .output()
+        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
+    if !ready {
+        eprintln!("SKIPPED: no Slurm cluster here; .ci/run starts one with scripts/slurm-local.sh");
+        return;
+    }
+    let app = app_with(JobSettings {
+        slurm: Some(Default::default()),
+        slurm_exe: Some(valuelab_tests::load::built_valuelab().expect("valuelab is built")),
+        ..quick_worker(1)
+    })
+    .await;
+    let admin = app.logged_in(Role::Admin, "ada").await;
+    let model = tiny_model(app.dir.path());
+    let mut spec = pvq_spec(
+        &model,
+        json!({"names": ["Group_1", "Group_2", "Albania"]}),
+        Some(3),
+        "runs/on-slurm",
+    );
+    spec["backend"] = json!("slurm");
+    let id = submit(&admin, &spec).await;
+    let done = wait_for(&admin, id, "ended", |j| {
+        !["queued", "running"].contains(&j.status.as_str())
+    })
+    .await;
+    assert_eq!(done.status, "done", "{done:?}");
+    assert_eq!(
+        (
+            done.backend.as_str(),
+            done.progress.done,
+            done.progress.total
+        ),
+        ("slurm", 3, 3)
+    );
+    assert!(done.slurm_job_id.is_some());
+    let run_id = done.run_id.expect("the merged run is in the explorer");
+    let run: Value = json(admin.get(&format!("/api/runs/{run_id}")).await).await;
+    assert_eq!(run["run"]["status"], "done");
+    assert_eq!(
+        run["run"]["groups"],
+        json!(["Group_1", "Group_2", "Albania"])
+    );
+}

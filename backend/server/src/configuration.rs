@@ -63,6 +63,10 @@ pub struct JobSettings {
     pub heartbeat_ms: u64,
     /// A running job whose heartbeat is older than this is marked interrupted: its worker died.
     pub stale_ms: u64,
+    /// Submitting to Slurm (`"backend": "slurm"`): its resources, when `sbatch` runs here.
+    pub slurm: Option<crate::slurm::SlurmOptions>,
+    /// The `valuelab` binary Slurm tasks run (`None`: this server's own).
+    pub slurm_exe: Option<PathBuf>,
 }
 
 impl Default for JobSettings {
@@ -73,6 +77,8 @@ impl Default for JobSettings {
             dir: None,
             heartbeat_ms: 2_000,
             stale_ms: 15_000,
+            slurm: None,
+            slurm_exe: None,
         }
     }
 }

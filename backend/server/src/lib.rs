@@ -10,6 +10,7 @@ pub mod error;
 pub mod jobs;
 pub mod routes;
 pub mod runs;
+pub mod slurm;
 pub mod startup;
 pub mod state;
 pub mod studies;

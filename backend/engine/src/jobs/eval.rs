@@ -5,7 +5,7 @@
 
 use super::model::ModelChoice;
 use super::progress::{CancelToken, JobEvent, ProgressSink};
-use crate::data::groups::read_groups;
+use crate::data::groups::{read_groups, TargetGroup};
 use crate::data::{
     ess::read_questions, pvq::read_pvq40, touche::read_arguments, valuenet::read_valuenet,
 };
@@ -58,6 +58,18 @@ pub struct EvalOutput {
 }
 
 impl EvalJob {
+    /// The groups table the job reads and the groups it selects from it.
+    pub fn selected_groups(&self) -> Result<(PathBuf, Vec<TargetGroup>)> {
+        let groups_file = DataDir::file_or(
+            self.groups_file.as_deref(),
+            self.data_dir.as_deref(),
+            DataDir::groups_csv,
+        )
+        .context(|| "the tasks read the research data".to_string())?;
+        let groups = self.groups.select(&read_groups(&groups_file)?)?;
+        Ok((groups_file, groups))
+    }
+
     pub fn run(&self, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<EvalOutput> {
         let data = || {
             DataDir::resolve(self.data_dir.as_deref())
@@ -67,8 +79,7 @@ impl EvalJob {
             DataDir::file_or(explicit.as_deref(), self.data_dir.as_deref(), default)
                 .context(|| "the tasks read the research data".to_string())
         };
-        let groups_file = file_or(&self.groups_file, DataDir::groups_csv)?;
-        let groups = self.groups.select(&read_groups(&groups_file)?)?;
+        let (groups_file, groups) = self.selected_groups()?;
         let mut task = match self.task {
             TaskKind::Pvq => pvq::task(&read_pvq40(&data()?.pvq40_items_tsv())?)?,
             TaskKind::ValueNet => valuenet::task(&read_valuenet(&data()?.valuenet_dir())?)?,

@@ -15,6 +15,7 @@
 //! names a thread count (candle's kernels run on the current rayon pool), so two jobs in one
 //! process do not share or resize a global pool.
 
+pub mod array;
 pub mod check;
 pub mod eval;
 pub mod groups;

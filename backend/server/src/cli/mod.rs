@@ -16,6 +16,7 @@ pub mod eval;
 pub mod generate;
 pub mod groups;
 pub mod hints;
+pub mod jobs;
 pub mod kappa;
 pub mod progress;
 pub mod report;
@@ -53,6 +54,18 @@ pub struct GlobalArgs {
     /// SPEC.json` runs it.
     #[arg(long, global = true)]
     pub print_spec: bool,
+    /// Where a job runs: here, or submitted to Slurm (an evaluation as an array over its groups;
+    /// `valuelab jobs status|cancel|import ID` follow it).
+    #[arg(long, global = true, value_enum, default_value = "local")]
+    pub backend: Backend,
+    #[command(flatten)]
+    pub slurm: crate::slurm::SlurmOptions,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    Local,
+    Slurm,
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +110,9 @@ pub enum Command {
     Study(study::Command),
     /// Run a saved job spec (from --print-spec, the server or a cluster task).
     Run(run::Args),
+    /// Jobs submitted to Slurm (`--backend slurm`): status, cancel, import into the explorer.
+    #[command(subcommand)]
+    Jobs(jobs::Command),
 }
 
 impl Cli {
@@ -115,6 +131,9 @@ impl Cli {
         if global.print_spec && !runs_a_job {
             anyhow::bail!("--print-spec is for the commands that run a job: groups, vim data, train, eval, predict, report and run");
         }
+        if global.backend == Backend::Slurm && !runs_a_job {
+            anyhow::bail!("--backend slurm is for the commands that run a job: groups, vim data, train, eval, predict, report and run");
+        }
         match self.command {
             Command::Kappa(args) => kappa::run(&global, args),
             Command::Data(cmd) => data::run(&global, cmd),
@@ -132,6 +151,7 @@ impl Cli {
             Command::Study(cmd) => study::run(cmd),
             Command::Runs(cmd) => runs::run(cmd),
             Command::Run(args) => run::run(&global, args),
+            Command::Jobs(cmd) => jobs::run(cmd),
         }
     }
 }

@@ -3,8 +3,10 @@
 //! print what it produced — the same output whether the job came from flags or a file.
 
 use super::progress::TerminalSink;
+use super::Backend;
 use super::{eval, groups, report, train, vim, GlobalArgs};
 use std::path::PathBuf;
+use valuelab_engine::jobs::array::ArrayPlan;
 use valuelab_engine::jobs::{self, CancelToken, Job, JobOutput, JsonLinesSink, ProgressSink};
 
 #[derive(Debug, clap::Args)]
@@ -17,6 +19,13 @@ pub struct Args {
     /// JSON object per event (`jsonl`: cluster logs, other programs).
     #[arg(long, value_enum, default_value = "bar")]
     pub progress: ProgressFormat,
+    /// Run only array task N of the spec (a Slurm array task: `--array-index
+    /// $SLURM_ARRAY_TASK_ID`): an evaluation's Nth chunk of groups, into `<out>/tasks/NNNN`.
+    #[arg(long, value_name = "N")]
+    pub array_index: Option<usize>,
+    /// Groups per array task (as submitted).
+    #[arg(long, value_name = "K", default_value_t = 1, requires = "array_index")]
+    pub groups_per_task: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -26,8 +35,11 @@ pub enum ProgressFormat {
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
-    let job =
+    let mut job =
         Job::from_json_file(&args.spec)?.with_defaults(global.data_dir.as_deref(), global.threads);
+    if let Some(index) = args.array_index {
+        job = ArrayPlan::of(&job, args.groups_per_task)?.task(&job, index)?;
+    }
     match args.progress {
         ProgressFormat::Bar => execute(global, job),
         ProgressFormat::Jsonl => {
@@ -51,6 +63,22 @@ fn execute_with(
 ) -> anyhow::Result<()> {
     if global.print_spec {
         println!("{}", job.to_json());
+        return Ok(());
+    }
+    if global.backend == Backend::Slurm {
+        let exe = std::env::current_exe()?;
+        let submission =
+            crate::slurm::submit(&job, &global.slurm, global.data_dir.as_deref(), &exe)?;
+        println!("{}", submission.job_id);
+        eprintln!(
+            "submitted Slurm job {} ({} array tasks); follow it with `valuelab jobs status {}`, \
+             then `valuelab jobs import {}`; files in {}",
+            submission.job_id,
+            submission.tasks,
+            submission.job_id,
+            submission.job_id,
+            submission.dir.display()
+        );
         return Ok(());
     }
     let cancel = CancelToken::new();

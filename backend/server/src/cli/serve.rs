@@ -81,6 +81,10 @@ fn settings(global: &GlobalArgs, args: Args, mut settings: Settings) -> Settings
     if let Some(dir) = args.jobs_dir {
         settings.jobs.dir = Some(dir);
     }
+    // Jobs posted with "backend": "slurm" are submitted with these resources, where sbatch runs.
+    if crate::slurm::available() {
+        settings.jobs.slurm = Some(global.slurm.clone());
+    }
     settings
 }
 
@@ -102,6 +106,8 @@ mod tests {
             data_dir: Some(PathBuf::from("/data")),
             threads: None,
             print_spec: false,
+            backend: super::super::Backend::Local,
+            slurm: Default::default(),
         };
         let args = Args {
             host: Some("0.0.0.0".to_string()),

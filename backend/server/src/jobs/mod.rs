@@ -9,6 +9,7 @@
 //! forever. Resume queues a cancelled, interrupted or failed job again: an evaluation continues
 //! with the items its run folder lacks, a training from its last checkpoint.
 
+pub mod on_slurm;
 pub mod sink;
 pub mod submit;
 pub mod worker;

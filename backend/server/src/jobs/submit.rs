@@ -89,8 +89,8 @@ fn backend(given: Option<Value>, slurm: bool) -> ApiResult<Backend> {
         Some(Some("slurm")) if slurm => Ok(Backend::Slurm),
         Some(Some("slurm")) => Err(fields([(
             "backend",
-            "this server has no Slurm backend (sbatch is not installed where it runs); use \
-             \"local\""
+            "this server does not submit to Slurm (sbatch does not run where it runs); use \
+             \"local\", or `valuelab ... --backend slurm` on a cluster's login node"
                 .to_string(),
         )])),
         _ => Err(fields([(
@@ -256,7 +256,10 @@ mod tests {
         let errors = field_errors(json!({"job": "fly"}));
         assert!(errors["job"].contains("\"fly\""), "{errors:?}");
         let errors = field_errors(json!({"job": "eval", "backend": "slurm"}));
-        assert!(errors["backend"].contains("no Slurm"), "{errors:?}");
+        assert!(
+            errors["backend"].contains("does not submit to Slurm"),
+            "{errors:?}"
+        );
         let errors = field_errors(json!({"job": "eval", "backend": 3}));
         assert!(errors["backend"].contains("got 3"), "{errors:?}");
         let errors = field_errors(json!([1, 2]));

@@ -9,8 +9,10 @@
 //! reaches a job from any server. Before looking for work, a worker sweeps: a running job whose
 //! heartbeat went stale lost its worker and is marked interrupted.
 //! When the server stops (Ctrl-C), running jobs are stopped at their next batch or step and
-//! marked interrupted, to be resumed.
+//! marked interrupted, to be resumed. Jobs for Slurm are submitted and followed by a thread of
+//! their own (`on_slurm`), started beside the workers.
 
+use super::on_slurm::SlurmFollower;
 use super::sink::DbSink;
 use super::{append_log, load, sweep_stale};
 use crate::configuration::JobSettings;
@@ -44,7 +46,7 @@ struct Shared {
     settings: JobSettings,
     threads: usize,
     data_dir: Option<PathBuf>,
-    stopping: AtomicBool,
+    stopping: Arc<AtomicBool>,
     /// The cancel tokens of the jobs running in this process, stopped with the server.
     running: Mutex<HashMap<i32, CancelToken>>,
 }
@@ -61,10 +63,10 @@ impl JobWorkers {
             settings: settings.clone(),
             threads: settings.threads(),
             data_dir: data_dir.map(Path::to_path_buf),
-            stopping: AtomicBool::new(false),
+            stopping: Arc::new(AtomicBool::new(false)),
             running: Mutex::new(HashMap::new()),
         });
-        let handles = (0..settings.workers)
+        let mut handles = (0..settings.workers)
             .map(|i| {
                 let shared = shared.clone();
                 std::thread::Builder::new()
@@ -72,6 +74,14 @@ impl JobWorkers {
                     .spawn(move || work(&shared))
             })
             .collect::<std::io::Result<Vec<_>>>()?;
+        if settings.workers > 0 {
+            handles.extend(SlurmFollower::start(
+                shared.pool.clone(),
+                settings,
+                data_dir,
+                shared.stopping.clone(),
+            )?);
+        }
         Ok(JobWorkers { shared, handles })
     }
 

@@ -29,6 +29,7 @@ pub async fn create(
     caller.require(&[Role::Admin])?;
     let jobs_dir = state.settings.jobs.dir()?;
     let data_dir = state.settings.data_dir.clone();
+    let slurm = state.settings.jobs.slurm.is_some();
     // The spec check reads files (groups table, model path): off the async workers.
     let submission = web::block(move || {
         submit::parse(
@@ -36,7 +37,7 @@ pub async fn create(
             &SubmitContext {
                 jobs_dir: &jobs_dir,
                 data_dir: data_dir.as_deref(),
-                slurm: false,
+                slurm,
             },
         )
     })
