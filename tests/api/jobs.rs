@@ -434,6 +434,13 @@ async fn a_job_posted_for_slurm_runs_as_an_array_and_enters_the_explorer() {
         ("slurm", 3, 3)
     );
     assert!(done.slurm_job_id.is_some());
+    let tasks: Vec<(usize, &str)> = done
+        .tasks
+        .iter()
+        .map(|t| (t.index, t.state.as_str()))
+        .collect();
+    assert_eq!(tasks, [(0, "done"), (1, "done"), (2, "done")]);
+    assert_eq!(done.tasks[2].groups, ["Albania"]);
     let run_id = done.run_id.expect("the merged run is in the explorer");
     let run: Value = json(admin.get(&format!("/api/runs/{run_id}")).await).await;
     assert_eq!(run["run"]["status"], "done");

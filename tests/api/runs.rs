@@ -166,3 +166,54 @@ async fn the_command_line_imports_into_the_same_explorer() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].method, "vim");
 }
+
+/// A run's page links the studies built on its arguments, with its wins seen from its side.
+#[tokio::test]
+async fn a_run_lists_the_studies_built_on_it_with_its_win_rate() {
+    let app = spawn_app().await;
+    let admin = app.logged_in(Role::Admin, "ada").await;
+    let (study, _) = app.study(&admin, &["Group_1"], 2, json!({})).await;
+    let summary: Value = json(admin.get(&format!("/api/studies/{study}")).await).await;
+    let (run_a, run_b) = (summary["run_a"].clone(), summary["run_b"].clone());
+    for run in [&run_a, &run_b] {
+        finish(Path::new(run.as_str().unwrap()));
+    }
+    let imported: Vec<ImportedRun> = json(
+        admin
+            .post("/api/runs/import", &json!({"paths": [run_a, run_b]}))
+            .await,
+    )
+    .await;
+    let annotator = &app.invited_annotators(&admin, study, 1).await[0];
+    let item = annotator.next(study).await.expect("an item");
+    let judged = annotator
+        .judge(study, item["item_id"].as_i64().unwrap(), "left")
+        .await;
+    assert_eq!(judged.status(), StatusCode::CREATED);
+
+    let side = |page: &Value| page["studies"][0].clone();
+    let a: Value = json(admin.get(&format!("/api/runs/{}", imported[0].id)).await).await;
+    let b: Value = json(admin.get(&format!("/api/runs/{}", imported[1].id)).await).await;
+    let (a, b) = (side(&a), side(&b));
+    assert_eq!(
+        (a["id"].as_i64(), a["side"].as_str()),
+        (Some(study as i64), Some("A")),
+        "{a}"
+    );
+    assert_eq!(
+        (b["side"].as_str(), b["other_method"].as_str()),
+        (Some("B"), Some("prompt-long"))
+    );
+    assert_eq!(
+        (a["judgements"].as_u64(), b["judgements"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        a["wins"], b["losses"],
+        "one judgement, seen from both sides: {a} {b}"
+    );
+    assert_eq!(
+        a["wins"].as_f64().unwrap() + a["losses"].as_f64().unwrap(),
+        1.0
+    );
+}

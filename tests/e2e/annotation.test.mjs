@@ -8,54 +8,23 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import { root, staticDir, shots, PASSWORD, serve, launchBrowser } from './server.mjs';
 
-// fileURLToPath rather than import.meta.dirname: Debian 12's Node 18 lacks the latter.
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
-const bin = process.env.VALUELAB_BIN ?? join(root, 'target/debug/valuelab');
 const fixturesBin = process.env.FIXTURES_BIN ?? join(root, 'target/debug/write-fixtures');
-const staticDir = process.env.VALUELAB_STATIC_DIR ?? join(root, 'static');
-const shots = join(root, 'tests/e2e/screenshots');
-const PASSWORD = 'a long enough password';
 
 let server, browser, base, runs;
-
-/** Starts `valuelab serve --port 0` on a fresh database; resolves with its address. */
-function serve(dir) {
-  const database = `sqlite://${join(dir, 'valuelab.db')}`;
-  execFileSync(bin, ['user', 'add', '--role', 'admin', '--username', 'admin', '--database-url', database], {
-    input: `${PASSWORD}\n`,
-  });
-  server = spawn(bin, ['serve', '--port', '0', '--database-url', database, '--static-dir', staticDir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((ok, fail) => {
-    let out = '';
-    server.stdout.on('data', (chunk) => {
-      out += chunk;
-      const found = out.match(/serving (http:\/\/[^/\s]+)\//);
-      if (found) ok(found[1]);
-    });
-    server.on('exit', (code) => fail(new Error(`valuelab serve exited with ${code}: ${out}`)));
-  });
-}
 
 before(async () => {
   assert.ok(existsSync(join(staticDir, 'pkg/valuelab_frontend.js')), 'build the bundle first: scripts/build-frontend.sh');
   mkdirSync(shots, { recursive: true });
   const dir = mkdtempSync(join(tmpdir(), 'valuelab-e2e-'));
   runs = execFileSync(fixturesBin, [join(dir, 'runs'), '1', '2']).toString().trim().split('\n');
-  base = await serve(dir);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  ({ server, base } = await serve(dir));
+  browser = await launchBrowser();
 });
 
 after(async () => {

@@ -10,56 +10,28 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import { root, staticDir, shots, PASSWORD, serve, launchBrowser } from './server.mjs';
 
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
-const bin = process.env.VALUELAB_BIN ?? join(root, 'target/debug/valuelab');
 const tinyModelBin = process.env.TINY_MODEL_BIN ?? join(root, 'target/debug/write-tiny-model');
-const staticDir = process.env.VALUELAB_STATIC_DIR ?? join(root, 'static');
 const dataDir = process.env.VALUELAB_DATA_DIR ?? join(root, '../shared/data');
-const shots = join(root, 'tests/e2e/screenshots');
-const PASSWORD = 'a long enough password';
 
-let server, browser, base, model, jobsDir;
-
-/** `valuelab serve` with one job worker on one thread; resolves with its address. */
-function serve(dir) {
-  const database = `sqlite://${join(dir, 'valuelab.db')}`;
-  execFileSync(bin, ['user', 'add', '--role', 'admin', '--username', 'admin', '--database-url', database], {
-    input: `${PASSWORD}\n`,
-  });
-  server = spawn(bin, ['--data-dir', dataDir, 'serve', '--port', '0', '--database-url', database,
-    '--static-dir', staticDir, '--job-workers', '1', '--job-threads', '1', '--jobs-dir', jobsDir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((ok, fail) => {
-    let out = '';
-    server.stdout.on('data', (chunk) => {
-      out += chunk;
-      const found = out.match(/serving (http:\/\/[^/\s]+)\//);
-      if (found) ok(found[1]);
-    });
-    server.on('exit', (code) => fail(new Error(`valuelab serve exited with ${code}: ${out}`)));
-  });
-}
+let server, browser, base, model;
 
 before(async () => {
   assert.ok(existsSync(join(staticDir, 'pkg/valuelab_frontend.js')), 'build the bundle first: scripts/build-frontend.sh');
   mkdirSync(shots, { recursive: true });
   const dir = mkdtempSync(join(tmpdir(), 'valuelab-e2e-jobs-'));
-  jobsDir = join(dir, 'jobs');
   model = execFileSync(tinyModelBin, [join(dir, 'tiny.gguf')]).toString().trim();
-  base = await serve(dir);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  // one job worker on one thread, relative outputs under the test's folder
+  ({ server, base } = await serve(dir, {
+    global: ['--data-dir', dataDir],
+    flags: ['--job-workers', '1', '--job-threads', '1', '--jobs-dir', join(dir, 'jobs')],
+  }));
+  browser = await launchBrowser();
 });
 
 after(async () => {

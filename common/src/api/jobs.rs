@@ -70,6 +70,21 @@ pub struct JobView {
     pub finished_at: Option<i64>,
     /// Whether Cancel was asked and the job has not stopped yet.
     pub cancel_requested: bool,
+    /// A Slurm job's array tasks (`GET /api/jobs/{id}` only; empty for local jobs).
+    #[serde(default)]
+    pub tasks: Vec<ArrayTask>,
+}
+
+/// One task of a job submitted to Slurm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArrayTask {
+    pub index: usize,
+    /// `pending`, `running`, `done`, `failed` or `cancelled`.
+    pub state: String,
+    /// The target groups it asks (empty: the whole job).
+    pub groups: Vec<String>,
+    /// Its log on the cluster's file system.
+    pub log: String,
 }
 
 /// `POST /api/jobs` answers 201 with the new job's id.

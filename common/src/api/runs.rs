@@ -118,3 +118,20 @@ pub struct SeedAggregate {
     pub between_group_r: Option<MeanInterval>,
     pub profile_r: Option<MeanInterval>,
 }
+
+/// An annotation study built on a run's arguments (`studies` in `GET /api/runs/{id}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunStudy {
+    pub id: i32,
+    pub name: String,
+    /// The run's side in the study: "A" or "B".
+    pub side: String,
+    /// The method on the other side.
+    pub other_method: String,
+    /// Counted judgements (attention checks and failing annotators left out).
+    pub judgements: usize,
+    /// Shares of the counted judgements this run won, tied and lost (null before any).
+    pub wins: Option<f64>,
+    pub ties: Option<f64>,
+    pub losses: Option<f64>,
+}

@@ -98,6 +98,16 @@ fn job_view(j: JobView, act: impl Fn(&'static str) + Copy + 'static) -> impl Int
             {can_cancel.then(|| view! { <button id="cancel" on:click=move |_| act("cancel")>"Cancel"</button> })}
             {can_resume.then(|| view! { <button id="resume" on:click=move |_| act("resume")>"Resume"</button> })}
         </p>
+        {(!j.tasks.is_empty()).then(|| view! {
+            <h2>{format!("Slurm job {}: array tasks", j.slurm_job_id.clone().unwrap_or_default())}</h2>
+            <table id="job-tasks" class="jobs">
+                <thead><tr><th>"Task"</th><th>"State"</th><th>"Groups"</th><th>"Log"</th></tr></thead>
+                <tbody>{j.tasks.clone().into_iter().map(|t| view! {
+                    <tr><td>{t.index}</td><td class=format!("status {}", t.state)>{t.state.clone()}</td>
+                        <td>{t.groups.join(", ")}</td><td><code>{t.log}</code></td></tr>
+                }).collect_view()}</tbody>
+            </table>
+        })}
         <p>"Output: " <code>{j.out.clone()}</code></p>
         <details>
             <summary>"Spec"</summary>

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::Deserialize;
 use valuelab_common::api::runs::{
-    ImportRunsRequest, ImportedRun, RunFilter, RunGroupRow, RunSummary,
+    ImportRunsRequest, ImportedRun, RunFilter, RunGroupRow, RunStudy, RunSummary,
 };
 
 #[component]
@@ -192,6 +192,11 @@ fn ImportRuns(on_done: impl Fn() + Copy + 'static) -> impl IntoView {
 struct RunPage {
     run: RunSummary,
     table: Vec<RunGroupRow>,
+    /// The run's `run.json`: settings, provenance and the speed of each invocation.
+    #[serde(default)]
+    info: Option<serde_json::Value>,
+    #[serde(default)]
+    studies: Vec<RunStudy>,
 }
 
 #[component]
@@ -226,6 +231,15 @@ fn run_view(id: i32, page: RunPage) -> impl IntoView {
             <tr><th>"Folder"</th><td><code>{r.path.clone()}</code></td></tr>
             <tr><th>"Mean NMSE over groups"</th><td id="run-nmse">{mean.map_or("–".to_string(), |m| format!("{m:.4}"))}</td></tr>
         </table>
+        {page.info.map(settings_view)}
+        {(!page.studies.is_empty()).then(|| view! {
+            <h2>"Annotation studies of its arguments"</h2>
+            <table id="run-studies" class="runs">
+                <thead><tr><th>"Study"</th><th>"Side"</th><th>"Against"</th><th>"Judgements"</th>
+                    <th>"Wins"</th><th>"Ties"</th><th>"Losses"</th></tr></thead>
+                <tbody>{page.studies.into_iter().map(study_row).collect_view()}</tbody>
+            </table>
+        })}
         {(r.status == "done").then(|| view! {
             <h2>"Scores"</h2>
             <crate::pages::compare::Scores ids=id.to_string() baseline=None/>
@@ -258,5 +272,60 @@ fn group_row(g: RunGroupRow) -> impl IntoView {
             <td class="num">{g.parse_failures}</td>
             <td class="num">{g.refusals}</td>
         </tr>
+    }
+}
+
+fn percent(x: Option<f64>) -> String {
+    x.map_or("–".to_string(), |v| format!("{:.0} %", v * 100.0))
+}
+
+fn study_row(s: RunStudy) -> impl IntoView {
+    view! {
+        <tr>
+            <td><a href=format!("/studies/{}", s.id)>{s.name}</a></td>
+            <td>{s.side}</td>
+            <td>{s.other_method}</td>
+            <td class="num">{s.judgements}</td>
+            <td class="num">{percent(s.wins)}</td>
+            <td class="num">{percent(s.ties)}</td>
+            <td class="num">{percent(s.losses)}</td>
+        </tr>
+    }
+}
+
+/// The run's settings and provenance from its `run.json`, and the speed of each invocation.
+fn settings_view(info: serde_json::Value) -> impl IntoView {
+    let text = |key: &str| match &info[key] {
+        serde_json::Value::Null => "–".to_string(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let fields = [
+        ("Seed", "seed"),
+        ("Samples per item", "samples"),
+        ("Few-shot examples", "shots"),
+        ("Items asked", "limit_items"),
+        ("Adapter", "adapter"),
+        ("Groups table", "groups_file"),
+        ("Gold", "gold"),
+        ("valuelab", "valuelab_version"),
+    ];
+    let speed: Vec<serde_json::Value> = info["speed"].as_array().cloned().unwrap_or_default();
+    view! {
+        <details id="run-settings">
+            <summary>"Settings, provenance and timings"</summary>
+            <table class="run-summary">
+                {fields.into_iter().map(|(label, key)| view! { <tr><th>{label}</th><td>{text(key)}</td></tr> }).collect_view()}
+            </table>
+            <table class="runs">
+                <thead><tr><th>"Invocation"</th><th>"Items"</th><th>"Prompt tokens"</th><th>"Seconds"</th>
+                    <th>"Items/s"</th><th>"Tokens/s"</th></tr></thead>
+                <tbody>{speed.into_iter().enumerate().map(|(i, s)| {
+                    let num = |k: &str, digits: usize| s[k].as_f64().map_or("–".to_string(), |v| format!("{v:.digits$}"));
+                    view! { <tr><td>{i + 1}</td><td class="num">{num("items", 0)}</td><td class="num">{num("tokens", 0)}</td>
+                        <td class="num">{num("wall_s", 1)}</td><td class="num">{num("items_per_s", 1)}</td><td class="num">{num("tokens_per_s", 0)}</td></tr> }
+                }).collect_view()}</tbody>
+            </table>
+        </details>
     }
 }

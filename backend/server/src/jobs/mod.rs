@@ -20,7 +20,9 @@ use crate::db::{now_ms, now_s, Db};
 use crate::error::{ApiError, ApiResult};
 use crate::state::write_transaction;
 use diesel::prelude::*;
-use valuelab_common::api::jobs::{JobDetail, JobLog, JobProgress, JobView, JOB_STATUSES};
+use valuelab_common::api::jobs::{
+    ArrayTask, JobDetail, JobLog, JobProgress, JobView, JOB_STATUSES,
+};
 
 /// Statuses a job can be resumed from.
 const RESUMABLE: [&str; 3] = ["cancelled", "interrupted", "failed"];
@@ -61,6 +63,7 @@ pub fn view(conn: &mut Db, row: &JobRow) -> ApiResult<JobView> {
         started_at: row.started_at,
         finished_at: row.finished_at,
         cancel_requested: row.cancel_requested && row.status == "running",
+        tasks: Vec::new(),
     })
 }
 
@@ -208,6 +211,35 @@ pub fn append_log(conn: &mut Db, id: i32, line: &str) -> QueryResult<()> {
         })
         .execute(conn)
         .map(drop)
+}
+
+/// The array tasks of a job submitted to Slurm, as `squeue` and its task folders tell (file
+/// and process work: call it off the database threads). Empty for a local job, or when the
+/// submission cannot be read any more.
+pub fn array_tasks(row: &JobRow) -> Vec<ArrayTask> {
+    if row.backend != "slurm" || row.slurm_job_id.is_none() {
+        return Vec::new();
+    }
+    let state = serde_json::from_str::<valuelab_engine::jobs::Job>(&row.spec)
+        .map_err(anyhow::Error::from)
+        .and_then(|job| crate::slurm::load(&crate::slurm::submission_dir(&job)))
+        .and_then(|submission| crate::slurm::status::status(&submission));
+    match state {
+        Ok(state) => state
+            .tasks
+            .into_iter()
+            .map(|t| ArrayTask {
+                index: t.index,
+                state: t.state,
+                groups: t.groups,
+                log: t.log.display().to_string(),
+            })
+            .collect(),
+        Err(e) => {
+            eprintln!("valuelab serve: job {}: its Slurm tasks: {e:#}", row.id);
+            Vec::new()
+        }
+    }
 }
 
 /// Marks running jobs whose heartbeat is older than `stale_ms` as interrupted; returns their

@@ -78,12 +78,14 @@ pub async fn get(
 ) -> ApiResult<HttpResponse> {
     caller.require_staff()?;
     let id = path.into_inner();
-    let view = state
+    let (row, mut view) = state
         .db(move |conn| {
             let row = jobs::load(conn, id)?;
-            jobs::view(conn, &row)
+            let view = jobs::view(conn, &row)?;
+            Ok((row, view))
         })
         .await?;
+    view.tasks = web::block(move || jobs::array_tasks(&row)).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -92,15 +94,7 @@ pub async fn cancel(
     caller: Caller,
     path: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(&[Role::Admin])?;
-    let id = path.into_inner();
-    let view = state
-        .db(move |conn| {
-            let row = jobs::cancel(conn, id)?;
-            jobs::view(conn, &row)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(view))
+    change(&state, &caller, path.into_inner(), jobs::cancel).await
 }
 
 pub async fn resume(
@@ -108,11 +102,20 @@ pub async fn resume(
     caller: Caller,
     path: web::Path<i32>,
 ) -> ApiResult<HttpResponse> {
+    change(&state, &caller, path.into_inner(), jobs::resume).await
+}
+
+/// An admin's change of job `id` (cancel, resume), answered with the job as it is now.
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    id: i32,
+    action: fn(&mut crate::db::Db, i32) -> ApiResult<crate::db::models::JobRow>,
+) -> ApiResult<HttpResponse> {
     caller.require(&[Role::Admin])?;
-    let id = path.into_inner();
     let view = state
         .db(move |conn| {
-            let row = jobs::resume(conn, id)?;
+            let row = action(conn, id)?;
             jobs::view(conn, &row)
         })
         .await?;

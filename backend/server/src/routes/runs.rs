@@ -71,8 +71,9 @@ async fn with_results(state: &AppState, id: i32) -> ApiResult<(Run, Option<RunRe
     web::block(move || runs::results(&run).map(|results| (run, results))).await?
 }
 
-/// `{run, results, table}`: results is the folder's `results.json`, null while the run is
-/// incomplete; table its rows per group (empty while incomplete).
+/// `{run, results, table, info, studies}`: results is the folder's `results.json`, null while
+/// the run is incomplete; table its rows per group (empty while incomplete); info its
+/// `run.json` (settings, provenance, timings); studies the annotation studies built on it.
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -80,9 +81,15 @@ pub async fn get(
 ) -> ApiResult<HttpResponse> {
     caller.require_staff()?;
     let (run, results) = with_results(&state, path.into_inner()).await?;
-    let run = runs::summary(&run)?;
     let table = results.as_ref().map(runs::group_rows).unwrap_or_default();
-    Ok(HttpResponse::Ok().json(json!({"run": run, "results": results, "table": table})))
+    let (info, run) = web::block(move || (runs::info(&run), run)).await?;
+    let (studies, run) = state
+        .db(move |conn| Ok((runs::studies::studies_of(conn, &run)?, run)))
+        .await?;
+    let run = runs::summary(&run)?;
+    Ok(HttpResponse::Ok().json(
+        json!({"run": run, "results": results, "table": table, "info": info, "studies": studies}),
+    ))
 }
 
 pub async fn table_csv(

@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod import;
+pub mod studies;
 
 use crate::db::models::Run;
 use crate::db::schema::runs;
@@ -12,7 +13,8 @@ use crate::error::{ApiError, ApiResult};
 use diesel::prelude::*;
 use std::path::Path;
 use valuelab_common::api::runs::{RunFilter, RunGroupRow, RunSummary};
-use valuelab_engine::eval::RunResult;
+use valuelab_engine::eval::runner::RUN_FILE;
+use valuelab_engine::eval::{RunInfo, RunResult};
 
 pub fn summary(run: &Run) -> ApiResult<RunSummary> {
     let groups: Vec<String> = serde_json::from_str(&run.groups)
@@ -65,6 +67,13 @@ pub fn load(conn: &mut Db, id: i32) -> ApiResult<Run> {
         .first(conn)
         .optional()?
         .ok_or_else(|| ApiError::not_found(format!("no run {id}")))
+}
+
+/// The run's `run.json` (its settings, the valuelab version, the speed of each invocation), or
+/// `None` when it no longer reads.
+pub fn info(run: &Run) -> Option<RunInfo> {
+    let text = std::fs::read_to_string(Path::new(&run.path).join(RUN_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 /// The run's `results.json`, `None` while the run is incomplete. A folder that moved or was
