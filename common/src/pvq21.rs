@@ -86,6 +86,17 @@ pub fn score_pvq21(
     Ok(ValueDistribution::parse(scores).expect("means of scores in 1..6 lie in 1..6"))
 }
 
+/// A respondent's mean importance over all answered items (`7 − answer`), the quantity
+/// subtracted in Schwartz's within-person centring; `None` when no item is answered.
+pub fn mean_item_score(answers: &[Option<i64>]) -> Option<f64> {
+    let scores: Vec<f64> = answers
+        .iter()
+        .filter_map(|a| a.filter(|&c| is_valid_answer(c)))
+        .map(|c| (REVERSE_BASE - c) as f64)
+        .collect();
+    (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +190,13 @@ mod tests {
                 answers: 1
             })
         ));
+    }
+
+    #[test]
+    fn the_mean_item_score_reverses_codes_and_skips_missing_ones() {
+        // Codes 1, 2, 6 → scores 6, 5, 1: mean 4. Missing codes and empty cells do not count.
+        let answers = [Some(1), Some(2), Some(6), Some(8), None, Some(77)];
+        assert_eq!(mean_item_score(&answers), Some(4.0));
+        assert_eq!(mean_item_score(&[None, Some(9)]), None);
     }
 }

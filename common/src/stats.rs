@@ -77,6 +77,30 @@ pub fn mean_interval(xs: &[f64]) -> Option<MeanInterval> {
     })
 }
 
+/// The 1-Wasserstein (earth mover's) distance between two samples on the real line: the area
+/// between their empirical distribution functions, in the samples' own units (OpinionQA's
+/// representativeness is 1 − this over the answer range). `None` when either sample is empty.
+pub fn wasserstein_1d(a: &[f64], b: &[f64]) -> Option<f64> {
+    if a.is_empty() || b.is_empty() {
+        return None;
+    }
+    let sorted = |xs: &[f64]| {
+        let mut v = xs.to_vec();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let (a, b) = (sorted(a), sorted(b));
+    let mut points: Vec<f64> = a.iter().chain(&b).copied().collect();
+    points.sort_by(f64::total_cmp);
+    let cdf = |xs: &[f64], t: f64| xs.partition_point(|&x| x <= t) as f64 / xs.len() as f64;
+    Some(
+        points
+            .windows(2)
+            .map(|w| (cdf(&a, w[0]) - cdf(&b, w[0])).abs() * (w[1] - w[0]))
+            .sum(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +163,20 @@ mod tests {
         // Constant differences: t would be infinite.
         assert_eq!(paired_t_test(&[2.0, 3.0, 4.0], &[1.0, 2.0, 3.0]), None);
         assert_eq!(paired_t_test(&[1.0, f64::NAN], &[0.0, 0.0]), None);
+    }
+
+    #[test]
+    fn wasserstein_is_the_area_between_the_distribution_functions() {
+        // A shift by 2 moves every unit of mass 2 far.
+        assert_eq!(
+            wasserstein_1d(&[1.0, 2.0, 3.0], &[3.0, 4.0, 5.0]),
+            Some(2.0)
+        );
+        // {0, 1} against {0, 0}: half the mass moves 1 → 0.5; the same sample → 0.
+        assert_eq!(wasserstein_1d(&[0.0, 1.0], &[0.0, 0.0]), Some(0.5));
+        assert_eq!(wasserstein_1d(&[2.0, 5.0], &[5.0, 2.0]), Some(0.0));
+        // Samples of different sizes: {1} against {0, 2} → 0.5·1 + 0.5·1 = 1.
+        assert_eq!(wasserstein_1d(&[1.0], &[0.0, 2.0]), Some(1.0));
+        assert_eq!(wasserstein_1d(&[], &[1.0]), None);
     }
 }

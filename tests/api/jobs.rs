@@ -18,7 +18,7 @@ use valuelab_server::configuration::JobSettings;
 use valuelab_tests::fixtures::{shared_data_dir, tiny_model};
 
 /// A worker that beats often, so that a Cancel arrives quickly and a dead one is seen soon.
-fn quick_worker(workers: usize) -> JobSettings {
+pub(crate) fn quick_worker(workers: usize) -> JobSettings {
     JobSettings {
         workers,
         threads: Some(1),
@@ -28,14 +28,19 @@ fn quick_worker(workers: usize) -> JobSettings {
     }
 }
 
-async fn app_with(jobs: JobSettings) -> TestApp {
+pub(crate) async fn app_with(jobs: JobSettings) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary folder");
     let database = TestDatabase::new(dir.path());
     spawn_app_in(dir, database, &[], jobs).await
 }
 
 /// A PVQ evaluation spec as `valuelab eval pvq --print-spec` prints it, for the tiny model.
-fn pvq_spec(model: &Path, groups: Value, limit_items: Option<usize>, out: &str) -> Value {
+pub(crate) fn pvq_spec(
+    model: &Path,
+    groups: Value,
+    limit_items: Option<usize>,
+    out: &str,
+) -> Value {
     json!({
         "job": "eval",
         "task": "pvq",
@@ -47,7 +52,7 @@ fn pvq_spec(model: &Path, groups: Value, limit_items: Option<usize>, out: &str) 
     })
 }
 
-async fn submit(admin: &crate::helpers::Session, spec: &Value) -> i32 {
+pub(crate) async fn submit(admin: &crate::helpers::Session, spec: &Value) -> i32 {
     let response = admin.post("/api/jobs", spec).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     json::<JobCreated>(response).await.id
@@ -58,7 +63,7 @@ async fn job(session: &crate::helpers::Session, id: i32) -> JobView {
 }
 
 /// Polls the job until `done` says so (60 s at most).
-async fn wait_for(
+pub(crate) async fn wait_for(
     session: &crate::helpers::Session,
     id: i32,
     what: &str,

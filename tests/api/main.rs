@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod jobs;
 mod not_found;
+mod populations;
 mod runs;
 mod schema;
 mod static_files;

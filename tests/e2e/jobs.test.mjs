@@ -133,3 +133,43 @@ test('an admin launches an evaluation from the browser, watches it finish and op
   assert.match(await row.innerText(), /\+0\.0000/);
   await page.screenshot({ path: join(shots, 'compare.png'), fullPage: true });
 });
+
+test('a simulation sent as JSON runs and its page compares the population with people', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.error('page error:', err));
+  await page.goto(`${base}/login`);
+  await page.fill('#username', 'admin');
+  await page.fill('#password', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${base}/studies`);
+  await page.goto(`${base}/jobs`);
+  await page.waitForSelector('form.new-job');
+  const spec = {
+    job: 'simulate',
+    strategy: 'h-np',
+    n: 12,
+    instruments: ['pvq40', 'prosocial'],
+    model: { method: 'prompt-dominant', model, batch_size: 4, seed: 1 },
+    human: join(dataDir, 'ess/microdata/ess9_no.csv'),
+    limit_items: 10,
+    out: 'sims/from-browser',
+  };
+  await page.fill('#spec', JSON.stringify(spec, null, 2));
+  assert.ok(await page.locator('#use-raw').isChecked(), 'typing in the spec sends it as it is');
+  await page.click('#queue');
+  await page.waitForURL(/\/jobs\/\d+$/);
+  await page.waitForFunction(() => document.querySelector('#job-status')?.innerText === 'done', null, { timeout: 60_000 });
+  await page.waitForSelector('#simulation-summary');
+  const summary = await page.locator('#simulation-summary').innerText();
+  assert.match(summary, /matrix r against ess9_no\.csv/);
+  assert.match(summary, /ceiling: two halves of the people\s+0\.9\d\d/);
+  assert.equal(await page.locator('#simulation-checks li').count(), 4);
+  const drawn = await page.locator('#plot-relations').evaluate((img) => new Promise((done) => {
+    if (img.complete) done(img.naturalWidth);
+    else img.onload = () => done(img.naturalWidth);
+  }));
+  assert.ok(drawn > 0, 'the value–behaviour heat map is drawn');
+  assert.ok(await page.locator('a[download="respondents.csv"]').count() === 1);
+  await page.screenshot({ path: join(shots, 'simulation.png'), fullPage: true });
+});

@@ -19,6 +19,8 @@ pub mod jobs;
 pub mod lora;
 pub mod models;
 pub mod output;
+pub mod population;
+pub mod structure;
 pub mod train;
 pub mod vim;
 

@@ -177,6 +177,24 @@ pub fn stable_hash(text: &str) -> u64 {
     hasher.finish()
 }
 
+/// The content of every `<text>` element of an SVG, trimmed: what a plot's tests read.
+#[cfg(test)]
+pub(crate) fn svg_texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|s| {
+            Some(
+                s.split_once('>')?
+                    .1
+                    .split_once("</text>")?
+                    .0
+                    .trim()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod jobs;
+pub mod populations;
 pub mod runs;
 pub mod studies;
 

@@ -1,10 +1,12 @@
 //! `/jobs/{id}` (admins and members): where one job stands — status, a progress bar with the
 //! latest figures (items/s or loss and tokens/s, ETA), its log — polled every second while it is
-//! queued or running; Cancel and Resume for admins; the run it produced in the explorer.
+//! queued or running; Cancel and Resume for admins; the run it produced in the explorer, or a
+//! simulation's results (`population`).
 
 use crate::api;
 use crate::pages::failure_view;
 use crate::pages::jobs::progress_text;
+use crate::pages::population::Simulation;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::time::Duration;
@@ -108,6 +110,7 @@ fn job_view(j: JobView, act: impl Fn(&'static str) + Copy + 'static) -> impl Int
                 }).collect_view()}</tbody>
             </table>
         })}
+        {(j.kind == "simulate" && j.status == "done").then(|| view! { <Simulation job=j.id/> })}
         <p>"Output: " <code>{j.out.clone()}</code></p>
         <details>
             <summary>"Spec"</summary>

@@ -7,6 +7,7 @@ pub mod job;
 pub mod jobs;
 pub mod join;
 pub mod login;
+pub mod population;
 pub mod report;
 pub mod runs;
 pub mod studies;

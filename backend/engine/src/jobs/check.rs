@@ -5,10 +5,10 @@
 //! A spec that passes can still fail at run time (a corrupt file); the job's error says why.
 
 use super::model::ModelChoice;
-use super::{EvalJob, Job, TrainJob};
+use super::{EvalJob, Job, SimulateJob, TrainJob};
 use crate::data::groups::{find_group, read_groups, TargetGroup};
 use crate::data::DataDir;
-use crate::eval::TaskKind;
+use crate::eval::{AnswerMode, Method, TaskKind};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -22,6 +22,7 @@ pub fn check(job: &Job) -> SpecProblems {
         Job::Eval(j) => check_eval(j, &mut problems),
         Job::Train(j) => check_train(j, &mut problems),
         // The other jobs read small tables and fail within a second if their input is bad.
+        Job::Simulate(j) => check_simulate(j, &mut problems),
         Job::Groups(_) | Job::VimData(_) | Job::Predict(_) | Job::Report(_) => {}
     }
     problems.0
@@ -114,6 +115,40 @@ fn check_model(model: &ModelChoice, problems: &mut Problems) {
     if let Some(threads) = model.threads {
         problems.at_least("model.threads", threads, 1);
     }
+}
+
+fn check_simulate(job: &SimulateJob, problems: &mut Problems) {
+    data_dir(&job.data_dir, problems);
+    problems.at_least("n", job.n, 1);
+    if job.instruments.is_empty() {
+        problems.add("instruments", "name at least pvq40");
+    }
+    if !(0.0..=5.0).contains(&job.gap) {
+        problems.add(
+            "gap",
+            format!("must lie in 0..5 scale points, got {}", job.gap),
+        );
+    }
+    if let Some(n) = job.limit_items {
+        problems.at_least("limit_items", n, 1);
+    }
+    check_model(&job.model, problems);
+    if !matches!(
+        job.model.method,
+        Method::PromptDominant | Method::PromptShort | Method::PromptLong | Method::Base
+    ) {
+        problems.add(
+            "model.method",
+            "a simulation carries personas with prompt-dominant, prompt-short, prompt-long or base",
+        );
+    }
+    if job.model.answer.is_some_and(|a| a != AnswerMode::Expect) {
+        problems.add("model.answer", "a simulation answers in expect mode");
+    }
+    problems.existing("human", &job.human);
+    problems.existing("key", &job.key);
+    problems.existing("human_relations", &job.human_relations);
+    check_out(&job.out, problems);
 }
 
 fn check_train(job: &TrainJob, problems: &mut Problems) {

@@ -7,7 +7,7 @@
 //!
 //! The jobs follow the data flow: [`GroupsJob`] (groups and their gold opinions), [`VimDataJob`]
 //! (training examples), [`TrainJob`] (adapter), [`EvalJob`] and [`PredictJob`] (the model
-//! answers), [`ReportJob`] (tables and plots). Each writes its outputs and a `job.json` record
+//! answers), [`SimulateJob`] (a population of personas), [`ReportJob`] (tables and plots). Each writes its outputs and a `job.json` record
 //! ([`record`]): the full spec, the valuelab version and git commit, the seed, and the timings
 //! of every invocation.
 //!
@@ -25,6 +25,7 @@ pub mod predict;
 pub mod progress;
 pub mod record;
 pub mod report;
+pub mod simulate;
 pub mod train;
 pub mod vim_data;
 
@@ -35,6 +36,7 @@ pub use predict::{PredictJob, PredictOutput};
 pub use progress::{CancelToken, JobEvent, JsonLinesSink, NullSink, ProgressSink};
 pub use record::{JobRecord, JobStatus};
 pub use report::{ReportJob, ReportOutput};
+pub use simulate::{SimulateJob, SimulateOutput};
 pub use train::{TrainJob, TrainOutput};
 pub use vim_data::{VimDataJob, VimDataOutput};
 
@@ -53,6 +55,7 @@ pub enum Job {
     Eval(EvalJob),
     Predict(PredictJob),
     Report(ReportJob),
+    Simulate(SimulateJob),
 }
 
 /// What a job produced; the command line prints it, the server stores it.
@@ -64,6 +67,7 @@ pub enum JobOutput {
     Eval(EvalOutput),
     Predict(PredictOutput),
     Report(ReportOutput),
+    Simulate(SimulateOutput),
 }
 
 impl JobOutput {
@@ -73,6 +77,7 @@ impl JobOutput {
             JobOutput::Train(out) => out.summary.cancelled,
             JobOutput::Eval(out) => out.result.is_none(),
             JobOutput::Predict(out) => out.cancelled,
+            JobOutput::Simulate(out) => out.summary.is_none(),
             JobOutput::Groups(_) | JobOutput::VimData(_) | JobOutput::Report(_) => false,
         }
     }
@@ -130,6 +135,10 @@ impl Job {
                 j.model.threads = j.model.threads.or(threads);
             }
             Job::Predict(j) => j.model.threads = j.model.threads.or(threads),
+            Job::Simulate(j) => {
+                fill(&mut j.data_dir);
+                j.model.threads = j.model.threads.or(threads);
+            }
             Job::Report(_) => {}
         }
         self
@@ -143,6 +152,7 @@ impl Job {
             Job::Train(j) => Some(j.examples.seed),
             Job::Eval(j) => Some(j.model.seed),
             Job::Predict(j) => Some(j.model.seed),
+            Job::Simulate(j) => Some(j.model.seed),
             Job::Report(_) => None,
         }
     }
@@ -153,6 +163,7 @@ impl Job {
             Job::Train(j) => j.threads,
             Job::Eval(j) => j.model.threads,
             Job::Predict(j) => j.model.threads,
+            Job::Simulate(j) => j.model.threads,
             Job::Groups(_) | Job::VimData(_) | Job::Report(_) => None,
         }
     }
@@ -163,6 +174,7 @@ impl Job {
         match self {
             Job::Train(j) => j.out.join(RECORD_FILE),
             Job::Eval(j) => j.out.join(RECORD_FILE),
+            Job::Simulate(j) => j.out.join(RECORD_FILE),
             Job::Report(j) => j.out_dir().join(RECORD_FILE),
             Job::Groups(j) => beside(j.output_file()),
             Job::VimData(j) => beside(&j.out),
@@ -195,6 +207,7 @@ pub fn run(job: &Job, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<R
     let has_run_folder = match job {
         Job::Train(j) => j.out.is_dir(),
         Job::Eval(j) => j.out.is_dir(),
+        Job::Simulate(j) => j.out.is_dir(),
         _ => false,
     };
     if status != JobStatus::Failed || has_run_folder || record_path.exists() {
@@ -222,6 +235,7 @@ fn run_inner(job: &Job, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result
         Job::Eval(j) => JobOutput::Eval(j.run(sink, cancel)?),
         Job::Predict(j) => JobOutput::Predict(j.run(sink, cancel)?),
         Job::Report(j) => JobOutput::Report(j.run(sink)?),
+        Job::Simulate(j) => JobOutput::Simulate(j.run(sink, cancel)?),
     })
 }
 

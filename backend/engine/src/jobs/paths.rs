@@ -73,6 +73,14 @@ impl Job {
                 optional(&mut j.gold);
                 path(&mut j.out);
             }
+            Job::Simulate(j) => {
+                optional(&mut j.data_dir);
+                optional(&mut j.human);
+                optional(&mut j.key);
+                optional(&mut j.human_relations);
+                model_choice(&mut j.model, base);
+                path(&mut j.out);
+            }
             Job::Report(j) => {
                 j.dirs.iter_mut().for_each(path);
                 optional(&mut j.out);

@@ -1,15 +1,19 @@
 //! `ReportJob`: tables and plots for finished evaluation runs — `report.json`, `report.md` and
-//! SVG plots, every method scored against the value-blind and value-regression baselines.
+//! SVG plots, every method scored against the value-blind and value-regression baselines — and,
+//! for simulation folders among them, one table that ranks the populations against people
+//! (`populations.md`, `populations.csv`).
 
 use super::progress::{JobEvent, ProgressSink};
 use crate::eval::report::{self, ridge, ReportOptions};
+use crate::population::summary;
 use crate::{Error, Field, Result, ResultExt};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportJob {
-    /// Run folders of evaluation jobs (each holding results.json).
+    /// Run folders of evaluation jobs (each holding results.json) and of simulations (each
+    /// holding summary.json).
     pub dirs: Vec<PathBuf>,
     /// Where the report goes (None: `report/` beside the first run folder).
     #[serde(default)]
@@ -59,22 +63,50 @@ impl ReportJob {
         if self.dirs.is_empty() {
             return Err(Error::invalid("a report needs at least one run folder"));
         }
-        let runs = report::load_runs(&self.dirs).context(|| "cannot read the runs".to_string())?;
-        let options = ReportOptions {
-            pair: self.pair.clone(),
-            ridge_lambda: self.ridge_lambda,
-        };
-        let built = report::build_report(&runs, &options)?;
+        let (simulations, runs): (Vec<&PathBuf>, Vec<&PathBuf>) =
+            self.dirs.iter().partition(|d| summary::is_simulation(d));
         let out = self.out_dir();
-        let files = report::write_report(&built, &out)
-            .context(|| format!("cannot write the report into {}", out.display()))?;
+        let mut markdown = String::new();
+        let mut files = Vec::new();
+        if !runs.is_empty() {
+            let runs: Vec<PathBuf> = runs.into_iter().cloned().collect();
+            let runs = report::load_runs(&runs).context(|| "cannot read the runs".to_string())?;
+            let options = ReportOptions {
+                pair: self.pair.clone(),
+                ridge_lambda: self.ridge_lambda,
+            };
+            let built = report::build_report(&runs, &options)?;
+            files = report::write_report(&built, &out)
+                .context(|| format!("cannot write the report into {}", out.display()))?;
+            markdown = report::markdown::render(&built);
+        }
+        if !simulations.is_empty() {
+            let rows = simulations
+                .into_iter()
+                .map(|d| Ok((d.clone(), summary::read_summary(d)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let ranked = summary::rank(rows);
+            let table = summary::ranking_markdown(&ranked);
+            for (name, text) in [
+                ("populations.md", table.clone()),
+                ("populations.csv", summary::ranking_csv(&ranked)),
+            ] {
+                let path = out.join(name);
+                crate::output::write_atomically(&path, |w| Ok(w.write_all(text.as_bytes())?))?;
+                files.push(path);
+            }
+            if !markdown.is_empty() {
+                markdown.push('\n');
+            }
+            markdown.push_str(&table);
+        }
         sink.event(&JobEvent::message(format!(
-            "wrote {} files into {} (report.md, report.json, SVG plots)",
+            "wrote {} files into {} (report.md, report.json, SVG plots; populations.md for simulations)",
             files.len(),
             out.display()
         )));
         Ok(ReportOutput {
-            markdown: report::markdown::render(&built),
+            markdown,
             files,
             out,
         })

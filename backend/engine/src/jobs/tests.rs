@@ -12,7 +12,7 @@ use crate::vim::{Rule, TrainingMethod};
 use std::sync::Mutex;
 use vim_data::VimExamples;
 
-fn tiny_model(dir: &Path) -> String {
+pub(super) fn tiny_model(dir: &Path) -> String {
     let path = dir.join("tiny.gguf");
     write_random_tiny_gguf(&path, 7).unwrap();
     path.display().to_string()
@@ -44,9 +44,9 @@ fn pvq_job(model: &str, out: &Path) -> Job {
 }
 
 /// A sink that cancels the job at its first progress event of `kind` and keeps the events.
-struct CancelAtFirst {
-    token: CancelToken,
-    events: Mutex<Vec<JobEvent>>,
+pub(super) struct CancelAtFirst {
+    pub(super) token: CancelToken,
+    pub(super) events: Mutex<Vec<JobEvent>>,
 }
 
 impl ProgressSink for CancelAtFirst {

@@ -23,6 +23,8 @@ pub mod report;
 pub mod run;
 pub mod runs;
 pub mod serve;
+pub mod simulate;
+pub mod structure;
 pub mod study;
 pub mod train;
 pub mod user;
@@ -108,6 +110,11 @@ pub enum Command {
     /// Annotation studies of the web app, from a script.
     #[command(subcommand)]
     Study(study::Command),
+    /// Simulate a population of value-prompted personas answering questionnaires.
+    Simulate(simulate::Args),
+    /// Value structure of a simulated population or of ESS respondents against people: matrix r,
+    /// MDS and Procrustes, the theory's checks, dominant-value shares.
+    Structure(structure::Args),
     /// Run a saved job spec (from --print-spec, the server or a cluster task).
     Run(run::Args),
     /// Jobs submitted to Slurm (`--backend slurm`): status, cancel, import into the explorer.
@@ -126,13 +133,14 @@ impl Cli {
                 | Command::Eval(_)
                 | Command::Predict(_)
                 | Command::Report(_)
+                | Command::Simulate(_)
                 | Command::Run(_)
         );
         if global.print_spec && !runs_a_job {
-            anyhow::bail!("--print-spec is for the commands that run a job: groups, vim data, train, eval, predict, report and run");
+            anyhow::bail!("--print-spec is for the commands that run a job: groups, vim data, train, eval, predict, report, simulate and run");
         }
         if global.backend == Backend::Slurm && !runs_a_job {
-            anyhow::bail!("--backend slurm is for the commands that run a job: groups, vim data, train, eval, predict, report and run");
+            anyhow::bail!("--backend slurm is for the commands that run a job: groups, vim data, train, eval, predict, report, simulate and run");
         }
         match self.command {
             Command::Kappa(args) => kappa::run(&global, args),
@@ -150,6 +158,8 @@ impl Cli {
             Command::User(cmd) => user::run(cmd),
             Command::Study(cmd) => study::run(cmd),
             Command::Runs(cmd) => runs::run(cmd),
+            Command::Simulate(args) => simulate::run(&global, args),
+            Command::Structure(args) => structure::run(&global, args),
             Command::Run(args) => run::run(&global, args),
             Command::Jobs(cmd) => jobs::run(cmd),
         }

@@ -11,7 +11,8 @@ use valuelab_engine::jobs::{Job, ReportJob, ReportOutput};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Run directories of `valuelab eval` (each holding results.json); runs of the same task are
-    /// compared in one table.
+    /// compared in one table. Folders of `valuelab simulate` (summary.json) are ranked in one
+    /// table of populations against people (populations.md).
     #[arg(required = true, value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
     /// Folder for report.json, report.md and the SVG plots (default: `report/` beside the first

@@ -4,7 +4,7 @@
 
 use super::progress::TerminalSink;
 use super::Backend;
-use super::{eval, groups, report, train, vim, GlobalArgs};
+use super::{eval, groups, report, simulate, train, vim, GlobalArgs};
 use std::path::PathBuf;
 use valuelab_engine::jobs::array::ArrayPlan;
 use valuelab_engine::jobs::{self, CancelToken, Job, JobOutput, JsonLinesSink, ProgressSink};
@@ -100,5 +100,6 @@ fn execute_with(
         JobOutput::Eval(out) => eval::print(out),
         JobOutput::Predict(out) => eval::print_predictions(out),
         JobOutput::Report(out) => report::print(out),
+        JobOutput::Simulate(out) => simulate::print(out),
     }
 }

@@ -15,10 +15,14 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use valuelab_engine::jobs::check::check;
-use valuelab_engine::jobs::{EvalJob, GroupsJob, Job, PredictJob, ReportJob, TrainJob, VimDataJob};
+use valuelab_engine::jobs::{
+    EvalJob, GroupsJob, Job, PredictJob, ReportJob, SimulateJob, TrainJob, VimDataJob,
+};
 
 /// The job kinds a spec's `job` may name.
-const KINDS: [&str; 6] = ["eval", "train", "groups", "vim-data", "predict", "report"];
+const KINDS: [&str; 7] = [
+    "eval", "train", "groups", "vim-data", "predict", "report", "simulate",
+];
 
 /// Where a job runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +128,7 @@ fn job_from(mut body: Map<String, Value>) -> ApiResult<Job> {
         "vim-data" => Job::VimData(typed::<VimDataJob>(body)?),
         "predict" => Job::Predict(typed::<PredictJob>(body)?),
         "report" => Job::Report(typed::<ReportJob>(body)?),
+        "simulate" => Job::Simulate(typed::<SimulateJob>(body)?),
         other => {
             return Err(fields([(
                 "job",
@@ -164,6 +169,7 @@ pub fn output_of(job: &Job) -> PathBuf {
         Job::Groups(j) => j.output_file().to_path_buf(),
         Job::VimData(j) => j.out.clone(),
         Job::Predict(j) => j.out.clone(),
+        Job::Simulate(j) => j.out.clone(),
     }
 }
 
@@ -175,6 +181,7 @@ fn kind_of(job: &Job) -> &'static str {
         Job::VimData(_) => "vim-data",
         Job::Predict(_) => "predict",
         Job::Report(_) => "report",
+        Job::Simulate(_) => "simulate",
     }
 }
 

@@ -293,10 +293,11 @@ fn store_end(shared: &Shared, row: &JobRow, ended: Ended, job: Option<&Job>) {
     }
 }
 
-/// An evaluation's items at its end.
+/// An evaluation's or a simulation's items at its end.
 fn items(outcome: &RunOutcome) -> Option<(usize, usize)> {
     match &outcome.output {
         JobOutput::Eval(out) => Some((out.done, out.total)),
+        JobOutput::Simulate(out) => Some((out.done, out.total)),
         _ => None,
     }
 }

@@ -8,6 +8,7 @@ mod auth;
 mod health;
 mod invites;
 mod jobs;
+mod populations;
 mod runs;
 mod studies;
 mod values;
@@ -62,6 +63,10 @@ pub fn api(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/jobs/{id}/cancel").post(jobs::cancel))
                 .service(web::resource("/jobs/{id}/resume").post(jobs::resume))
                 .service(web::resource("/jobs/{id}/log").get(jobs::log))
+                .service(web::resource("/jobs/{id}/simulation").get(populations::simulation))
+                .service(
+                    web::resource("/jobs/{id}/simulation/{file}").get(populations::simulation_file),
+                )
                 .service(
                     web::resource("/job-templates")
                         .get(jobs::templates)

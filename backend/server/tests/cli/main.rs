@@ -8,6 +8,7 @@ mod eval;
 mod groups;
 mod kappa;
 mod model;
+mod population;
 mod report;
 mod train;
 mod user;

@@ -336,6 +336,7 @@ mod tests {
     use super::*;
     use crate::eval::report::analysis::{build_report, ReportOptions};
     use crate::eval::report::fixtures::pvq_run;
+    use crate::output::svg_texts;
 
     fn pvq_task() -> TaskReport {
         let runs = [
@@ -348,27 +349,10 @@ mod tests {
             .remove(0)
     }
 
-    fn texts(svg: &str) -> Vec<String> {
-        // the content of every <text> element
-        svg.split("<text")
-            .skip(1)
-            .filter_map(|s| {
-                Some(
-                    s.split_once('>')?
-                        .1
-                        .split_once("</text>")?
-                        .0
-                        .trim()
-                        .to_string(),
-                )
-            })
-            .collect()
-    }
-
     #[test]
     fn the_bar_plot_labels_categories_axes_and_methods() {
         let svg = nmse_bars(&pvq_task()).unwrap().unwrap();
-        let t = texts(&svg);
+        let t = svg_texts(&svg);
         for label in [
             "Ach",
             "Uni",
@@ -391,7 +375,7 @@ mod tests {
     fn the_radar_shows_the_values_the_target_and_each_run() {
         let task = pvq_task();
         let svg = radar(&task, 0).unwrap().unwrap();
-        let t = texts(&svg);
+        let t = svg_texts(&svg);
         for label in ["Ach", "Ben", "Uni", "target", "prompt-long", "vim", "0.5"] {
             assert!(t.iter().any(|x| x == label), "no text '{label}' in {t:?}");
         }
@@ -403,7 +387,7 @@ mod tests {
     #[test]
     fn the_size_scatter_has_axis_titles_and_a_point_per_group_and_row() {
         let svg = size_scatter(&pvq_task()).unwrap().unwrap();
-        let t = texts(&svg);
+        let t = svg_texts(&svg);
         assert!(
             t.iter().any(|x| x == "group size (respondents)")
                 && t.iter().any(|x| x == "group NMSE")

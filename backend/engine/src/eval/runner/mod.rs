@@ -76,7 +76,13 @@ pub struct Progress {
 impl Progress {
     /// `done` of `total` items finished while working on `group`, `computed` of them since
     /// `started` (the rest were found finished on resume).
-    fn at(group: &str, done: usize, total: usize, computed: usize, started: Instant) -> Self {
+    pub(crate) fn at(
+        group: &str,
+        done: usize,
+        total: usize,
+        computed: usize,
+        started: Instant,
+    ) -> Self {
         let elapsed = started.elapsed().as_secs_f64();
         let rate = if elapsed > 0.0 {
             computed as f64 / elapsed
