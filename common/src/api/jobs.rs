@@ -29,7 +29,7 @@ pub struct JobDetail {
     pub group: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items_per_s: Option<f64>,
-    /// Training: the step's loss and epoch.
+    /// Training: the step's loss and epoch (1-based, as the command line prints it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -8,7 +8,7 @@ use super::model::ModelChoice;
 use super::{EvalJob, Job, SimulateJob, TrainJob};
 use crate::data::groups::{find_group, read_groups, TargetGroup};
 use crate::data::DataDir;
-use crate::eval::{AnswerMode, Method, TaskKind};
+use crate::eval::{AnswerMode, TaskKind};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -133,15 +133,6 @@ fn check_simulate(job: &SimulateJob, problems: &mut Problems) {
         problems.at_least("limit_items", n, 1);
     }
     check_model(&job.model, problems);
-    if !matches!(
-        job.model.method,
-        Method::PromptDominant | Method::PromptShort | Method::PromptLong | Method::Base
-    ) {
-        problems.add(
-            "model.method",
-            "a simulation carries personas with prompt-dominant, prompt-short, prompt-long or base",
-        );
-    }
     if job.model.answer.is_some_and(|a| a != AnswerMode::Expect) {
         problems.add("model.answer", "a simulation answers in expect mode");
     }

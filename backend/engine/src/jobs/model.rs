@@ -100,6 +100,15 @@ impl ModelChoice {
             )),
             (None, false) => Default::default(),
         };
+        self.load_answerer_with(adapters, sink)
+    }
+
+    /// Loads the model with the adapters already found (group → adapter folder).
+    pub fn load_answerer_with(
+        &self,
+        adapters: std::collections::HashMap<String, PathBuf>,
+        sink: &dyn ProgressSink,
+    ) -> Result<ModelAnswerer> {
         let started = Instant::now();
         let device = models::select_device(self.cuda)?;
         let answerer = ModelAnswerer::load(&self.model, &device, adapters)

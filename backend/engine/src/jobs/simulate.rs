@@ -16,16 +16,19 @@ use crate::data::ess::read_pvq21_key;
 use crate::data::DataDir;
 use crate::eval::{AnswerMode, Answerer, ChoiceItem, Progress};
 use crate::output::{read_json, read_jsonl, write_json, JsonlLog};
+use crate::population::adapters::{find_group_adapters, nearest_adapter, GroupAdapter};
 use crate::population::relations::read_relation_table;
 use crate::population::respondents::{write_expected, write_respondents};
 use crate::population::summary::SUMMARY_FILE;
 use crate::population::{
-    allocate, persona_text, representativeness, respondents, typical_profiles, value_behaviour,
-    Answers, Instrument, InstrumentKind, PersonaTarget, SimulationSummary, Strategy,
+    allocate, persona_text, representativeness, respondents, target_profile, typical_profiles,
+    value_behaviour, Answers, Instrument, InstrumentKind, PersonaTarget, SimulationSummary,
+    Strategy,
 };
 use crate::structure::{self, analyse, read_ess_sample, StructureOptions};
-use crate::{Error, Result, ResultExt};
+use crate::{Error, Field, Result, ResultExt};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -41,7 +44,8 @@ pub struct SimulateJob {
     #[serde(default = "default_instruments")]
     pub instruments: Vec<InstrumentKind>,
     /// The model and how the personas reach it (`model.method`: prompt-dominant, prompt-short,
-    /// prompt-long or base); `model.seed` seeds the survey draw and every drawn answer.
+    /// prompt-long, base, or a VIM method with `model.adapter` a folder of trained adapters);
+    /// `model.seed` seeds the survey draw and every drawn answer.
     pub model: ModelChoice,
     #[serde(default)]
     pub data_dir: Option<PathBuf>,
@@ -93,6 +97,9 @@ struct Personas {
 struct Speaker {
     label: String,
     text: String,
+    /// VIM methods: the group whose adapter carries this speaker's values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    group: Option<String>,
 }
 
 /// One line of `answers.jsonl`.
@@ -187,17 +194,26 @@ impl SimulateJob {
             self.model.seed,
         )?;
         let typical = typical_profiles(&human.scores, self.gap);
+        let adapters = self.group_adapters()?;
         let mut speakers: Vec<Speaker> = Vec::new();
         let mut speaker_of = Vec::with_capacity(targets.len());
         for target in &targets {
             let text = persona_text(target, self.model.method, &typical)?;
-            let index = match speakers.iter().position(|s| s.text == text) {
+            let group = match &adapters {
+                Some(adapters) => target_profile(target, &typical)?
+                    .map(|profile| nearest_adapter(adapters, &profile).group.clone()),
+                None => None,
+            };
+            let index = match speakers
+                .iter()
+                .position(|s| s.text == text && s.group == group)
+            {
                 Some(i) => i,
                 None => {
-                    speakers.push(Speaker {
-                        label: target.label(),
-                        text,
-                    });
+                    let label = group
+                        .as_ref()
+                        .map_or_else(|| target.label(), |g| format!("adapter:{g}"));
+                    speakers.push(Speaker { label, text, group });
                     speakers.len() - 1
                 }
             };
@@ -209,6 +225,23 @@ impl SimulateJob {
             speaker_of,
             speakers,
         })
+    }
+
+    /// The VIM methods' adapters (None for the prompt methods).
+    fn group_adapters(&self) -> Result<Option<Vec<GroupAdapter>>> {
+        if !self.model.method.needs_adapter() {
+            return Ok(None);
+        }
+        let dir = self.model.adapter.as_deref().ok_or_else(|| {
+            Error::input(
+                Field::Adapter,
+                format!(
+                    "method {} carries values with trained adapters: give --adapter (a folder of `valuelab train` outputs)",
+                    self.model.method
+                ),
+            )
+        })?;
+        find_group_adapters(dir).map(Some)
     }
 
     /// The spec without what may change between invocations of one simulation (threads).
@@ -272,11 +305,23 @@ impl SimulateJob {
         if done == total {
             return Ok((answers, total, done));
         }
-        let mut answerer = self.model.load_answerer(&[], sink)?;
+        let adapters: HashMap<String, PathBuf> = match self.group_adapters()? {
+            Some(found) => found.into_iter().map(|a| (a.group, a.dir)).collect(),
+            None => HashMap::new(),
+        };
+        let mut answerer = self.model.load_answerer_with(adapters, sink)?;
+        // Speakers without an adapter first: once an adapter is merged into the weights, only
+        // another adapter replaces it. Then group by group, so each adapter is applied once.
+        let mut order: Vec<usize> = (0..personas.speakers.len()).collect();
+        order.sort_by_key(|&s| personas.speakers[s].group.clone());
         let mut log = JsonlLog::open(&path, true)?;
         let started = Instant::now();
         let mut computed = 0;
-        for (s, speaker) in personas.speakers.iter().enumerate() {
+        for s in order {
+            let speaker = &personas.speakers[s];
+            if let Some(group) = &speaker.group {
+                answerer.select_group(group)?;
+            }
             for instrument in instruments {
                 let pending: Vec<&crate::eval::task::TaskItem> = instrument
                     .items

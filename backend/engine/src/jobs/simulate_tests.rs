@@ -184,7 +184,7 @@ fn a_survey_population_speaks_in_each_respondents_own_profile() {
 }
 
 #[test]
-fn sample_mode_and_adapter_methods_are_refused_with_the_fix() {
+fn sample_mode_and_adapter_methods_without_adapters_are_refused_with_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let mut spec = simulate_job(
         "smollm2",
@@ -205,5 +205,54 @@ fn sample_mode_and_adapter_methods_are_refused_with_the_fix() {
         &dir.path().join("y"),
     );
     let problems = crate::jobs::check::check(&Job::Simulate(spec));
-    assert!(problems.contains_key("model.method"), "{problems:?}");
+    assert!(problems.contains_key("model.adapter"), "{problems:?}");
+}
+
+#[test]
+fn adapter_personas_take_the_nearest_groups_adapter_and_naive_ones_the_plain_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let adapters = dir.path().join("adapters");
+    for group in ["Albania", "Group_1"] {
+        let train = Job::Train(crate::jobs::tests::tiny_train_job(
+            &model,
+            group,
+            &adapters.join(group),
+        ));
+        run(&train, &NullSink, &CancelToken::new()).unwrap();
+    }
+    let out = dir.path().join("vim");
+    let mut spec = simulate_job(&model, Strategy::HNp, Method::VimQa, &out);
+    spec.model.adapter = Some(adapters.clone());
+    spec.instruments = vec![InstrumentKind::Pvq40];
+    let done = run(&Job::Simulate(spec), &NullSink, &CancelToken::new()).unwrap();
+    let summary = summary_of(&done.output);
+    let personas: Personas = read_json(&out.join(PERSONAS_FILE), "personas").unwrap();
+    // Naive personas (half of Norway has no dominant value) plus at most one speaker per adapter.
+    assert!(summary.speakers <= 3, "{:?}", personas.speakers);
+    for (target, &s) in personas.targets.iter().zip(&personas.speaker_of) {
+        let speaker = &personas.speakers[s];
+        assert!(speaker.text.is_empty(), "adapters take no persona text");
+        match target {
+            PersonaTarget::Naive => assert_eq!(speaker.group, None),
+            _ => {
+                let group = speaker.group.as_deref().unwrap();
+                assert!(["Albania", "Group_1"].contains(&group), "{group}");
+                assert_eq!(speaker.label, format!("adapter:{group}"));
+            }
+        }
+    }
+    // A VIM method without adapters is refused with the flag to give.
+    let mut spec = simulate_job(
+        &model,
+        Strategy::Uniform,
+        Method::Vim,
+        &dir.path().join("none"),
+    );
+    spec.model.adapter = None;
+    let err = spec
+        .run(&NullSink, &CancelToken::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--adapter"), "{err}");
 }

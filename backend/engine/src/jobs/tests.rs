@@ -188,21 +188,19 @@ fn bad_input_fails_before_anything_is_written() {
     assert!(!out.exists(), "no run folder for a job that never started");
 }
 
-#[test]
-fn a_cancelled_training_resumes_to_the_uninterrupted_adapter() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = tiny_model(dir.path());
-    let job = |out: &Path| TrainJob {
+/// Three steps of QA training on the tiny model: an adapter in about a second.
+pub(super) fn tiny_train_job(model: &str, group: &str, out: &Path) -> TrainJob {
+    TrainJob {
         examples: VimExamples {
             data_dir: Some(shared_data().root().to_path_buf()),
             groups_file: None,
-            group: "Albania".into(),
+            group: group.into(),
             method: TrainingMethod::Qa,
             rule: Rule::Mean,
             threshold: crate::vim::DEFAULT_THRESHOLD,
             seed: 5,
         },
-        model: model.clone(),
+        model: model.to_string(),
         cuda: false,
         threads: Some(1),
         epochs: 1,
@@ -222,7 +220,14 @@ fn a_cancelled_training_resumes_to_the_uninterrupted_adapter() {
         checkpoint_every: 100,
         resume: true,
         out: out.to_path_buf(),
-    };
+    }
+}
+
+#[test]
+fn a_cancelled_training_resumes_to_the_uninterrupted_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let job = |out: &Path| tiny_train_job(&model, "Albania", out);
     let whole_dir = dir.path().join("whole");
     // The example spec is flattened: a train spec reads as one flat object.
     let spec = Job::Train(job(&whole_dir));

@@ -3,6 +3,7 @@
 //! strategy, the questionnaires they answer, and how the result compares with people. The job
 //! that runs it is `jobs::simulate`; the value-structure analysis is `structure`.
 
+pub mod adapters;
 pub mod instruments;
 pub mod persona;
 pub mod prosocial;
@@ -12,7 +13,7 @@ pub mod strategy;
 pub mod summary;
 
 pub use instruments::{Instrument, InstrumentKind, ALL_INSTRUMENTS};
-pub use persona::{dominant_prompt, persona_text, typical_profiles};
+pub use persona::{dominant_prompt, persona_text, target_profile, typical_profiles};
 pub use relations::{representativeness, value_behaviour, RelationTable, Representativeness};
 pub use respondents::{respondents, Answers, Respondent};
 pub use strategy::{allocate, PersonaTarget, Strategy, ALL_STRATEGIES};

@@ -6,8 +6,10 @@
 //!   persona gets the typical profile of the human respondents that value dominates (their
 //!   mean), so both kinds of persona speak in whole profiles.
 //! - `base`: nothing, for every persona (the control without values).
+//! - `vim`, `vim-ag`, `vim-qa`: no text either; the values come from the adapter of the group
+//!   nearest the persona's profile (`adapters`).
 //!
-//! Naive personas get no text under any method.
+//! Naive personas get no text (and no adapter) under any method.
 
 use super::strategy::PersonaTarget;
 use crate::data::groups::TargetGroup;
@@ -60,7 +62,8 @@ pub fn persona_text(
         ))
     };
     match (target, method) {
-        (PersonaTarget::Naive, _) | (_, Method::Base) => Ok(String::new()),
+        (PersonaTarget::Naive, _)
+        | (_, Method::Base | Method::Vim | Method::VimAg | Method::VimQa) => Ok(String::new()),
         (PersonaTarget::Dominant { value }, Method::PromptDominant) => Ok(dominant_prompt(*value)),
         (PersonaTarget::Profile { scores, .. }, Method::PromptDominant) => {
             let top = (0..VALUE_COUNT)
@@ -69,19 +72,30 @@ pub fn persona_text(
             Ok(dominant_prompt(ALL_VALUES[top]))
         }
         (PersonaTarget::Dominant { value }, Method::PromptShort | Method::PromptLong) => {
-            let scores = typical[value.index()].ok_or_else(|| {
-                Error::invalid(format!(
-                    "no human respondent has {value} as dominant value, so its persona has no typical profile for {method} (use prompt-dominant or a lower --gap)"
-                ))
-            })?;
+            let scores =
+                target_profile(target, typical)?.expect("a dominant persona has a profile");
             profile_prompt(&format!("typical {}", value.name()), &scores)
         }
         (PersonaTarget::Profile { id, scores }, Method::PromptShort | Method::PromptLong) => {
             profile_prompt(id, scores)
         }
-        (_, other) => Err(Error::invalid(format!(
-            "method {other} cannot carry a persona in a simulation yet (use prompt-dominant, prompt-short, prompt-long or base)"
-        ))),
+    }
+}
+
+/// The profile that stands for `target` where one is needed (a survey respondent's own, a
+/// dominant value's typical one); `None` for naive personas.
+pub fn target_profile(
+    target: &PersonaTarget,
+    typical: &[Option<Scores>; VALUE_COUNT],
+) -> Result<Option<Scores>> {
+    match target {
+        PersonaTarget::Naive => Ok(None),
+        PersonaTarget::Profile { scores, .. } => Ok(Some(*scores)),
+        PersonaTarget::Dominant { value } => typical[value.index()].map(Some).ok_or_else(|| {
+            Error::invalid(format!(
+                "no human respondent has {value} as dominant value, so its persona has no typical profile for the profile prompts or the adapters (use prompt-dominant, or a lower --gap)"
+            ))
+        }),
     }
 }
 
@@ -126,13 +140,18 @@ mod tests {
     }
 
     #[test]
-    fn naive_and_base_personas_say_nothing_and_adapters_are_refused() {
+    fn naive_base_and_adapter_personas_say_nothing() {
         let typical = [None; VALUE_COUNT];
         let naive = persona_text(&PersonaTarget::Naive, Method::PromptDominant, &typical);
         assert_eq!(naive.unwrap(), "");
         let dom = PersonaTarget::Dominant { value: Hedonism };
         assert_eq!(persona_text(&dom, Method::Base, &typical).unwrap(), "");
-        assert!(persona_text(&dom, Method::Vim, &typical).is_err());
+        assert_eq!(persona_text(&dom, Method::Vim, &typical).unwrap(), "");
+        assert!(target_profile(&dom, &typical).is_err());
+        assert_eq!(
+            target_profile(&PersonaTarget::Naive, &typical).unwrap(),
+            None
+        );
         let survey = PersonaTarget::Profile {
             id: "7".into(),
             scores: std::array::from_fn(|k| if k == 5 { 6.0 } else { 2.0 }),

@@ -20,9 +20,14 @@ pub struct Args {
     #[arg(long)]
     pub n: usize,
     /// How a persona reaches the model: prompt-dominant (the value-prompting paper's wording),
-    /// prompt-short, prompt-long (whole profiles) or base (no values).
+    /// prompt-short, prompt-long (whole profiles), base (no values), or vim, vim-ag, vim-qa (the
+    /// adapter of the group nearest each persona's profile; needs --adapter).
     #[arg(long, default_value = "prompt-dominant")]
     pub method: String,
+    /// VIM methods: a folder of adapters trained by `valuelab train` (any folder names; each
+    /// adapter's group and values are read from its valuelab_adapter.json), or one adapter.
+    #[arg(long, value_name = "DIR")]
+    pub adapter: Option<PathBuf>,
     /// Comma-separated: pvq40, bigfive, valuenet, prosocial (pvq40 is always asked).
     #[arg(long, default_value = "pvq40")]
     pub instruments: String,
@@ -69,7 +74,7 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<SimulateJob> {
         model: ModelChoice {
             method,
             model: args.model.model,
-            adapter: None,
+            adapter: args.adapter,
             cuda: args.model.cuda,
             answer: None,
             samples: 1,

@@ -133,14 +133,16 @@ impl DbSink {
                 *total,
                 JobDetail {
                     loss: Some(*loss),
-                    epoch: Some(*epoch),
+                    // 1-based, as the command line prints it (the trainer counts from 0).
+                    epoch: Some(*epoch + 1),
                     tokens_per_s: Some(*tokens_per_s),
                     eta_s: Some(*eta_s),
                     ..JobDetail::default()
                 },
             ),
             TrainEvent::Validation { epoch, step, loss } => self.log(&format!(
-                "validation loss {loss:.4} after epoch {epoch} (step {step})"
+                "validation loss {loss:.4} after epoch {} (step {step})",
+                epoch + 1
             )),
             TrainEvent::Checkpoint { step, path } => {
                 self.log(&format!("checkpoint at step {step}: {}", path.display()))
