@@ -39,15 +39,19 @@ after(async () => {
   server?.kill();
 });
 
-test('an admin launches an evaluation from the browser, watches it finish and opens its run', async () => {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  page.on('pageerror', (err) => console.error('page error:', err));
+async function logInAsAdmin(page) {
   await page.goto(`${base}/login`);
   await page.fill('#username', 'admin');
   await page.fill('#password', PASSWORD);
   await page.click('button[type=submit]');
   await page.waitForURL(`${base}/studies`);
+}
+
+test('an admin launches an evaluation from the browser, watches it finish and opens its run', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.error('page error:', err));
+  await logInAsAdmin(page);
   await page.goto(`${base}/jobs`);
   await page.waitForSelector('form.new-job');
 
@@ -138,11 +142,7 @@ test('a simulation sent as JSON runs and its page compares the population with p
   const context = await browser.newContext();
   const page = await context.newPage();
   page.on('pageerror', (err) => console.error('page error:', err));
-  await page.goto(`${base}/login`);
-  await page.fill('#username', 'admin');
-  await page.fill('#password', PASSWORD);
-  await page.click('button[type=submit]');
-  await page.waitForURL(`${base}/studies`);
+  await logInAsAdmin(page);
   await page.goto(`${base}/jobs`);
   await page.waitForSelector('form.new-job');
   const spec = {

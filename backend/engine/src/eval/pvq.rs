@@ -17,16 +17,22 @@ use valuelab_common::ALL_VALUES;
 /// Table 18 with `{PVQ item}` filled in. The item's own closing full stop is dropped because
 /// the template adds one ("Statement: {PVQ item}. Answer:").
 pub fn prompt(item_text: &str) -> String {
-    let options: Vec<String> = PVQ_OPTIONS
+    format!(
+        "Indicate for the following statement whether it is {} as a description of you. Statement: {}. Answer:",
+        numbered_options(&PVQ_OPTIONS),
+        item_text.trim().trim_end_matches('.')
+    )
+}
+
+/// Options as Table 18 lists them: "1. 'Not like me at all', 2. 'Not like me', ..." (the other
+/// questionnaires valuelab asks number their options the same way, so every answer is a digit).
+pub fn numbered_options(options: &[&str]) -> String {
+    let numbered: Vec<String> = options
         .iter()
         .enumerate()
         .map(|(i, o)| format!("{}. '{o}'", i + 1))
         .collect();
-    format!(
-        "Indicate for the following statement whether it is {} as a description of you. Statement: {}. Answer:",
-        options.join(", "),
-        item_text.trim().trim_end_matches('.')
-    )
+    numbered.join(", ")
 }
 
 pub fn task(items: &[PvqItem]) -> Result<Task> {

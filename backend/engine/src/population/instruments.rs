@@ -13,6 +13,7 @@
 use super::prosocial;
 use crate::data::instruments::IpipItem;
 use crate::data::DataDir;
+use crate::eval::pvq::numbered_options;
 use crate::eval::task::TaskItem;
 use crate::eval::{pvq, valuenet};
 use crate::{Error, Result};
@@ -183,14 +184,9 @@ pub const IPIP_OPTIONS: [&str; 5] = [
 
 /// The IPIP instructions with the statement, options numbered like the PVQ prompt's.
 pub fn ipip_prompt(text: &str) -> String {
-    let options: Vec<String> = IPIP_OPTIONS
-        .iter()
-        .enumerate()
-        .map(|(i, o)| format!("{}. '{o}'", i + 1))
-        .collect();
     format!(
         "Indicate how accurately the following statement describes you: {}. Statement: {}. Answer:",
-        options.join(", "),
+        numbered_options(&IPIP_OPTIONS),
         text.trim().trim_end_matches('.')
     )
 }

@@ -7,6 +7,7 @@
 //! `docs/prosocial.md`.
 
 use super::instruments::{Instrument, InstrumentKind};
+use crate::eval::pvq::numbered_options;
 use crate::eval::task::TaskItem;
 use valuelab_common::scale::AnswerScale;
 
@@ -60,14 +61,9 @@ pub const OPTIONS: [&str; 6] = [
 ];
 
 pub fn prompt(cause: &str) -> String {
-    let options: Vec<String> = OPTIONS
-        .iter()
-        .enumerate()
-        .map(|(i, o)| format!("{}. '{o}'", i + 1))
-        .collect();
     format!(
         "Imagine you have just been given 100 euros. You can keep all of it, or give part of it to {cause}. Nobody will know what you decide. How much do you give? {}. Answer:",
-        options.join(", ")
+        numbered_options(&OPTIONS)
     )
 }
 

@@ -8,6 +8,7 @@
 
 use super::instruments::Instrument;
 use super::respondents::{score_columns, Respondent};
+use crate::structure::outputs::correlation_csv;
 use crate::structure::Sample;
 use crate::{Error, Result};
 use serde::Serialize;
@@ -56,21 +57,7 @@ pub fn value_behaviour(instruments: &[Instrument], rows: &[Respondent]) -> Relat
 
 impl RelationTable {
     pub fn to_csv(&self) -> String {
-        let mut text = format!("value,{}\n", self.columns.join(","));
-        for (v, row) in ALL_VALUES.iter().zip(&self.cells) {
-            let cells: Vec<String> = row
-                .iter()
-                .map(|r| {
-                    if r.is_nan() {
-                        String::new()
-                    } else {
-                        format!("{r:.4}")
-                    }
-                })
-                .collect();
-            text.push_str(&format!("{},{}\n", v.name(), cells.join(",")));
-        }
-        text
+        correlation_csv(&self.columns, &self.cells)
     }
 
     /// Pearson r between this table and `human` over the (value, column) cells both define,

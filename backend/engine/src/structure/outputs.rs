@@ -84,8 +84,15 @@ fn treatment(centred: bool) -> &'static str {
 }
 
 fn matrix_csv(matrix: &CorrelationMatrix) -> String {
-    let mut text = format!("value,{}\n", names().join(","));
-    for (v, row) in ALL_VALUES.iter().zip(&matrix.0) {
+    let rows: Vec<Vec<f64>> = matrix.0.iter().map(|r| r.to_vec()).collect();
+    correlation_csv(&names(), &rows)
+}
+
+/// A table of correlations with a row per value (`value,<column>,...`), four decimals, blank
+/// where undefined: the layout of `matrix.csv` and of a simulation's `relations.csv`.
+pub fn correlation_csv(columns: &[String], rows: &[Vec<f64>]) -> String {
+    let mut text = format!("value,{}\n", columns.join(","));
+    for (v, row) in ALL_VALUES.iter().zip(rows) {
         let cells: Vec<String> = row
             .iter()
             .map(|r| {
