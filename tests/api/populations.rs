@@ -127,7 +127,8 @@ async fn simulation_results_answer_4xx_where_there_are_none() {
     let response = admin.post("/api/jobs", &spec).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let error: ErrorResponse = response.json().await.unwrap();
-    for field in ["n", "gap", "model.method"] {
+    // A VIM method carries personas with adapters: the spec must name their folder.
+    for field in ["n", "gap", "model.adapter"] {
         assert!(
             error.fields.contains_key(field),
             "{field}: {:?}",
