@@ -5,6 +5,7 @@ mod agreement;
 mod annotation;
 mod auth;
 mod compare;
+mod conditioning;
 mod database;
 mod health;
 mod helpers;

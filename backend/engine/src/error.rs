@@ -92,6 +92,8 @@ pub enum Field {
     ElbowOut,
     RidgeLambda,
     Pair,
+    HeldOutGroups,
+    Respondents,
 }
 
 /// A candle error's message without the backtrace candle attaches to it (with RUST_BACKTRACE

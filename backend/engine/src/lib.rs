@@ -10,6 +10,7 @@
 
 pub mod adapter;
 pub mod bench;
+pub mod conditioning;
 pub mod data;
 pub mod error;
 pub mod eval;
@@ -20,6 +21,7 @@ pub mod lora;
 pub mod models;
 pub mod output;
 pub mod population;
+pub mod protocol;
 pub mod structure;
 pub mod train;
 pub mod vim;

@@ -43,6 +43,12 @@ pub trait Answerer {
         Ok(())
     }
 
+    /// Conditions the answers that follow on `profile` (profile conditioners); a no-op for
+    /// answerers without one.
+    fn condition_on(&mut self, _profile: &valuelab_common::ValueDistribution) -> Result<()> {
+        Ok(())
+    }
+
     /// Tokens the model processed so far (prompt and generated), for the speed in `run.json`.
     fn tokens_processed(&self) -> u64 {
         0

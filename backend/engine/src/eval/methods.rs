@@ -1,7 +1,8 @@
 //! How a target value distribution reaches the model: not at all (`base`), in the prompt
 //! (`prompt-short`, `prompt-long`: the paper's Tables 22 and 23; `prompt-dominant`: one dominant
 //! value, the style of the value-prompting paper), or through a LoRA adapter trained by
-//! `valuelab train` (`vim`, `vim-ag`, `vim-qa`), which take no persona text.
+//! `valuelab train` (`vim`, `vim-ag`, `vim-qa`), which take no persona text, or through a
+//! profile conditioner (`profile-offset`, `steer`: `conditioning`), one for every profile.
 
 use crate::data::groups::TargetGroup;
 use crate::{Error, Result};
@@ -20,9 +21,11 @@ pub enum Method {
     Vim,
     VimAg,
     VimQa,
+    ProfileOffset,
+    Steer,
 }
 
-pub const ALL_METHODS: [Method; 7] = [
+pub const ALL_METHODS: [Method; 9] = [
     Method::Base,
     Method::PromptShort,
     Method::PromptLong,
@@ -30,6 +33,8 @@ pub const ALL_METHODS: [Method; 7] = [
     Method::Vim,
     Method::VimAg,
     Method::VimQa,
+    Method::ProfileOffset,
+    Method::Steer,
 ];
 
 impl Method {
@@ -43,12 +48,20 @@ impl Method {
             Method::Vim => "vim",
             Method::VimAg => "vim-ag",
             Method::VimQa => "vim-qa",
+            Method::ProfileOffset => "profile-offset",
+            Method::Steer => "steer",
         }
     }
 
-    /// Whether the values come from a trained adapter (so `--adapter` is required).
+    /// Whether the values come from a trained folder (so `--adapter` is required): a LoRA
+    /// adapter per group, or one profile conditioner.
     pub fn needs_adapter(self) -> bool {
-        matches!(self, Method::Vim | Method::VimAg | Method::VimQa)
+        matches!(self, Method::Vim | Method::VimAg | Method::VimQa) || self.conditions_on_profile()
+    }
+
+    /// Whether one conditioner folder answers for any profile (`profile-offset`, `steer`).
+    pub fn conditions_on_profile(self) -> bool {
+        matches!(self, Method::ProfileOffset | Method::Steer)
     }
 }
 
@@ -193,7 +206,12 @@ const ANSWER_INSTRUCTIONS: [&str; 3] = [
 /// break where `{Task Description}` begins.
 pub fn persona(method: Method, group: &TargetGroup) -> String {
     match method {
-        Method::Base | Method::Vim | Method::VimAg | Method::VimQa => String::new(),
+        Method::Base
+        | Method::Vim
+        | Method::VimAg
+        | Method::VimQa
+        | Method::ProfileOffset
+        | Method::Steer => String::new(),
         Method::PromptShort => {
             let mut text = String::from("Let's roleplay.\nValue Score:\n");
             text.push_str(&score_lines(group));
@@ -275,7 +293,7 @@ mod tests {
         let err = "prompt".parse::<Method>().unwrap_err().to_string();
         assert!(err.contains("unknown method 'prompt'"), "{err}");
         assert!(
-            err.contains("base, prompt-short, prompt-long, prompt-dominant, vim, vim-ag, vim-qa"),
+            err.contains("base, prompt-short, prompt-long, prompt-dominant, vim, vim-ag, vim-qa, profile-offset, steer"),
             "{err}"
         );
         assert!(Method::VimQa.needs_adapter() && !Method::PromptLong.needs_adapter());
@@ -365,7 +383,14 @@ Please choose only one option, even if you're not sure.
 
     #[test]
     fn base_and_vim_methods_have_no_persona() {
-        for m in [Method::Base, Method::Vim, Method::VimAg, Method::VimQa] {
+        for m in [
+            Method::Base,
+            Method::Vim,
+            Method::VimAg,
+            Method::VimQa,
+            Method::ProfileOffset,
+            Method::Steer,
+        ] {
             assert_eq!(persona(m, &albania()), "");
         }
     }

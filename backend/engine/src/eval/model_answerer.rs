@@ -4,9 +4,12 @@
 //! batch across items.
 //!
 //! VIM methods bring one LoRA adapter per group (found by `adapter::find`). Adapters are merged into the weights for speed, so switching groups reloads the base model.
+//! Profile conditioners (`profile-offset`, `steer`) set residual offsets for each group's
+//! profile instead; the persona prefix is then encoded again under the new offsets.
 
 use super::answerer::{Answerer, ChoiceItem, GenerationConfig};
 use crate::adapter;
+use crate::conditioning::ProfileConditioner;
 use crate::generate::{generate_with_prefix, score_items_with_prefix, Normalisation, PrefixState};
 use crate::models::{load_model, LoadedModel};
 use crate::{Error, Field, Result};
@@ -24,6 +27,8 @@ pub struct ModelAnswerer {
     /// The adapter merged into `model` now, if any.
     current_adapter: Option<PathBuf>,
     prefix: Option<PrefixState>,
+    /// Profile conditioning (`profile-offset`, `steer`), set per group by `condition_on`.
+    conditioner: Option<ProfileConditioner>,
     /// Option probabilities already computed with the current weights, by persona, prompt and
     /// options: the value-blind `base` method asks every group the same items, and this answers
     /// all groups but the first without running the model.
@@ -53,6 +58,7 @@ impl ModelAnswerer {
             adapters,
             current_adapter: None,
             prefix: None,
+            conditioner: None,
             answered: HashMap::new(),
             tokens: 0,
         }
@@ -61,6 +67,12 @@ impl ModelAnswerer {
     /// How option probabilities are normalised (default: mean log-probability per token).
     pub fn with_normalisation(mut self, norm: Normalisation) -> Self {
         self.norm = norm;
+        self
+    }
+
+    /// Answers for each profile through `conditioner` (see [`Answerer::condition_on`]).
+    pub fn with_conditioner(mut self, conditioner: ProfileConditioner) -> Self {
+        self.conditioner = Some(conditioner);
         self
     }
 
@@ -171,6 +183,18 @@ impl Answerer for ModelAnswerer {
         }
         adapter::apply(&mut self.model, &wanted, true)?;
         self.current_adapter = Some(wanted);
+        self.prefix = None;
+        self.answered.clear();
+        Ok(())
+    }
+
+    fn condition_on(&mut self, profile: &valuelab_common::ValueDistribution) -> Result<()> {
+        let Some(conditioner) = &self.conditioner else {
+            return Ok(());
+        };
+        let offsets = conditioner.offsets(&[*profile.scores()])?;
+        self.model.llama.set_residual_offsets(offsets)?;
+        // Cached prefixes and answers were computed under the previous profile.
         self.prefix = None;
         self.answered.clear();
         Ok(())

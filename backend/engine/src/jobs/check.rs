@@ -5,7 +5,7 @@
 //! A spec that passes can still fail at run time (a corrupt file); the job's error says why.
 
 use super::model::ModelChoice;
-use super::{EvalJob, Job, SimulateJob, TrainJob};
+use super::{ConditionJob, EvalJob, Job, SimulateJob, TrainJob};
 use crate::data::groups::{find_group, read_groups, TargetGroup};
 use crate::data::DataDir;
 use crate::eval::{AnswerMode, TaskKind};
@@ -21,9 +21,10 @@ pub fn check(job: &Job) -> SpecProblems {
     match job {
         Job::Eval(j) => check_eval(j, &mut problems),
         Job::Train(j) => check_train(j, &mut problems),
+        Job::Condition(j) => check_condition(j, &mut problems),
         // The other jobs read small tables and fail within a second if their input is bad.
         Job::Simulate(j) => check_simulate(j, &mut problems),
-        Job::Groups(_) | Job::VimData(_) | Job::Predict(_) | Job::Report(_) => {}
+        Job::Groups(_) | Job::VimData(_) | Job::Predict(_) | Job::Report(_) | Job::Protocol(_) => {}
     }
     problems.0
 }
@@ -154,15 +155,7 @@ fn check_train(job: &TrainJob, problems: &mut Problems) {
     if let Err(e) = examples.check() {
         problems.add("threshold", e.to_string());
     }
-    if let Err(e) = crate::models::resolve(&job.model) {
-        problems.add("model", e.to_string());
-    }
-    if job.cuda && !cfg!(feature = "cuda") {
-        problems.add(
-            "cuda",
-            "this server was built without CUDA (rebuild with --features cuda)",
-        );
-    }
+    check_model_spec(&job.model, job.cuda, problems);
     for (field, value) in [
         ("epochs", job.epochs),
         ("batch_size", job.batch_size),
@@ -192,6 +185,49 @@ fn check_train(job: &TrainJob, problems: &mut Problems) {
         );
     }
     check_out(&job.out, problems);
+}
+
+fn check_condition(job: &ConditionJob, problems: &mut Problems) {
+    let data_dir = data_dir(&job.data_dir, problems);
+    groups_table(&job.groups_file, data_dir.as_ref(), problems);
+    problems.existing("respondents", &job.respondents);
+    check_model_spec(&job.model, job.cuda, problems);
+    for (field, value) in [
+        ("steps", job.steps),
+        ("batch_size", job.batch_size),
+        ("validation_examples", job.validation_examples),
+    ] {
+        problems.at_least(field, value, 1);
+    }
+    if !(job.lr.is_finite() && job.lr > 0.0) {
+        problems.add("lr", format!("must be a positive number, got {}", job.lr));
+    }
+    if !(job.minutes.is_finite() && job.minutes > 0.0) {
+        problems.add(
+            "minutes",
+            format!("must be a positive number of minutes, got {}", job.minutes),
+        );
+    }
+    if job.alphas.is_empty() || job.alphas.iter().any(|a| !a.is_finite()) {
+        problems.add(
+            "alphas",
+            "give one or more finite strengths, such as 0,1,2,4",
+        );
+    }
+    check_out(&job.out, problems);
+}
+
+/// The `model` and `cuda` fields of a job that loads a model itself (train, condition).
+fn check_model_spec(model: &str, cuda: bool, problems: &mut Problems) {
+    if let Err(e) = crate::models::resolve(model) {
+        problems.add("model", e.to_string());
+    }
+    if cuda && !cfg!(feature = "cuda") {
+        problems.add(
+            "cuda",
+            "this server was built without CUDA (rebuild with --features cuda)",
+        );
+    }
 }
 
 fn check_out(out: &Path, problems: &mut Problems) {

@@ -6,8 +6,9 @@
 //! job resumes.
 //!
 //! The jobs follow the data flow: [`GroupsJob`] (groups and their gold opinions), [`VimDataJob`]
-//! (training examples), [`TrainJob`] (adapter), [`EvalJob`] and [`PredictJob`] (the model
-//! answers), [`SimulateJob`] (a population of personas), [`ReportJob`] (tables and plots). Each writes its outputs and a `job.json` record
+//! (training examples), [`TrainJob`] (adapter), [`ConditionJob`] (a profile conditioner), [`EvalJob`] and [`PredictJob`] (the model
+//! answers), [`SimulateJob`] (a population of personas), [`ReportJob`] (tables and plots), [`ProtocolJob`]
+//! (the conditioning evidence). Each writes its outputs and a `job.json` record
 //! ([`record`]): the full spec, the valuelab version and git commit, the seed, and the timings
 //! of every invocation.
 //!
@@ -17,23 +18,27 @@
 
 pub mod array;
 pub mod check;
+pub mod condition;
 pub mod eval;
 pub mod groups;
 pub mod model;
 mod paths;
 pub mod predict;
 pub mod progress;
+pub mod protocol;
 pub mod record;
 pub mod report;
 pub mod simulate;
 pub mod train;
 pub mod vim_data;
 
+pub use condition::{ConditionJob, ConditionOutput};
 pub use eval::{EvalJob, EvalOutput};
 pub use groups::{GroupsJob, GroupsOutput};
 pub use model::ModelChoice;
 pub use predict::{PredictJob, PredictOutput};
 pub use progress::{CancelToken, JobEvent, JsonLinesSink, NullSink, ProgressSink};
+pub use protocol::{ProtocolJob, ProtocolOutput};
 pub use record::{JobRecord, JobStatus};
 pub use report::{ReportJob, ReportOutput};
 pub use simulate::{SimulateJob, SimulateOutput};
@@ -52,10 +57,12 @@ pub enum Job {
     Groups(GroupsJob),
     VimData(VimDataJob),
     Train(TrainJob),
+    Condition(ConditionJob),
     Eval(EvalJob),
     Predict(PredictJob),
     Report(ReportJob),
     Simulate(SimulateJob),
+    Protocol(ProtocolJob),
 }
 
 /// What a job produced; the command line prints it, the server stores it.
@@ -64,10 +71,12 @@ pub enum JobOutput {
     Groups(GroupsOutput),
     VimData(VimDataOutput),
     Train(TrainOutput),
+    Condition(ConditionOutput),
     Eval(EvalOutput),
     Predict(PredictOutput),
     Report(ReportOutput),
     Simulate(SimulateOutput),
+    Protocol(ProtocolOutput),
 }
 
 impl JobOutput {
@@ -75,6 +84,8 @@ impl JobOutput {
     pub fn is_cancelled(&self) -> bool {
         match self {
             JobOutput::Train(out) => out.summary.cancelled,
+            JobOutput::Condition(out) => out.cancelled,
+            JobOutput::Protocol(out) => out.report.is_none(),
             JobOutput::Eval(out) => out.result.is_none(),
             JobOutput::Predict(out) => out.cancelled,
             JobOutput::Simulate(out) => out.summary.is_none(),
@@ -130,14 +141,25 @@ impl Job {
                 fill(&mut j.examples.data_dir);
                 j.threads = j.threads.or(threads);
             }
+            Job::Condition(j) => {
+                fill(&mut j.data_dir);
+                j.threads = j.threads.or(threads);
+            }
             Job::Eval(j) => {
                 fill(&mut j.data_dir);
                 j.model.threads = j.model.threads.or(threads);
             }
-            Job::Predict(j) => j.model.threads = j.model.threads.or(threads),
+            Job::Predict(j) => {
+                fill(&mut j.data_dir);
+                j.model.threads = j.model.threads.or(threads);
+            }
             Job::Simulate(j) => {
                 fill(&mut j.data_dir);
                 j.model.threads = j.model.threads.or(threads);
+            }
+            Job::Protocol(j) => {
+                fill(&mut j.data_dir);
+                j.threads = j.threads.or(threads);
             }
             Job::Report(_) => {}
         }
@@ -150,6 +172,8 @@ impl Job {
             Job::Groups(j) => j.seed(),
             Job::VimData(j) => Some(j.examples.seed),
             Job::Train(j) => Some(j.examples.seed),
+            Job::Condition(j) => Some(j.seed),
+            Job::Protocol(j) => Some(j.seed),
             Job::Eval(j) => Some(j.model.seed),
             Job::Predict(j) => Some(j.model.seed),
             Job::Simulate(j) => Some(j.model.seed),
@@ -161,6 +185,8 @@ impl Job {
     pub fn threads(&self) -> Option<usize> {
         match self {
             Job::Train(j) => j.threads,
+            Job::Condition(j) => j.threads,
+            Job::Protocol(j) => j.threads,
             Job::Eval(j) => j.model.threads,
             Job::Predict(j) => j.model.threads,
             Job::Simulate(j) => j.model.threads,
@@ -173,6 +199,8 @@ impl Job {
     pub fn record_path(&self) -> PathBuf {
         match self {
             Job::Train(j) => j.out.join(RECORD_FILE),
+            Job::Condition(j) => j.out.join(RECORD_FILE),
+            Job::Protocol(j) => j.out.join(RECORD_FILE),
             Job::Eval(j) => j.out.join(RECORD_FILE),
             Job::Simulate(j) => j.out.join(RECORD_FILE),
             Job::Report(j) => j.out_dir().join(RECORD_FILE),
@@ -206,6 +234,8 @@ pub fn run(job: &Job, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<R
     // earlier invocation): bad input must not leave files behind.
     let has_run_folder = match job {
         Job::Train(j) => j.out.is_dir(),
+        Job::Condition(j) => j.out.is_dir(),
+        Job::Protocol(j) => j.out.is_dir(),
         Job::Eval(j) => j.out.is_dir(),
         Job::Simulate(j) => j.out.is_dir(),
         _ => false,
@@ -232,6 +262,8 @@ fn run_inner(job: &Job, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result
         Job::Groups(j) => JobOutput::Groups(j.run(sink)?),
         Job::VimData(j) => JobOutput::VimData(j.run(sink)?),
         Job::Train(j) => JobOutput::Train(j.run(sink, cancel)?),
+        Job::Condition(j) => JobOutput::Condition(j.run(sink, cancel)?),
+        Job::Protocol(j) => JobOutput::Protocol(j.run(sink, cancel)?),
         Job::Eval(j) => JobOutput::Eval(j.run(sink, cancel)?),
         Job::Predict(j) => JobOutput::Predict(j.run(sink, cancel)?),
         Job::Report(j) => JobOutput::Report(j.run(sink)?),

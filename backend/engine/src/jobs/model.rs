@@ -3,6 +3,7 @@
 
 use super::progress::{JobEvent, ProgressSink};
 use crate::adapter::resolve_adapters;
+use crate::conditioning::ProfileConditioner;
 use crate::data::groups::TargetGroup;
 use crate::eval::model_answerer::ModelAnswerer;
 use crate::eval::{AnswerMode, Method, RunSpec};
@@ -45,7 +46,7 @@ pub struct ModelChoice {
     pub threads: Option<usize>,
 }
 
-fn default_model() -> String {
+pub(super) fn default_model() -> String {
     DEFAULT_MODEL.to_string()
 }
 fn default_samples() -> usize {
@@ -86,6 +87,9 @@ impl ModelChoice {
     ) -> Result<ModelAnswerer> {
         let method = self.method;
         let adapters = match (&self.adapter, method.needs_adapter()) {
+            (Some(dir), true) if method.conditions_on_profile() => {
+                return self.load_conditioned_answerer(dir, sink);
+            }
             (Some(dir), true) => {
                 let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
                 resolve_adapters(dir, &names)?
@@ -101,6 +105,46 @@ impl ModelChoice {
             (None, false) => Default::default(),
         };
         self.load_answerer_with(adapters, sink)
+    }
+
+    /// Loads the model with the profile conditioner in `dir` (`profile-offset`, `steer`).
+    pub fn load_conditioned_answerer(
+        &self,
+        dir: &std::path::Path,
+        sink: &dyn ProgressSink,
+    ) -> Result<ModelAnswerer> {
+        let answerer = self.load_answerer_with(Default::default(), sink)?;
+        let device = answerer.model().device().clone();
+        let conditioner = ProfileConditioner::load(dir, &device)?;
+        if conditioner.config.method.name() != self.method.name() {
+            return Err(Error::input(
+                Field::Adapter,
+                format!(
+                    "{} holds a {} conditioner, not one for method {}",
+                    dir.display(),
+                    conditioner.config.method.name(),
+                    self.method
+                ),
+            ));
+        }
+        let llama = answerer.model().llama.config();
+        let deepest = conditioner.config.layers.iter().copied().max().unwrap_or(0);
+        if conditioner.config.hidden_size != llama.hidden_size || deepest >= llama.num_layers {
+            return Err(Error::input(
+                Field::Adapter,
+                format!(
+                    "{} was made for {} (width {}, layers {:?}); model '{}' has width {} and {} layers",
+                    dir.display(),
+                    conditioner.config.model,
+                    conditioner.config.hidden_size,
+                    conditioner.config.layers,
+                    self.model,
+                    llama.hidden_size,
+                    llama.num_layers
+                ),
+            ));
+        }
+        Ok(answerer.with_conditioner(conditioner))
     }
 
     /// Loads the model with the adapters already found (group → adapter folder).

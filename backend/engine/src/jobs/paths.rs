@@ -58,6 +58,25 @@ impl Job {
                 model_path(&mut j.model, base);
                 path(&mut j.out);
             }
+            Job::Protocol(j) => {
+                path(&mut j.split);
+                optional(&mut j.data_dir);
+                optional(&mut j.groups_file);
+                model_path(&mut j.model, base);
+                for m in &mut j.methods {
+                    if let Some(adapter) = m.adapter.as_mut().filter(|a| a.is_relative()) {
+                        *adapter = base.join(&*adapter);
+                    }
+                }
+                path(&mut j.out);
+            }
+            Job::Condition(j) => {
+                optional(&mut j.data_dir);
+                optional(&mut j.groups_file);
+                optional(&mut j.respondents);
+                model_path(&mut j.model, base);
+                path(&mut j.out);
+            }
             Job::Eval(j) => {
                 optional(&mut j.data_dir);
                 optional(&mut j.groups_file);
@@ -68,6 +87,7 @@ impl Job {
             }
             Job::Predict(j) => {
                 path(&mut j.groups_file);
+                optional(&mut j.data_dir);
                 path(&mut j.questions);
                 model_choice(&mut j.model, base);
                 optional(&mut j.gold);

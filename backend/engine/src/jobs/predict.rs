@@ -5,16 +5,25 @@
 use super::eval::ess_task;
 use super::model::ModelChoice;
 use super::progress::{CancelToken, JobEvent, ProgressSink};
-use crate::data::groups::read_groups;
+use crate::data::ess::read_pvq21_key;
+use crate::data::groups::{read_groups, TargetGroup};
+use crate::data::DataDir;
 use crate::eval::{ess, runner};
+use crate::structure::read_ess_sample;
 use crate::Result;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PredictJob {
-    /// Groups table in the format of country_and_group.csv.
+    /// Groups table in the format of country_and_group.csv; with `respondents`, an ESS CSV of
+    /// respondents (the 21 PVQ items), each answered as a group of one with their own profile.
     pub groups_file: PathBuf,
+    #[serde(default)]
+    pub respondents: bool,
+    /// The research data, for the PVQ-21 key of `respondents` (None: `VALUELAB_DATA_DIR`).
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
     /// Question table in the format of ess_round6_questions.tsv.
     pub questions: PathBuf,
     pub model: ModelChoice,
@@ -40,8 +49,18 @@ pub struct PredictOutput {
 }
 
 impl PredictJob {
+    /// The groups to predict for: a groups table, or respondents with their own profiles.
+    fn groups(&self) -> Result<Vec<TargetGroup>> {
+        if !self.respondents {
+            return read_groups(&self.groups_file);
+        }
+        let data = DataDir::resolve(self.data_dir.as_deref())?;
+        let key = read_pvq21_key(&data.ess_pvq21_key_tsv())?;
+        Ok(read_ess_sample(&self.groups_file, &key)?.respondent_groups())
+    }
+
     pub fn run(&self, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<PredictOutput> {
-        let groups = read_groups(&self.groups_file)?;
+        let groups = self.groups()?;
         let task = ess_task(
             &self.questions,
             self.gold.as_deref(),

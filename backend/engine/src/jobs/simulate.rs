@@ -25,12 +25,14 @@ use crate::population::{
     value_behaviour, Answers, Instrument, InstrumentKind, PersonaTarget, SimulationSummary,
     Strategy,
 };
+use crate::structure::matrix::Scores;
 use crate::structure::{self, analyse, read_ess_sample, StructureOptions};
 use crate::{Error, Field, Result, ResultExt};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use valuelab_common::ValueDistribution;
 
 pub const PERSONAS_FILE: &str = "personas.json";
 pub const ANSWERS_FILE: &str = "answers.jsonl";
@@ -100,6 +102,9 @@ struct Speaker {
     /// VIM methods: the group whose adapter carries this speaker's values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     group: Option<String>,
+    /// Profile conditioners: the profile this speaker is conditioned on (None: plain model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    profile: Option<Scores>,
 }
 
 /// One line of `answers.jsonl`.
@@ -204,16 +209,25 @@ impl SimulateJob {
                     .map(|profile| nearest_adapter(adapters, &profile).group.clone()),
                 None => None,
             };
+            let profile = match self.model.method.conditions_on_profile() {
+                true => target_profile(target, &typical)?,
+                false => None,
+            };
             let index = match speakers
                 .iter()
-                .position(|s| s.text == text && s.group == group)
+                .position(|s| s.text == text && s.group == group && s.profile == profile)
             {
                 Some(i) => i,
                 None => {
                     let label = group
                         .as_ref()
                         .map_or_else(|| target.label(), |g| format!("adapter:{g}"));
-                    speakers.push(Speaker { label, text, group });
+                    speakers.push(Speaker {
+                        label,
+                        text,
+                        group,
+                        profile,
+                    });
                     speakers.len() - 1
                 }
             };
@@ -229,7 +243,8 @@ impl SimulateJob {
 
     /// The VIM methods' adapters (None for the prompt methods).
     fn group_adapters(&self) -> Result<Option<Vec<GroupAdapter>>> {
-        if !self.model.method.needs_adapter() {
+        let method = self.model.method;
+        if !method.needs_adapter() || method.conditions_on_profile() {
             return Ok(None);
         }
         let dir = self.model.adapter.as_deref().ok_or_else(|| {
@@ -309,11 +324,21 @@ impl SimulateJob {
             Some(found) => found.into_iter().map(|a| (a.group, a.dir)).collect(),
             None => HashMap::new(),
         };
-        let mut answerer = self.model.load_answerer_with(adapters, sink)?;
-        // Speakers without an adapter first: once an adapter is merged into the weights, only
-        // another adapter replaces it. Then group by group, so each adapter is applied once.
+        let mut answerer = match (
+            &self.model.adapter,
+            self.model.method.conditions_on_profile(),
+        ) {
+            (Some(dir), true) => self.model.load_conditioned_answerer(dir, sink)?,
+            _ => self.model.load_answerer_with(adapters, sink)?,
+        };
+        // Speakers without an adapter or a profile first: once an adapter is merged into the
+        // weights (or offsets set), only another one replaces it. Then group by group, so each
+        // adapter is applied once.
         let mut order: Vec<usize> = (0..personas.speakers.len()).collect();
-        order.sort_by_key(|&s| personas.speakers[s].group.clone());
+        order.sort_by_key(|&s| {
+            let speaker = &personas.speakers[s];
+            (speaker.group.clone(), speaker.profile.is_some())
+        });
         let mut log = JsonlLog::open(&path, true)?;
         let started = Instant::now();
         let mut computed = 0;
@@ -321,6 +346,11 @@ impl SimulateJob {
             let speaker = &personas.speakers[s];
             if let Some(group) = &speaker.group {
                 answerer.select_group(group)?;
+            }
+            if let Some(profile) = &speaker.profile {
+                let profile = ValueDistribution::parse(*profile)
+                    .map_err(|e| Error::invalid(format!("persona {}: {e}", speaker.label)))?;
+                answerer.condition_on(&profile)?;
             }
             for instrument in instruments {
                 let pending: Vec<&crate::eval::task::TaskItem> = instrument

@@ -301,6 +301,8 @@ fn a_job_with_a_thread_count_runs_on_a_pool_of_that_size() {
 fn files_written_by_a_job_get_their_record_beside_them() {
     let job = Job::Predict(PredictJob {
         groups_file: "g.tsv".into(),
+        respondents: false,
+        data_dir: None,
         questions: "q.tsv".into(),
         model: match pvq_job("m", Path::new("x")) {
             Job::Eval(e) => e.model,

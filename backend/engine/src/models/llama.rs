@@ -11,6 +11,7 @@
 
 use crate::lora::linear::{DropoutRng, LoraWeights};
 use crate::lora::{FrozenLinear, LoraConfig, LoraLinear};
+use crate::models::residual::ResidualOffsets;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{VarBuilder, VarMap};
@@ -523,6 +524,8 @@ pub struct Llama {
     lm_head: FrozenLinear,
     device: Device,
     dropout_rng: Mutex<DropoutRng>,
+    /// Added to the residual stream after chosen blocks (profile conditioning); empty: none.
+    offsets: ResidualOffsets,
 }
 
 /// PEFT's tensor name of a module's adapter factor (`factor` is "lora_A" or "lora_B").
@@ -570,7 +573,32 @@ impl Llama {
             lm_head,
             device,
             dropout_rng: Mutex::new(DropoutRng::new(0)),
+            offsets: ResidualOffsets::default(),
         })
+    }
+
+    /// Adds `offsets` to the residual stream at every position of every later forward pass
+    /// (caches built from now on include them); [`ResidualOffsets::default`] removes them.
+    pub fn set_residual_offsets(&mut self, offsets: ResidualOffsets) -> Result<()> {
+        offsets.check(self.cfg.num_layers, self.cfg.hidden_size)?;
+        self.offsets = offsets;
+        Ok(())
+    }
+
+    pub fn residual_offsets(&self) -> &ResidualOffsets {
+        &self.offsets
+    }
+
+    /// Every frozen weight of the model, for tests that check no gradient reaches them.
+    #[cfg(test)]
+    pub(crate) fn frozen_weights(&self) -> Vec<&Tensor> {
+        let mut weights = vec![&self.embed_tokens, &self.norm.weight, self.lm_head.weight()];
+        for block in &self.blocks {
+            weights.push(&block.input_layernorm.weight);
+            weights.push(&block.post_attention_layernorm.weight);
+            weights.extend(block.linears.iter().map(|l| l.base().weight()));
+        }
+        weights
     }
 
     pub fn config(&self) -> &Config {
@@ -660,34 +688,71 @@ impl Llama {
             mask: mask.as_ref(),
             mode,
         };
+        let x = self.run_blocks(input, cache, &ctx, self.blocks.len(), None)?;
+        self.norm.forward(&x, mode)
+    }
+
+    /// The residual stream after each block 0..=`last`, before any later block or the final
+    /// norm: (batch, time, hidden) each. Steering vectors are read from it.
+    pub fn residual_stream(&self, input: &Input, last: usize) -> Result<Vec<Tensor>> {
+        if last >= self.blocks.len() {
+            return Err(Error::invalid(format!(
+                "layer {last} does not exist: the model has {} layers (0..{})",
+                self.blocks.len(),
+                self.blocks.len() - 1
+            )));
+        }
+        let (_, t) = input.ids.dims2()?;
+        let mask = self.attention_mask(input, t, &[])?;
+        let rotary = Rotary::new(&self.cfg, &input.positions, &self.device)?;
+        let ctx = StepContext {
+            rotary: &rotary,
+            mask: mask.as_ref(),
+            mode: Mode::Inference,
+        };
+        let mut stream = Vec::with_capacity(last + 1);
+        self.run_blocks(input, None, &ctx, last + 1, Some(&mut stream))?;
+        Ok(stream)
+    }
+
+    /// Embeds `input` and runs the first `count` blocks, adding the residual offsets after
+    /// each block that has one; appends this step to `cache` when given, and each block's
+    /// output to `stream`.
+    fn run_blocks(
+        &self,
+        input: &Input,
+        mut cache: Option<&mut Cache>,
+        ctx: &StepContext,
+        count: usize,
+        mut stream: Option<&mut Vec<Tensor>>,
+    ) -> Result<Tensor> {
+        let (b, t) = input.ids.dims2()?;
         let mut x = self
             .embed_tokens
             .index_select(&input.ids.flatten_all()?, 0)?
             .reshape((b, t, self.cfg.hidden_size))?;
-        match cache {
-            Some(cache) => {
-                for (block, slot) in self.blocks.iter().zip(cache.kv.iter_mut()) {
-                    x = block.forward(&x, &self.cfg, &ctx, Some(slot), &self.dropout_rng)?;
-                }
-                let new_valid = input
-                    .valid
-                    .clone()
-                    .unwrap_or_else(|| vec![vec![true; t]; b]);
-                if cache.valid.is_empty() {
-                    cache.valid = new_valid;
-                } else {
-                    for (row, new) in cache.valid.iter_mut().zip(new_valid) {
-                        row.extend(new);
-                    }
-                }
+        for (i, block) in self.blocks.iter().take(count).enumerate() {
+            let slot = cache.as_deref_mut().map(|c| &mut c.kv[i]);
+            x = block.forward(&x, &self.cfg, ctx, slot, &self.dropout_rng)?;
+            x = self.offsets.add_after(i, x)?;
+            if let Some(stream) = stream.as_deref_mut() {
+                stream.push(x.clone());
             }
-            None => {
-                for block in &self.blocks {
-                    x = block.forward(&x, &self.cfg, &ctx, None, &self.dropout_rng)?;
+        }
+        if let Some(cache) = cache {
+            let new_valid = input
+                .valid
+                .clone()
+                .unwrap_or_else(|| vec![vec![true; t]; b]);
+            if cache.valid.is_empty() {
+                cache.valid = new_valid;
+            } else {
+                for (row, new) in cache.valid.iter_mut().zip(new_valid) {
+                    row.extend(new);
                 }
             }
         }
-        self.norm.forward(&x, mode)
+        Ok(x)
     }
 
     /// Logits (…, vocab) for hidden states (…, hidden). Select the positions you need first:

@@ -7,6 +7,7 @@ pub mod chat;
 pub mod gguf;
 pub mod hf;
 pub mod llama;
+pub mod residual;
 pub mod source;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
@@ -14,6 +15,7 @@ pub mod tokenizer;
 
 pub use chat::{ChatTemplate, PromptParts};
 pub use llama::{Cache, Config, Input, Llama, Mode};
+pub use residual::ResidualOffsets;
 pub use source::{resolve, ModelSource};
 pub use tokenizer::TextTokenizer;
 

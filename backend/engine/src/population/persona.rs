@@ -63,7 +63,15 @@ pub fn persona_text(
     };
     match (target, method) {
         (PersonaTarget::Naive, _)
-        | (_, Method::Base | Method::Vim | Method::VimAg | Method::VimQa) => Ok(String::new()),
+        | (
+            _,
+            Method::Base
+            | Method::Vim
+            | Method::VimAg
+            | Method::VimQa
+            | Method::ProfileOffset
+            | Method::Steer,
+        ) => Ok(String::new()),
         (PersonaTarget::Dominant { value }, Method::PromptDominant) => Ok(dominant_prompt(*value)),
         (PersonaTarget::Profile { scores, .. }, Method::PromptDominant) => {
             let top = (0..VALUE_COUNT)

@@ -4,6 +4,7 @@
 
 use super::matrix::{centre, CorrelationMatrix, Scores};
 use crate::data::ess::{read_ess_csv, EssTable};
+use crate::data::groups::TargetGroup;
 use crate::groups::score_respondents;
 use crate::{Error, Result};
 use rand::seq::SliceRandom;
@@ -11,7 +12,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 use valuelab_common::pvq21::mean_item_score;
-use valuelab_common::{Value, ALL_VALUES};
+use valuelab_common::{Value, ValueDistribution, ALL_VALUES};
 
 /// Column of `respondents.csv` with each persona's mean over the PVQ-40 items.
 pub const ITEM_MEAN_COLUMN: &str = "pvq_item_mean";
@@ -95,6 +96,24 @@ pub fn read_ess_sample(path: &Path, key: &[(String, Value)]) -> Result<Sample> {
         ids,
         skipped: scored.skipped,
     })
+}
+
+impl Sample {
+    /// Each respondent as a target group of one: named by id (`respondent <idno>`), with their
+    /// own profile; respondents whose scores fall outside 1..6 are left out.
+    pub fn respondent_groups(&self) -> Vec<TargetGroup> {
+        self.scores
+            .iter()
+            .zip(&self.ids)
+            .filter_map(|(scores, id)| {
+                Some(TargetGroup {
+                    name: format!("respondent {id}"),
+                    values: ValueDistribution::parse(*scores).ok()?,
+                    size: Some(1),
+                })
+            })
+            .collect()
+    }
 }
 
 fn item_means(table: &EssTable, key: &[(String, Value)], rows: &[usize]) -> Result<Vec<f64>> {

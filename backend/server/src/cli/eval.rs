@@ -106,8 +106,16 @@ pub struct EssArgs {
 #[derive(Debug, clap::Args)]
 pub struct PredictEssArgs {
     /// Groups table in the format of country_and_group.csv.
-    #[arg(long)]
-    pub groups: PathBuf,
+    #[arg(
+        long,
+        required_unless_present = "respondents",
+        conflicts_with = "respondents"
+    )]
+    pub groups: Option<PathBuf>,
+    /// An ESS CSV of respondents (the 21 PVQ items): each respondent is predicted with their
+    /// own profile, named `respondent <idno>` (best with --method profile-offset or steer).
+    #[arg(long, value_name = "FILE")]
+    pub respondents: Option<PathBuf>,
     /// Question table in the format of ess_round6_questions.tsv (code, chapter, scale, question).
     #[arg(long)]
     pub questions: PathBuf,
@@ -166,8 +174,14 @@ pub fn job(global: &GlobalArgs, cmd: Command) -> anyhow::Result<EvalJob> {
 /// The job spec of `predict ess`.
 pub fn predict_job(global: &GlobalArgs, cmd: PredictCommand) -> anyhow::Result<PredictJob> {
     let PredictCommand::Ess(args) = cmd;
+    let respondents = args.respondents.is_some();
+    let Some(groups_file) = args.groups.or(args.respondents) else {
+        anyhow::bail!("give --groups FILE or --respondents FILE");
+    };
     Ok(PredictJob {
-        groups_file: args.groups,
+        groups_file,
+        respondents,
+        data_dir: global.data_dir.clone(),
         questions: args.questions,
         model: model_choice(global, args.model)?,
         gold: args.gold,

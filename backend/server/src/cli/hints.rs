@@ -22,6 +22,8 @@ pub fn flag_hint(field: Field) -> &'static str {
         Field::ElbowOut => "pass --elbow-out FILE.svg or --out FILE",
         Field::RidgeLambda => "use --ridge-lambda",
         Field::Pair => "use --pair GROUP_A GROUP_B",
+        Field::HeldOutGroups => "use --held-out-groups N and --validation-groups N",
+        Field::Respondents => "pass --respondents FILE (an ESS CSV with the 21 PVQ items)",
     }
 }
 

@@ -19,6 +19,7 @@ pub mod hints;
 pub mod jobs;
 pub mod kappa;
 pub mod progress;
+pub mod protocol;
 pub mod report;
 pub mod run;
 pub mod runs;
@@ -115,6 +116,9 @@ pub enum Command {
     /// Value structure of a simulated population or of ESS respondents against people: matrix r,
     /// MDS and Procrustes, the theory's checks, dominant-value shares.
     Structure(structure::Args),
+    /// Test conditioning methods on held-out profiles: r across profiles, shuffled control,
+    /// sign check (docs/conditioning.md).
+    Protocol(protocol::Args),
     /// Run a saved job spec (from --print-spec, the server or a cluster task).
     Run(run::Args),
     /// Jobs submitted to Slurm (`--backend slurm`): status, cancel, import into the explorer.
@@ -134,13 +138,14 @@ impl Cli {
                 | Command::Predict(_)
                 | Command::Report(_)
                 | Command::Simulate(_)
+                | Command::Protocol(_)
                 | Command::Run(_)
         );
         if global.print_spec && !runs_a_job {
-            anyhow::bail!("--print-spec is for the commands that run a job: groups, vim data, train, eval, predict, report, simulate and run");
+            anyhow::bail!("--print-spec is for the commands that run a job: groups, vim data, train, eval, predict, report, simulate, protocol and run");
         }
         if global.backend == Backend::Slurm && !runs_a_job {
-            anyhow::bail!("--backend slurm is for the commands that run a job: groups, vim data, train, eval, predict, report, simulate and run");
+            anyhow::bail!("--backend slurm is for the commands that run a job: groups, vim data, train, eval, predict, report, simulate, protocol and run");
         }
         match self.command {
             Command::Kappa(args) => kappa::run(&global, args),
@@ -160,6 +165,7 @@ impl Cli {
             Command::Runs(cmd) => runs::run(cmd),
             Command::Simulate(args) => simulate::run(&global, args),
             Command::Structure(args) => structure::run(&global, args),
+            Command::Protocol(args) => protocol::run(&global, args),
             Command::Run(args) => run::run(&global, args),
             Command::Jobs(cmd) => jobs::run(cmd),
         }

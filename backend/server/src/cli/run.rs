@@ -4,7 +4,7 @@
 
 use super::progress::TerminalSink;
 use super::Backend;
-use super::{eval, groups, report, simulate, train, vim, GlobalArgs};
+use super::{eval, groups, protocol, report, simulate, train, vim, GlobalArgs};
 use std::path::PathBuf;
 use valuelab_engine::jobs::array::ArrayPlan;
 use valuelab_engine::jobs::{self, CancelToken, Job, JobOutput, JsonLinesSink, ProgressSink};
@@ -97,9 +97,11 @@ fn execute_with(
         JobOutput::Groups(out) => groups::print(out),
         JobOutput::VimData(out) => vim::print(out),
         JobOutput::Train(out) => train::print(out, outcome.seconds),
+        JobOutput::Condition(out) => train::print_conditioner(out),
         JobOutput::Eval(out) => eval::print(out),
         JobOutput::Predict(out) => eval::print_predictions(out),
         JobOutput::Report(out) => report::print(out),
         JobOutput::Simulate(out) => simulate::print(out),
+        JobOutput::Protocol(out) => protocol::print(out),
     }
 }

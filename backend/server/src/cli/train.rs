@@ -2,23 +2,43 @@
 //! 2023): the group's training examples from the authors' train split, validation on their valid
 //! split, the adapter saved in PEFT format with `training_log.jsonl` and `trainer_state.json`.
 //! The work is `valuelab_engine::jobs::TrainJob`.
+//!
+//! `--method profile-offset|steer` makes one profile conditioner for every profile instead
+//! (`valuelab_engine::jobs::ConditionJob`): no `--group`, its own flags below.
 
 use super::args::{MethodArg, ModelArgs, RuleArg};
 use super::GlobalArgs;
+use anyhow::bail;
 use std::path::PathBuf;
+use valuelab_engine::conditioning::ConditionerKind;
 use valuelab_engine::jobs::vim_data::VimExamples;
-use valuelab_engine::jobs::{Job, TrainJob, TrainOutput};
+use valuelab_engine::jobs::{ConditionJob, ConditionOutput, Job, TrainJob, TrainOutput};
 use valuelab_engine::lora::LoraConfig;
 use valuelab_engine::vim;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TrainMethodArg {
+    /// argument generation (Algorithm 1, Table 16), one group
+    Ag,
+    /// question answering (Algorithm 2, Table 17), one group
+    Qa,
+    /// both, interleaved (seeded), one group
+    Vim,
+    /// a learned map from any profile to residual offsets at middle layers (no --group)
+    ProfileOffset,
+    /// steering vectors, one per value; layer and strength chosen on validation profiles (no --group)
+    Steer,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Target group, a name from the groups file (Albania, Group_7, ...).
+    /// Target group, a name from the groups file (Albania, Group_7, ...); VIM methods only.
     #[arg(long)]
-    pub group: String,
-    /// Training task: argument generation, question answering, or both (VIM).
+    pub group: Option<String>,
+    /// What to train: a VIM adapter for one group (ag, qa, vim) or a profile conditioner for
+    /// every profile (profile-offset, steer).
     #[arg(long, value_enum)]
-    pub method: MethodArg,
+    pub method: TrainMethodArg,
     #[command(flatten)]
     pub model: ModelArgs,
     /// Groups file in the format of country_and_group.csv (default: the data directory's).
@@ -27,9 +47,9 @@ pub struct Args {
     /// Passes over the training data (the paper: 5).
     #[arg(long, default_value_t = 5)]
     pub epochs: usize,
-    /// AdamW learning rate (the paper: 2e-5).
-    #[arg(long, default_value_t = 2e-5)]
-    pub lr: f64,
+    /// AdamW learning rate (default: the paper's 2e-5 for VIM adapters, 0.01 for profile-offset).
+    #[arg(long)]
+    pub lr: Option<f64>,
     /// AdamW decoupled weight decay (PyTorch's default).
     #[arg(long, default_value_t = 0.01)]
     pub weight_decay: f64,
@@ -75,24 +95,77 @@ pub struct Args {
     /// Continue from OUT/checkpoint when it exists (same options as the interrupted run).
     #[arg(long)]
     pub resume: bool,
+    #[command(flatten)]
+    pub conditioning: ConditioningArgs,
     /// Output folder: the adapter (adapter_config.json, adapter_model.safetensors),
-    /// training_log.jsonl, trainer_state.json and checkpoint/.
+    /// training_log.jsonl, trainer_state.json and checkpoint/; for profile-offset and steer
+    /// conditioning.json, conditioner.safetensors, split.json and training.json.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 }
 
+/// Flags of `--method profile-offset|steer` (`--lr`, `--batch-size`, `--seed`, `--threshold`,
+/// `--rule`, `--groups` and `--max-steps` apply too).
+#[derive(Debug, clap::Args)]
+pub struct ConditioningArgs {
+    /// ESS respondents whose own PVQ-21 profiles join training (default: the data directory's
+    /// ess_pvq21_responses.csv).
+    #[arg(long, value_name = "FILE")]
+    pub respondents: Option<PathBuf>,
+    /// Train on k-means groups only, no respondents.
+    #[arg(long)]
+    pub no_respondents: bool,
+    /// k-means groups held out with the countries (never trained or tuned on).
+    #[arg(long, default_value_t = 20)]
+    pub held_out_groups: usize,
+    /// k-means groups for validation (steer's strength, training curves).
+    #[arg(long, default_value_t = 10)]
+    pub validation_groups: usize,
+    /// Layers that get offsets (profile-offset) or are tried (steer), comma-separated
+    /// (default: a quarter, a half and three quarters of the depth).
+    #[arg(long, value_delimiter = ',')]
+    pub layers: Vec<usize>,
+    /// Time budget of profile-offset training, in minutes.
+    #[arg(long, default_value_t = 60.0)]
+    pub minutes: f64,
+    /// Validation examples (drawn once over the validation profiles).
+    #[arg(long, default_value_t = 64)]
+    pub validation_examples: usize,
+    /// profile-offset: validate every this many steps.
+    #[arg(long, default_value_t = 100)]
+    pub validate_every: usize,
+    /// steer: strengths tried on validation, comma-separated (0 = the plain model).
+    #[arg(long, value_delimiter = ',', default_value = "0,1,2,4,8,16")]
+    pub alphas: Vec<f64>,
+    /// steer: arguments whose activations give the steering vectors.
+    #[arg(long, default_value_t = 400)]
+    pub steer_arguments: usize,
+}
+
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
-    super::run::execute(global, Job::Train(job(global, args)))
+    super::run::execute(global, job(global, args)?)
 }
 
 /// The job spec of the flags.
-pub fn job(global: &GlobalArgs, args: Args) -> TrainJob {
-    TrainJob {
+pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<Job> {
+    let method = match args.method {
+        TrainMethodArg::Ag => MethodArg::Ag,
+        TrainMethodArg::Qa => MethodArg::Qa,
+        TrainMethodArg::Vim => MethodArg::Vim,
+        TrainMethodArg::ProfileOffset => {
+            return condition_job(global, args, ConditionerKind::ProfileOffset)
+        }
+        TrainMethodArg::Steer => return condition_job(global, args, ConditionerKind::Steer),
+    };
+    let Some(group) = args.group else {
+        bail!("--method {} trains one group's adapter: give --group (a name from the groups file, such as Albania or Group_7)", method_name(args.method));
+    };
+    Ok(Job::Train(TrainJob {
         examples: VimExamples {
             data_dir: global.data_dir.clone(),
             groups_file: args.groups,
-            group: args.group,
-            method: args.method.into(),
+            group,
+            method: method.into(),
             rule: args.rule.into(),
             threshold: args.threshold,
             seed: args.seed,
@@ -101,7 +174,7 @@ pub fn job(global: &GlobalArgs, args: Args) -> TrainJob {
         cuda: args.model.cuda,
         threads: global.threads,
         epochs: args.epochs,
-        lr: args.lr,
+        lr: args.lr.unwrap_or(2e-5),
         weight_decay: args.weight_decay,
         batch_size: args.batch_size,
         grad_accum: args.grad_accum,
@@ -117,7 +190,65 @@ pub fn job(global: &GlobalArgs, args: Args) -> TrainJob {
         checkpoint_every: args.checkpoint_every,
         resume: args.resume,
         out: args.out,
+    }))
+}
+
+fn method_name(method: TrainMethodArg) -> String {
+    use clap::ValueEnum;
+    method
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default()
+}
+
+fn condition_job(global: &GlobalArgs, args: Args, kind: ConditionerKind) -> anyhow::Result<Job> {
+    if let Some(group) = &args.group {
+        bail!(
+            "--method {} makes one conditioner for every profile: drop --group {group}",
+            kind.name()
+        );
     }
+    let c = args.conditioning;
+    Ok(Job::Condition(ConditionJob {
+        method: kind,
+        model: args.model.model,
+        cuda: args.model.cuda,
+        threads: global.threads,
+        data_dir: global.data_dir.clone(),
+        groups_file: args.groups,
+        respondents: c.respondents,
+        no_respondents: c.no_respondents,
+        held_out_groups: c.held_out_groups,
+        validation_groups: c.validation_groups,
+        rule: args.rule.into(),
+        threshold: args.threshold,
+        layers: (!c.layers.is_empty()).then_some(c.layers),
+        steps: args.max_steps.unwrap_or(2000),
+        minutes: c.minutes,
+        batch_size: args.batch_size,
+        lr: args.lr.unwrap_or(0.01),
+        weight_decay: args.weight_decay,
+        validation_examples: c.validation_examples,
+        validate_every: c.validate_every,
+        alphas: c.alphas,
+        steer_arguments: c.steer_arguments,
+        seed: args.seed,
+        out: args.out,
+    }))
+}
+
+/// The job's summary line was already shown as a progress message.
+pub fn print_conditioner(out: &ConditionOutput) -> anyhow::Result<()> {
+    println!(
+        "conditioner: {} (use it with --method {} --adapter {})",
+        out.dir.display(),
+        out.method.name(),
+        out.dir.display()
+    );
+    if out.cancelled {
+        bail!("interrupted: the maps trained so far are saved in {}; rerun the command to train again from the start", out.dir.display());
+    }
+    Ok(())
 }
 
 pub fn print(out: &TrainOutput, seconds: f64) -> anyhow::Result<()> {

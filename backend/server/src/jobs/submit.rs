@@ -16,12 +16,21 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use valuelab_engine::jobs::check::check;
 use valuelab_engine::jobs::{
-    EvalJob, GroupsJob, Job, PredictJob, ReportJob, SimulateJob, TrainJob, VimDataJob,
+    ConditionJob, EvalJob, GroupsJob, Job, PredictJob, ProtocolJob, ReportJob, SimulateJob,
+    TrainJob, VimDataJob,
 };
 
 /// The job kinds a spec's `job` may name.
-const KINDS: [&str; 7] = [
-    "eval", "train", "groups", "vim-data", "predict", "report", "simulate",
+const KINDS: [&str; 9] = [
+    "eval",
+    "train",
+    "condition",
+    "groups",
+    "vim-data",
+    "predict",
+    "report",
+    "simulate",
+    "protocol",
 ];
 
 /// Where a job runs.
@@ -124,6 +133,8 @@ fn job_from(mut body: Map<String, Value>) -> ApiResult<Job> {
     Ok(match kind.as_str() {
         "eval" => Job::Eval(typed::<EvalJob>(body)?),
         "train" => Job::Train(typed::<TrainJob>(body)?),
+        "condition" => Job::Condition(typed::<ConditionJob>(body)?),
+        "protocol" => Job::Protocol(typed::<ProtocolJob>(body)?),
         "groups" => Job::Groups(typed::<GroupsJob>(body)?),
         "vim-data" => Job::VimData(typed::<VimDataJob>(body)?),
         "predict" => Job::Predict(typed::<PredictJob>(body)?),
@@ -165,6 +176,8 @@ pub fn output_of(job: &Job) -> PathBuf {
     match job {
         Job::Eval(j) => j.out.clone(),
         Job::Train(j) => j.out.clone(),
+        Job::Condition(j) => j.out.clone(),
+        Job::Protocol(j) => j.out.clone(),
         Job::Report(j) => j.out_dir(),
         Job::Groups(j) => j.output_file().to_path_buf(),
         Job::VimData(j) => j.out.clone(),
@@ -177,6 +190,8 @@ fn kind_of(job: &Job) -> &'static str {
     match job {
         Job::Eval(_) => "eval",
         Job::Train(_) => "train",
+        Job::Condition(_) => "condition",
+        Job::Protocol(_) => "protocol",
         Job::Groups(_) => "groups",
         Job::VimData(_) => "vim-data",
         Job::Predict(_) => "predict",

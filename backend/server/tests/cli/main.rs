@@ -3,6 +3,7 @@
 //! shared helpers in `common`).
 
 mod common;
+mod conditioning;
 mod data;
 mod eval;
 mod groups;

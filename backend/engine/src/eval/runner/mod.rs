@@ -153,6 +153,7 @@ pub fn run(
             continue;
         }
         answerer.select_group(&group.name)?;
+        answerer.condition_on(&group.values)?;
         let persona = persona(spec.method, group);
         for batch in pending.chunks(spec.batch_size.max(1)) {
             if stop.load(Ordering::SeqCst) {
@@ -204,6 +205,7 @@ pub fn predict(
     let mut records = Vec::with_capacity(total);
     for group in groups {
         answerer.select_group(&group.name)?;
+        answerer.condition_on(&group.values)?;
         let persona = persona(spec.method, group);
         let indices: Vec<usize> = (0..task.items.len()).collect();
         for batch in indices.chunks(spec.batch_size.max(1)) {

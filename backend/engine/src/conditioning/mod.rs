@@ -1,0 +1,21 @@
+//! Profile conditioning: methods that carry any value profile into a small model without
+//! training per group (issue 11). A profile becomes additive offsets of the residual stream
+//! (`models::ResidualOffsets`):
+//! - `profile-offset`: a learned linear map from the profile to offsets at middle layers
+//!   ([`train_offset`]), trained across real people's profiles on Touché-built examples with a
+//!   KL loss to the target distributions ([`targets`]);
+//! - `steer`: training-free steering vectors, one per value, from contrastive mean activations
+//!   ([`steer`]).
+//!
+//! Profiles are split so that no held-out profile reaches training ([`profiles`]).
+
+pub mod branch;
+pub mod conditioner;
+pub mod examples;
+pub mod profiles;
+pub mod steer;
+pub mod targets;
+pub mod train_offset;
+
+pub use conditioner::{ConditionerConfig, ConditionerKind, ProfileConditioner, CONFIG_FILE};
+pub use profiles::{split_profiles, NamedProfile, ProfileSource, ProfileSplit, SplitOptions};

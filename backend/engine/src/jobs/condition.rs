@@ -1,0 +1,489 @@
+//! `valuelab train --method profile-offset|steer`: one profile conditioner for every profile
+//! (`conditioning`). Profiles are split first (countries and 20 k-means groups held out,
+//! validation groups kept apart); training profiles are the other k-means groups and real ESS
+//! respondents' own PVQ-21 profiles; examples come from Touché's train split only.
+//!
+//! Writes to `out`: `conditioning.json` and `conditioner.safetensors` (what `--method
+//! profile-offset|steer --adapter OUT` loads), `split.json` (which profile went where) and
+//! `training.json` (budget, validation KL, for steer every (layer, α) tried). A cancelled run
+//! saves what it has and is marked cancelled; running it again starts over.
+
+use super::progress::{CancelToken, JobEvent, ProgressSink};
+use crate::conditioning::examples::ExampleSet;
+use crate::conditioning::profiles::mean_profile;
+use crate::conditioning::steer::{
+    choose_strength, contrastive_vectors, mean_activations, statements,
+};
+use crate::conditioning::train_offset::{
+    middle_layers, train_profile_offset, OffsetProgress, OffsetTraining, TrainingProfiles,
+    ValidationPoint,
+};
+use crate::conditioning::{
+    split_profiles, ConditionerKind, NamedProfile, ProfileConditioner, ProfileSource, ProfileSplit,
+    SplitOptions,
+};
+use crate::data::ess::read_pvq21_key;
+use crate::data::groups::read_groups;
+use crate::data::touche::{read_arguments, Split};
+use crate::data::DataDir;
+use crate::models::{self, LoadedModel};
+use crate::output::write_json;
+use crate::structure::read_ess_sample;
+use crate::train::TrainEvent;
+use crate::vim::Rule;
+use crate::{Error, Field, Result, ResultExt};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Instant;
+use valuelab_common::ValueDistribution;
+
+pub const SPLIT_FILE: &str = "split.json";
+pub const TRAINING_FILE: &str = "training.json";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConditionJob {
+    pub method: ConditionerKind,
+    #[serde(default = "super::model::default_model")]
+    pub model: String,
+    #[serde(default)]
+    pub cuda: bool,
+    #[serde(default)]
+    pub threads: Option<usize>,
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+    /// Groups file (default: the data directory's country_and_group.csv).
+    #[serde(default)]
+    pub groups_file: Option<PathBuf>,
+    /// ESS respondents whose own PVQ-21 profiles join training (default: the data directory's
+    /// ess_pvq21_responses.csv); `no_respondents` trains on k-means groups alone.
+    #[serde(default)]
+    pub respondents: Option<PathBuf>,
+    #[serde(default)]
+    pub no_respondents: bool,
+    #[serde(default = "default_held_out")]
+    pub held_out_groups: usize,
+    #[serde(default = "default_validation")]
+    pub validation_groups: usize,
+    #[serde(default = "default_rule")]
+    pub rule: Rule,
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+    /// Layers that get offsets (profile-offset) or are tried (steer); default: a quarter, a
+    /// half and three quarters of the depth.
+    #[serde(default)]
+    pub layers: Option<Vec<usize>>,
+    #[serde(default = "default_steps")]
+    pub steps: usize,
+    /// Time budget in minutes (profile-offset).
+    #[serde(default = "default_minutes")]
+    pub minutes: f64,
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    #[serde(default)]
+    pub weight_decay: f64,
+    #[serde(default = "default_validation_examples")]
+    pub validation_examples: usize,
+    #[serde(default = "default_validate_every")]
+    pub validate_every: usize,
+    /// Steer: strengths α tried on validation (0 = the plain model).
+    #[serde(default = "default_alphas")]
+    pub alphas: Vec<f64>,
+    /// Steer: arguments whose activations give the steering vectors.
+    #[serde(default = "default_steer_arguments")]
+    pub steer_arguments: usize,
+    #[serde(default)]
+    pub seed: u64,
+    pub out: PathBuf,
+}
+
+fn default_held_out() -> usize {
+    SplitOptions::default().held_out_groups
+}
+fn default_validation() -> usize {
+    SplitOptions::default().validation_groups
+}
+fn default_rule() -> Rule {
+    Rule::Mean
+}
+fn default_threshold() -> f64 {
+    crate::vim::DEFAULT_THRESHOLD
+}
+fn default_steps() -> usize {
+    2000
+}
+fn default_minutes() -> f64 {
+    60.0
+}
+fn default_batch() -> usize {
+    8
+}
+fn default_lr() -> f64 {
+    0.01
+}
+fn default_validation_examples() -> usize {
+    64
+}
+fn default_validate_every() -> usize {
+    100
+}
+fn default_alphas() -> Vec<f64> {
+    vec![0.0, 1.0, 2.0, 4.0, 8.0, 16.0]
+}
+fn default_steer_arguments() -> usize {
+    400
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConditionOutput {
+    pub dir: PathBuf,
+    pub method: ConditionerKind,
+    pub cancelled: bool,
+    /// Mean validation KL of the plain model and of the result.
+    pub validation_before: Option<f64>,
+    pub validation_after: Option<f64>,
+    pub summary: String,
+}
+
+/// Which profile went where; respondents are counted, not listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitRecord {
+    pub held_out: Vec<String>,
+    pub validation: Vec<String>,
+    pub train_groups: Vec<String>,
+    pub train_respondents: usize,
+    pub options: SplitOptions,
+}
+
+impl SplitRecord {
+    fn new(split: &ProfileSplit, options: SplitOptions) -> Self {
+        let names = |ps: &[NamedProfile]| ps.iter().map(|p| p.name.clone()).collect();
+        Self {
+            held_out: names(&split.held_out),
+            validation: names(&split.validation),
+            train_groups: split
+                .train
+                .iter()
+                .filter(|p| p.source != ProfileSource::Respondent)
+                .map(|p| p.name.clone())
+                .collect(),
+            train_respondents: split
+                .train
+                .iter()
+                .filter(|p| p.source == ProfileSource::Respondent)
+                .count(),
+            options,
+        }
+    }
+}
+
+/// Training events for the progress bar and the web app. Conditioner training has one pass
+/// (epoch 0); speed and ETA count the steps' own time, not validation's.
+struct SinkProgress<'a> {
+    sink: &'a dyn ProgressSink,
+    cancel: &'a CancelToken,
+    tokens: usize,
+    seconds: f64,
+    budget_s: f64,
+    started: Instant,
+}
+
+impl OffsetProgress for SinkProgress<'_> {
+    fn step(&mut self, step: usize, total: usize, train_kl: f64, tokens: usize, seconds: f64) {
+        self.tokens += tokens;
+        self.seconds += seconds;
+        let per_step = self.seconds / step.max(1) as f64;
+        let by_steps = per_step * total.saturating_sub(step) as f64;
+        let by_budget = (self.budget_s - self.started.elapsed().as_secs_f64()).max(0.0);
+        self.sink.event(&JobEvent::Train {
+            event: TrainEvent::Step {
+                step,
+                total,
+                epoch: 0,
+                loss: train_kl,
+                tokens_per_s: self.tokens as f64 / self.seconds.max(1e-9),
+                eta_s: by_steps.min(by_budget),
+            },
+        });
+    }
+
+    fn validated(&mut self, point: &ValidationPoint) {
+        self.sink.event(&JobEvent::Train {
+            event: TrainEvent::Validation {
+                epoch: 0,
+                step: point.step,
+                loss: point.kl,
+            },
+        });
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+}
+
+impl ConditionJob {
+    fn split(&self, data: &DataDir) -> Result<(ProfileSplit, SplitOptions)> {
+        let groups_path = self
+            .groups_file
+            .clone()
+            .unwrap_or_else(|| data.groups_csv());
+        let groups = read_groups(&groups_path)
+            .context(|| format!("cannot read groups {}", groups_path.display()))?;
+        let respondents = if self.no_respondents {
+            Vec::new()
+        } else {
+            let path = self
+                .respondents
+                .clone()
+                .unwrap_or_else(|| data.ess_responses_csv());
+            let key = read_pvq21_key(&data.ess_pvq21_key_tsv())?;
+            let sample = read_ess_sample(&path, &key).map_err(|e| {
+                Error::input(Field::Respondents, format!("{}: {e}", path.display()))
+            })?;
+            sample
+                .respondent_groups()
+                .into_iter()
+                .map(|g| (g.name, g.values))
+                .collect()
+        };
+        let options = SplitOptions {
+            held_out_groups: self.held_out_groups,
+            validation_groups: self.validation_groups,
+            seed: self.seed,
+        };
+        Ok((split_profiles(&groups, &respondents, options)?, options))
+    }
+
+    pub fn run(&self, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<ConditionOutput> {
+        let data = DataDir::resolve(self.data_dir.as_deref())?;
+        let (split, options) = self.split(&data)?;
+        sink.event(&JobEvent::message(format!(
+            "profiles: {} training ({} respondents), {} validation, {} held out",
+            split.train.len(),
+            split
+                .train
+                .iter()
+                .filter(|p| p.source == ProfileSource::Respondent)
+                .count(),
+            split.validation.len(),
+            split.held_out.len()
+        )));
+        let arguments = read_arguments(&data.split_csv(Split::Train))?;
+        let device = models::select_device(self.cuda)?;
+        let mut model = models::load_model(&self.model, &device)
+            .context(|| format!("cannot load model '{}'", self.model))?;
+        let layers = match &self.layers {
+            Some(l) if !l.is_empty() => l.clone(),
+            _ => middle_layers(model.llama.config().num_layers),
+        };
+        let num_layers = model.llama.config().num_layers;
+        if let Some(bad) = layers.iter().find(|&&l| l >= num_layers) {
+            return Err(Error::invalid(format!(
+                "layer {bad} does not exist: model '{}' has layers 0..{}",
+                self.model,
+                num_layers - 1
+            )));
+        }
+        std::fs::create_dir_all(&self.out)
+            .context(|| format!("cannot create {}", self.out.display()))?;
+        write_json(
+            &self.out.join(SPLIT_FILE),
+            &SplitRecord::new(&split, options),
+        )?;
+        let mean = mean_profile(&split.train);
+        let profiles = |ps: &[NamedProfile]| ps.iter().map(|p| p.values).collect::<Vec<_>>();
+        let (train, validation) = (profiles(&split.train), profiles(&split.validation));
+        let mut set = ExampleSet::new(&model, arguments, self.rule, self.threshold)?;
+        let started = Instant::now();
+        let Made {
+            mut conditioner,
+            details: training,
+            cancelled,
+            before,
+            after,
+        } = match self.method {
+            ConditionerKind::ProfileOffset => {
+                let opts = OffsetTraining {
+                    layers,
+                    steps: self.steps,
+                    minutes: self.minutes,
+                    batch_size: self.batch_size.max(1),
+                    lr: self.lr,
+                    weight_decay: self.weight_decay,
+                    seed: self.seed,
+                    validation_examples: self.validation_examples,
+                    validate_every: self.validate_every,
+                };
+                sink.event(&JobEvent::Train {
+                    event: TrainEvent::Started {
+                        total_steps: opts.steps,
+                        start_step: 0,
+                        epochs: 1,
+                        train_examples: opts.steps * opts.batch_size,
+                        valid_examples: opts.validation_examples,
+                        trainable_params: opts.layers.len() * 10 * model.llama.config().hidden_size,
+                    },
+                });
+                let mut progress = SinkProgress {
+                    sink,
+                    cancel,
+                    tokens: 0,
+                    seconds: 0.0,
+                    budget_s: opts.minutes * 60.0,
+                    started,
+                };
+                let (c, report) = train_profile_offset(
+                    &mut model,
+                    &self.model,
+                    &mut set,
+                    TrainingProfiles {
+                        train: &train,
+                        validation: &validation,
+                        mean,
+                    },
+                    &opts,
+                    &mut progress,
+                )?;
+                Made {
+                    conditioner: c,
+                    details: serde_json::json!({ "settings": opts, "report": report }),
+                    cancelled: report.stopped_by == "cancelled",
+                    before: report.validation.first().map(|p| p.kl),
+                    after: report.validation.last().map(|p| p.kl),
+                }
+            }
+            ConditionerKind::Steer => {
+                self.steer(&mut model, &mut set, &validation, mean, &layers, sink)?
+            }
+        };
+        conditioner.config.training = serde_json::json!({
+            "profiles": { "train": train.len(), "validation": validation.len(), "held_out": split.held_out.len() },
+            "elapsed_s": started.elapsed().as_secs_f64(),
+            "details": training,
+        });
+        conditioner.save(&self.out)?;
+        write_json(&self.out.join(TRAINING_FILE), &conditioner.config.training)?;
+        let mut summary = summary_line(
+            self.method,
+            &conditioner,
+            before,
+            after,
+            started.elapsed().as_secs_f64(),
+        );
+        if self.method == ConditionerKind::ProfileOffset {
+            let report = &training["report"];
+            summary.push_str(&format!(
+                "; {} steps of batch {} (budget {} steps or {} min; stopped by {})",
+                report["steps"],
+                self.batch_size,
+                self.steps,
+                self.minutes,
+                report["stopped_by"].as_str().unwrap_or("?")
+            ));
+        }
+        sink.event(&JobEvent::message(summary.clone()));
+        Ok(ConditionOutput {
+            dir: self.out.clone(),
+            method: self.method,
+            cancelled,
+            validation_before: before,
+            validation_after: after,
+            summary,
+        })
+    }
+
+    fn steer(
+        &self,
+        model: &mut LoadedModel,
+        set: &mut ExampleSet,
+        validation: &[ValueDistribution],
+        mean: [f64; 10],
+        layers: &[usize],
+        sink: &dyn ProgressSink,
+    ) -> Result<Made> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let mut chosen = set.arguments.clone();
+        chosen.shuffle(&mut rng);
+        chosen.truncate(self.steer_arguments.max(2));
+        sink.event(&JobEvent::message(format!(
+            "steering vectors from {} arguments at layers {layers:?}",
+            chosen.len()
+        )));
+        let activations = mean_activations(model, &statements(&chosen), layers, 8)?;
+        let candidates = layers
+            .iter()
+            .zip(&activations)
+            .map(|(&l, a)| Ok((l, contrastive_vectors(a, &chosen)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let held = set.draw(validation.len(), self.validation_examples, &mut rng);
+        sink.event(&JobEvent::message(format!(
+            "choosing layer and strength on {} validation examples ({} candidates)",
+            held.len(),
+            candidates.len() * self.alphas.len()
+        )));
+        let mut tried = |t: &crate::conditioning::steer::StrengthTrial| {
+            sink.event(&JobEvent::message(format!(
+                "layer {} α {}: validation KL {:.4}",
+                t.layer, t.alpha, t.kl
+            )));
+        };
+        let (conditioner, trials) = choose_strength(
+            model,
+            &self.model,
+            set,
+            validation,
+            &held,
+            mean,
+            &candidates,
+            &self.alphas,
+            self.batch_size.max(1),
+            &mut tried,
+        )?;
+        let plain = trials.iter().find(|t| t.alpha == 0.0).map(|t| t.kl);
+        let chosen_kl = trials.iter().map(|t| t.kl).reduce(f64::min);
+        Ok(Made {
+            conditioner,
+            details: serde_json::json!({ "arguments": chosen.len(), "trials": trials }),
+            cancelled: false,
+            before: plain,
+            after: chosen_kl,
+        })
+    }
+}
+
+/// A conditioner as its method made it: what to save, how it was made, and the validation KL
+/// of the plain model (`before`) and of the result (`after`).
+struct Made {
+    conditioner: ProfileConditioner,
+    details: serde_json::Value,
+    cancelled: bool,
+    before: Option<f64>,
+    after: Option<f64>,
+}
+
+fn summary_line(
+    method: ConditionerKind,
+    c: &ProfileConditioner,
+    before: Option<f64>,
+    after: Option<f64>,
+    seconds: f64,
+) -> String {
+    let fmt = |x: Option<f64>| x.map_or("n/a".into(), |x| format!("{x:.4}"));
+    format!(
+        "{}: layers {:?}, scale {}; validation KL {} (plain model) -> {} in {seconds:.0} s",
+        method.name(),
+        c.config.layers,
+        c.config.scale,
+        fmt(before),
+        fmt(after)
+    )
+}
+
+#[cfg(test)]
+#[path = "condition_tests.rs"]
+mod tests;

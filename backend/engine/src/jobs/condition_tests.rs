@@ -1,0 +1,399 @@
+//! Profile conditioners made and used end to end on the tiny random model and the shared data:
+//! the split keeps held-out profiles out of training, training moves the maps, the folder
+//! answers an evaluation for any group, and a folder of the wrong kind is refused.
+
+use super::*;
+use crate::conditioning::CONFIG_FILE;
+use crate::data::testdata::shared_data;
+use crate::eval::{Method, TaskKind};
+use crate::groups::GroupSelection;
+use crate::jobs::model::ModelChoice;
+use crate::jobs::tests::tiny_model;
+use crate::jobs::{run, EvalJob, Job, JobOutput, NullSink};
+use crate::output::read_json;
+
+fn condition_job(model: &str, method: ConditionerKind, out: &std::path::Path) -> ConditionJob {
+    ConditionJob {
+        method,
+        model: model.to_string(),
+        cuda: false,
+        threads: Some(1),
+        data_dir: Some(shared_data().root().to_path_buf()),
+        groups_file: None,
+        respondents: None,
+        no_respondents: true,
+        held_out_groups: 20,
+        validation_groups: 10,
+        rule: Rule::Mean,
+        threshold: 3.0,
+        layers: None,
+        steps: 4,
+        minutes: 10.0,
+        batch_size: 2,
+        lr: 0.05,
+        weight_decay: 0.0,
+        validation_examples: 4,
+        validate_every: 2,
+        alphas: vec![0.0, 4.0],
+        steer_arguments: 12,
+        seed: 1,
+        out: out.to_path_buf(),
+    }
+}
+
+fn eval_with(model: &str, method: Method, adapter: &std::path::Path, out: &std::path::Path) -> Job {
+    Job::Eval(EvalJob {
+        task: TaskKind::Pvq,
+        data_dir: Some(shared_data().root().to_path_buf()),
+        groups_file: None,
+        groups: GroupSelection::Names(vec!["Albania".into(), "Group_12".into()]),
+        model: ModelChoice {
+            method,
+            model: model.to_string(),
+            adapter: Some(adapter.to_path_buf()),
+            cuda: false,
+            answer: None,
+            samples: 1,
+            seed: 3,
+            batch_size: 4,
+            threads: Some(1),
+        },
+        limit_items: Some(4),
+        questions: None,
+        gold: None,
+        shots: 0,
+        out: out.to_path_buf(),
+    })
+}
+
+#[test]
+fn a_trained_profile_offset_keeps_held_out_profiles_apart_and_answers_any_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let out = dir.path().join("offset");
+    let done = run(
+        &Job::Condition(condition_job(&model, ConditionerKind::ProfileOffset, &out)),
+        &NullSink,
+        &CancelToken::new(),
+    )
+    .unwrap();
+    let JobOutput::Condition(output) = &done.output else {
+        panic!("not a conditioner")
+    };
+    assert!(!output.cancelled);
+    assert!(output.validation_before.is_some() && output.validation_after.is_some());
+
+    let split: SplitRecord = read_json(&out.join(SPLIT_FILE), "split").unwrap();
+    assert_eq!(
+        split.held_out.len(),
+        48,
+        "28 countries and 20 k-means groups"
+    );
+    assert!(split.held_out.contains(&"Albania".to_string()));
+    for name in split.train_groups.iter() {
+        assert!(
+            !split.held_out.contains(name) && !split.validation.contains(name),
+            "{name}"
+        );
+    }
+    assert_eq!(split.train_groups.len(), 70);
+
+    let conditioner = ProfileConditioner::load(&out, &candle_core::Device::Cpu).unwrap();
+    assert_eq!(conditioner.config.method, ConditionerKind::ProfileOffset);
+    let moved: f32 = conditioner
+        .maps
+        .iter()
+        .map(|m| {
+            m.abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        })
+        .sum();
+    assert!(moved > 0.0, "training left the maps at zero");
+    let training: serde_json::Value = read_json(&out.join(TRAINING_FILE), "training").unwrap();
+    let points = training["details"]["report"]["validation"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        points
+            .iter()
+            .map(|p| p["step"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![0, 2, 4]
+    );
+
+    // The folder answers an evaluation; the two groups' profiles give different answers.
+    let eval_out = dir.path().join("eval");
+    let evaluated = run(
+        &eval_with(&model, Method::ProfileOffset, &out, &eval_out),
+        &NullSink,
+        &CancelToken::new(),
+    )
+    .unwrap();
+    let JobOutput::Eval(result) = &evaluated.output else {
+        panic!("not an evaluation")
+    };
+    let result = result.result.as_ref().expect("a finished evaluation");
+    let scores: Vec<Vec<Option<f64>>> = result.groups.iter().map(|g| g.predicted.clone()).collect();
+    assert_eq!(scores.len(), 2);
+    assert_ne!(scores[0], scores[1], "both profiles answered alike");
+
+    // A steer run cannot use a profile-offset folder.
+    let err = run(
+        &eval_with(&model, Method::Steer, &out, &dir.path().join("wrong")),
+        &NullSink,
+        &CancelToken::new(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("holds a profile-offset conditioner, not one for method steer"),
+        "{err}"
+    );
+}
+
+#[test]
+fn steering_tries_every_layer_and_strength_on_validation_profiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let out = dir.path().join("steer");
+    let mut spec = condition_job(&model, ConditionerKind::Steer, &out);
+    spec.layers = Some(vec![0, 1]);
+    run(&Job::Condition(spec), &NullSink, &CancelToken::new()).unwrap();
+    let training: serde_json::Value = read_json(&out.join(TRAINING_FILE), "training").unwrap();
+    let trials = training["details"]["trials"].as_array().unwrap();
+    assert_eq!(
+        trials.len(),
+        3,
+        "the plain model once, then 2 layers × strength 4"
+    );
+    let best = trials
+        .iter()
+        .map(|t| t["kl"].as_f64().unwrap())
+        .fold(f64::INFINITY, f64::min);
+    let config: serde_json::Value = read_json(&out.join(CONFIG_FILE), "config").unwrap();
+    let chosen = trials
+        .iter()
+        .find(|t| t["layer"] == config["layers"][0] && t["alpha"] == config["scale"])
+        .unwrap();
+    assert_eq!(chosen["kl"].as_f64().unwrap(), best);
+    let evaluated = run(
+        &eval_with(&model, Method::Steer, &out, &dir.path().join("eval")),
+        &NullSink,
+        &CancelToken::new(),
+    );
+    assert!(evaluated.is_ok(), "{evaluated:?}");
+}
+
+#[test]
+fn a_missing_conditioner_folder_names_the_command_that_makes_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let err = run(
+        &eval_with(
+            &model,
+            Method::ProfileOffset,
+            dir.path(),
+            &dir.path().join("eval"),
+        ),
+        &NullSink,
+        &CancelToken::new(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("valuelab train --method profile-offset|steer"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_protocol_scores_every_method_on_the_held_out_profiles_with_its_controls() {
+    use crate::jobs::protocol::{ProtocolJob, ProtocolMethod, REPORT_FILE};
+    use crate::protocol::ProtocolReport;
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let conditioner = dir.path().join("offset");
+    run(
+        &Job::Condition(condition_job(
+            &model,
+            ConditionerKind::ProfileOffset,
+            &conditioner,
+        )),
+        &NullSink,
+        &CancelToken::new(),
+    )
+    .unwrap();
+    let out = dir.path().join("protocol");
+    let job = Job::Protocol(ProtocolJob {
+        split: conditioner.clone(),
+        methods: vec![
+            ProtocolMethod {
+                method: Method::Base,
+                adapter: None,
+            },
+            ProtocolMethod {
+                method: Method::ProfileOffset,
+                adapter: Some(conditioner.clone()),
+            },
+        ],
+        model: model.clone(),
+        cuda: false,
+        threads: Some(1),
+        data_dir: Some(shared_data().root().to_path_buf()),
+        groups_file: None,
+        tasks: vec![TaskKind::Pvq, TaskKind::ValueNet],
+        limit_items: Some(10),
+        batch_size: 8,
+        bootstrap: 50,
+        seed: 2,
+        out: out.clone(),
+    });
+    let done = run(&job, &NullSink, &CancelToken::new()).unwrap();
+    let JobOutput::Protocol(output) = &done.output else {
+        panic!("not a protocol")
+    };
+    let report = output.report.as_ref().expect("a finished protocol");
+    assert_eq!(report.held_out.len(), 48);
+    let base = &report.methods[0];
+    assert_eq!(base.method, "base");
+    // The value-blind model answers every profile alike: no r, no controls.
+    assert!(base.task(TaskKind::Pvq).unwrap().mean_r.is_none());
+    assert!(base.shuffled_mean_r.is_none() && base.sign.is_none());
+    let offset = &report.methods[1];
+    let pvq = offset.task(TaskKind::Pvq).unwrap();
+    assert_eq!(pvq.profiles, 48);
+    assert!(pvq.mean_r.is_some() && pvq.mean_r_ci.is_some());
+    assert!(offset.task(TaskKind::ValueNet).is_some());
+    assert!(offset.shuffled_mean_r.is_some());
+    assert_eq!(offset.sign.as_ref().unwrap().of, 10);
+    let saved: ProtocolReport = read_json(&out.join(REPORT_FILE), "report").unwrap();
+    assert_eq!(saved.held_out, report.held_out);
+    let md = std::fs::read_to_string(out.join("protocol.md")).unwrap();
+    assert!(
+        md.contains("| profile-offset | PVQ-40 mean r ≥ 0.8 |"),
+        "{md}"
+    );
+    assert!(
+        std::fs::read_to_string(out.join("plots/profile-offset.svg"))
+            .unwrap()
+            .contains("<svg")
+    );
+    let csv = std::fs::read_to_string(out.join("protocol.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 4, "{csv}");
+    assert_eq!(crate::protocol::report::csv(&saved), csv);
+    // Run again: every eval run is finished, so nothing is asked again and the report is the
+    // same (up to the last digit: the second time the results come back from results.json).
+    let again = run(&job, &NullSink, &CancelToken::new()).unwrap();
+    let JobOutput::Protocol(second) = &again.output else {
+        panic!()
+    };
+    let second = second.report.as_ref().unwrap();
+    assert_eq!(crate::protocol::report::csv(second), csv);
+}
+
+#[test]
+fn predict_ess_answers_respondents_each_with_their_own_profile() {
+    use crate::jobs::PredictJob;
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let conditioner = dir.path().join("steer");
+    let mut spec = condition_job(&model, ConditionerKind::Steer, &conditioner);
+    spec.layers = Some(vec![1]);
+    spec.alphas = vec![4.0];
+    run(&Job::Condition(spec), &NullSink, &CancelToken::new()).unwrap();
+    // Three Norwegian respondents of the shared microdata.
+    let data = shared_data();
+    let norway = std::fs::read_to_string(data.root().join("ess/microdata/ess9_no.csv")).unwrap();
+    let few: String = norway.lines().take(4).map(|l| format!("{l}\n")).collect();
+    let respondents = dir.path().join("three.csv");
+    std::fs::write(&respondents, few).unwrap();
+    let questions = dir.path().join("questions.tsv");
+    let table = std::fs::read_to_string(data.ess_questions_tsv()).unwrap();
+    std::fs::write(
+        &questions,
+        table
+            .lines()
+            .take(3)
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let out = dir.path().join("predictions.tsv");
+    let done = run(
+        &Job::Predict(PredictJob {
+            groups_file: respondents,
+            respondents: true,
+            data_dir: Some(data.root().to_path_buf()),
+            questions,
+            model: match eval_with(&model, Method::Steer, &conditioner, dir.path()) {
+                Job::Eval(e) => e.model,
+                _ => unreachable!(),
+            },
+            gold: None,
+            shots: 0,
+            out: out.clone(),
+        }),
+        &NullSink,
+        &CancelToken::new(),
+    )
+    .unwrap();
+    let JobOutput::Predict(output) = &done.output else {
+        panic!("not a prediction")
+    };
+    assert_eq!(
+        (output.groups, output.questions, output.predictions),
+        (3, 2, 6)
+    );
+    let written = std::fs::read_to_string(out).unwrap();
+    assert!(
+        written.lines().nth(1).unwrap().starts_with("respondent "),
+        "{written}"
+    );
+}
+
+#[test]
+fn a_simulated_survey_conditions_every_persona_on_its_own_profile() {
+    use crate::jobs::SimulateJob;
+    use crate::population::{InstrumentKind, Strategy};
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let conditioner = dir.path().join("offset");
+    run(
+        &Job::Condition(condition_job(
+            &model,
+            ConditionerKind::ProfileOffset,
+            &conditioner,
+        )),
+        &NullSink,
+        &CancelToken::new(),
+    )
+    .unwrap();
+    let data = shared_data();
+    let Job::Eval(eval) = eval_with(&model, Method::ProfileOffset, &conditioner, dir.path()) else {
+        unreachable!()
+    };
+    let job = Job::Simulate(SimulateJob {
+        strategy: Strategy::Survey,
+        n: 6,
+        instruments: vec![InstrumentKind::Pvq40],
+        model: eval.model,
+        data_dir: Some(data.root().to_path_buf()),
+        human: Some(data.root().join("ess/microdata/ess9_no.csv")),
+        key: None,
+        gap: 0.25,
+        limit_items: Some(10),
+        human_relations: None,
+        out: dir.path().join("sim"),
+    });
+    let done = run(&job, &NullSink, &CancelToken::new()).unwrap();
+    let JobOutput::Simulate(output) = &done.output else {
+        panic!("not a simulation")
+    };
+    let summary = output.summary.as_ref().expect("a finished simulation");
+    // Six respondents, six profiles: each persona is its own speaker, with no persona text.
+    assert_eq!((summary.n, summary.speakers), (6, 6));
+}

@@ -1,0 +1,270 @@
+//! `valuelab protocol`: the evidence that a conditioning method carries profiles (issue 11).
+//! Every method runs as ordinary `eval` runs on the held-out profiles of a conditioner's split
+//! (`split.json`: 28 countries and 20 k-means groups never trained or tuned on): PVQ-40 and
+//! ValueNet, plus for every method that takes a profile the shuffled control (each held-out
+//! group given another's profile) and the sign check (the mean held-out profile with one value
+//! raised at a time). The runs live in `out/runs/<method>/<task>` and resume like any eval run;
+//! the report is `protocol.md`, `protocol.json`, `protocol.csv` and `plots/<method>.svg`.
+
+use super::condition::{SplitRecord, SPLIT_FILE};
+use super::model::ModelChoice;
+use super::progress::{CancelToken, JobEvent, ProgressSink};
+use super::EvalJob;
+use crate::data::groups::{read_groups, write_groups};
+use crate::data::DataDir;
+use crate::eval::{Method, RunResult, TaskKind};
+use crate::groups::GroupSelection;
+use crate::output::{read_json, write_atomically, write_json};
+use crate::protocol::profiles::{pick_groups, shuffled_profiles, sign_profiles, SIGN_BASE};
+use crate::protocol::report::{csv, markdown};
+use crate::protocol::{
+    plots, shuffled_mean_r, sign_check, task_evidence, MethodEvidence, ProtocolReport,
+};
+use crate::{Error, Field, Result, ResultExt};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use valuelab_common::ALL_VALUES;
+
+pub const REPORT_FILE: &str = "protocol.json";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolMethod {
+    pub method: Method,
+    /// The conditioner or adapter folder, for the methods that need one.
+    #[serde(default)]
+    pub adapter: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolJob {
+    /// A conditioner's `split.json`, or the conditioner folder holding it.
+    pub split: PathBuf,
+    pub methods: Vec<ProtocolMethod>,
+    #[serde(default = "super::model::default_model")]
+    pub model: String,
+    #[serde(default)]
+    pub cuda: bool,
+    #[serde(default)]
+    pub threads: Option<usize>,
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub groups_file: Option<PathBuf>,
+    #[serde(default = "default_tasks")]
+    pub tasks: Vec<TaskKind>,
+    #[serde(default)]
+    pub limit_items: Option<usize>,
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    #[serde(default = "default_bootstrap")]
+    pub bootstrap: usize,
+    #[serde(default)]
+    pub seed: u64,
+    pub out: PathBuf,
+}
+
+fn default_tasks() -> Vec<TaskKind> {
+    vec![TaskKind::Pvq, TaskKind::ValueNet]
+}
+fn default_batch() -> usize {
+    16
+}
+fn default_bootstrap() -> usize {
+    1000
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProtocolOutput {
+    pub dir: PathBuf,
+    /// None when cancelled (the finished runs stay and are not asked again).
+    pub report: Option<ProtocolReport>,
+}
+
+/// The run folder name of each method: its name, then `-2`, `-3` when a method comes again
+/// (two conditioners of one kind).
+fn labels(methods: &[ProtocolMethod]) -> Vec<String> {
+    methods
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let name = m.method.name();
+            match methods[..i].iter().filter(|o| o.method == m.method).count() {
+                0 => name.to_string(),
+                n => format!("{name}-{}", n + 1),
+            }
+        })
+        .collect()
+}
+
+impl ProtocolJob {
+    fn split_record(&self) -> Result<SplitRecord> {
+        let path = if self.split.is_dir() {
+            self.split.join(SPLIT_FILE)
+        } else {
+            self.split.clone()
+        };
+        read_json(&path, "profile split").map_err(|e| {
+            Error::input(Field::Adapter, format!("{e}; give --split the folder of `valuelab train --method profile-offset|steer` (it writes {SPLIT_FILE})"))
+        })
+    }
+
+    fn eval(
+        &self,
+        task: TaskKind,
+        m: &ProtocolMethod,
+        groups_file: &Path,
+        out: PathBuf,
+    ) -> EvalJob {
+        EvalJob {
+            task,
+            data_dir: self.data_dir.clone(),
+            groups_file: Some(groups_file.to_path_buf()),
+            groups: GroupSelection::All,
+            model: ModelChoice {
+                method: m.method,
+                model: self.model.clone(),
+                adapter: m.adapter.clone(),
+                cuda: self.cuda,
+                answer: None,
+                samples: 1,
+                seed: self.seed,
+                batch_size: self.batch_size,
+                threads: self.threads,
+            },
+            limit_items: self.limit_items,
+            questions: None,
+            gold: None,
+            shots: 0,
+            out,
+        }
+    }
+
+    /// Runs one eval; None when it was cancelled.
+    fn run_eval(
+        &self,
+        job: EvalJob,
+        what: &str,
+        sink: &dyn ProgressSink,
+        cancel: &CancelToken,
+    ) -> Result<Option<RunResult>> {
+        sink.event(&JobEvent::message(format!("{what}: {}", job.out.display())));
+        let output = job
+            .run(sink, cancel)
+            .context(|| format!("protocol run {what}"))?;
+        Ok(output.result.map(|r| *r))
+    }
+
+    pub fn run(&self, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<ProtocolOutput> {
+        if self.methods.is_empty() {
+            return Err(Error::invalid("give at least one method to test"));
+        }
+        let data = DataDir::resolve(self.data_dir.as_deref())?;
+        let split = self.split_record()?;
+        let all = read_groups(
+            &self
+                .groups_file
+                .clone()
+                .unwrap_or_else(|| data.groups_csv()),
+        )?;
+        let held = pick_groups(&all, &split.held_out)?;
+        let tables = self.out.join("groups");
+        std::fs::create_dir_all(&tables)
+            .context(|| format!("cannot create {}", tables.display()))?;
+        let (held_file, shuffled_file, sign_file) = (
+            tables.join("held_out.csv"),
+            tables.join("shuffled.csv"),
+            tables.join("sign.csv"),
+        );
+        write_groups(&held_file, &held)?;
+        write_groups(&shuffled_file, &shuffled_profiles(&held, self.seed))?;
+        let sign_groups = sign_profiles(&held)?;
+        write_groups(&sign_file, &sign_groups)?;
+        let bumped: Vec<String> = ALL_VALUES
+            .iter()
+            .map(|v| format!("sign_{}", v.name()))
+            .collect();
+
+        let mut methods = Vec::new();
+        for (m, label) in self.methods.iter().zip(labels(&self.methods)) {
+            let dir = self.out.join("runs").join(&label);
+            let mut tasks = Vec::new();
+            let mut pvq_run = None;
+            for &task in &self.tasks {
+                let job = self.eval(task, m, &held_file, dir.join(task.name()));
+                let Some(result) =
+                    self.run_eval(job, &format!("{label} {}", task.name()), sink, cancel)?
+                else {
+                    return Ok(ProtocolOutput {
+                        dir: self.out.clone(),
+                        report: None,
+                    });
+                };
+                tasks.push((task, task_evidence(&result, self.bootstrap, self.seed)));
+                if task == TaskKind::Pvq {
+                    pvq_run = Some(result);
+                }
+            }
+            let (mut shuffled, mut sign) = (None, None);
+            if m.method != Method::Base {
+                if let Some(truth) = &pvq_run {
+                    let job = self.eval(TaskKind::Pvq, m, &shuffled_file, dir.join("pvq-shuffled"));
+                    let Some(result) =
+                        self.run_eval(job, &format!("{label} shuffled profiles"), sink, cancel)?
+                    else {
+                        return Ok(ProtocolOutput {
+                            dir: self.out.clone(),
+                            report: None,
+                        });
+                    };
+                    shuffled = shuffled_mean_r(&result, truth);
+                    let job = self.eval(TaskKind::Pvq, m, &sign_file, dir.join("pvq-sign"));
+                    let Some(result) =
+                        self.run_eval(job, &format!("{label} sign check"), sink, cancel)?
+                    else {
+                        return Ok(ProtocolOutput {
+                            dir: self.out.clone(),
+                            report: None,
+                        });
+                    };
+                    sign = sign_check(&result, SIGN_BASE, &bumped);
+                }
+            }
+            if let Some(result) = &pvq_run {
+                let svg = plots::target_against_model(
+                    result,
+                    &format!("PVQ-40, {label}: target against model, held-out profiles"),
+                )?;
+                let path = self.out.join("plots").join(format!("{label}.svg"));
+                write_text(&path, &svg)?;
+            }
+            methods.push(MethodEvidence {
+                method: label,
+                adapter: m.adapter.as_ref().map(|a| a.display().to_string()),
+                tasks,
+                shuffled_mean_r: shuffled,
+                sign,
+            });
+        }
+        let report = ProtocolReport {
+            model: self.model.clone(),
+            held_out: split.held_out.clone(),
+            limit_items: self.limit_items,
+            methods,
+        };
+        write_json(&self.out.join(REPORT_FILE), &report)?;
+        write_text(&self.out.join("protocol.md"), &markdown(&report))?;
+        write_text(&self.out.join("protocol.csv"), &csv(&report))?;
+        sink.event(&JobEvent::message(format!(
+            "report: {}",
+            self.out.join("protocol.md").display()
+        )));
+        Ok(ProtocolOutput {
+            dir: self.out.clone(),
+            report: Some(report),
+        })
+    }
+}
+
+fn write_text(path: &Path, text: &str) -> Result<()> {
+    write_atomically(path, |out| Ok(out.write_all(text.as_bytes())?))
+}

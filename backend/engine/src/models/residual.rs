@@ -1,0 +1,212 @@
+//! Additive offsets of the residual stream: `h += o` after chosen blocks, at every position.
+//! Profile conditioning uses them (`conditioning`): a learned map from a value profile to an
+//! offset, or a sum of steering vectors. An offset has one row for the whole batch or one row
+//! per batch row, so a training batch can mix profiles while inference conditions one group.
+
+use crate::{Error, Result};
+use candle_core::Tensor;
+
+#[derive(Debug, Clone, Default)]
+pub struct ResidualOffsets {
+    /// (block index, offset of shape (rows, hidden)); at most one per block.
+    by_layer: Vec<(usize, Tensor)>,
+}
+
+impl ResidualOffsets {
+    /// Offsets after the given blocks; a block named twice gets the sum.
+    pub fn new(offsets: Vec<(usize, Tensor)>) -> Result<Self> {
+        let mut by_layer: Vec<(usize, Tensor)> = Vec::new();
+        for (layer, offset) in offsets {
+            match by_layer.iter_mut().find(|(l, _)| *l == layer) {
+                Some((_, sum)) => *sum = sum.broadcast_add(&offset)?,
+                None => by_layer.push((layer, offset)),
+            }
+        }
+        Ok(Self { by_layer })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_layer.is_empty()
+    }
+
+    pub fn layers(&self) -> Vec<usize> {
+        self.by_layer.iter().map(|(l, _)| *l).collect()
+    }
+
+    /// Checks every offset against a model of `num_layers` blocks and `hidden` width.
+    pub fn check(&self, num_layers: usize, hidden: usize) -> Result<()> {
+        for (layer, offset) in &self.by_layer {
+            if *layer >= num_layers {
+                return Err(Error::invalid(format!(
+                    "residual offset at layer {layer}, but the model has {num_layers} layers (0..{})",
+                    num_layers.saturating_sub(1)
+                )));
+            }
+            let dims = offset.dims();
+            if dims.len() != 2 || dims[1] != hidden {
+                return Err(Error::invalid(format!(
+                    "residual offset at layer {layer} has shape {dims:?}; expected (rows, {hidden})"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// `x` (batch, time, hidden) after block `layer`, plus that block's offset if it has one.
+    pub fn add_after(&self, layer: usize, x: Tensor) -> Result<Tensor> {
+        let Some((_, offset)) = self.by_layer.iter().find(|(l, _)| *l == layer) else {
+            return Ok(x);
+        };
+        let (batch, rows) = (x.dim(0)?, offset.dim(0)?);
+        if rows != 1 && rows != batch {
+            return Err(Error::invalid(format!(
+                "residual offset at layer {layer} has {rows} rows for a batch of {batch}"
+            )));
+        }
+        Ok(x.broadcast_add(&offset.unsqueeze(1)?.to_dtype(x.dtype())?)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::llama::{random_model, Config};
+    use crate::models::testing::max_abs_diff;
+    use crate::models::{Input, Llama, Mode};
+    use candle_core::{DType, Device, Var};
+
+    fn tiny() -> Llama {
+        random_model(&Config::tiny(50), 42, &Device::Cpu).unwrap()
+    }
+
+    fn batch() -> Input {
+        Input::left_padded(
+            &[vec![1, 2, 3, 4], vec![5, 6, 7, 8]],
+            &[0, 0],
+            0,
+            &Device::Cpu,
+        )
+        .unwrap()
+    }
+
+    fn logits(model: &Llama) -> Tensor {
+        let hidden = model
+            .forward_hidden(&batch(), None, Mode::Inference)
+            .unwrap();
+        model.logits(&hidden).unwrap()
+    }
+
+    #[test]
+    fn a_zero_offset_changes_nothing_and_a_real_one_changes_the_logits() {
+        let mut model = tiny();
+        let plain = logits(&model);
+        let hidden = model.config().hidden_size;
+        let zero = Tensor::zeros((1, hidden), DType::F32, &Device::Cpu).unwrap();
+        model
+            .set_residual_offsets(ResidualOffsets::new(vec![(0, zero)]).unwrap())
+            .unwrap();
+        assert_eq!(max_abs_diff(&plain, &logits(&model)), 0.0);
+
+        let push = Tensor::ones((1, hidden), DType::F32, &Device::Cpu).unwrap();
+        model
+            .set_residual_offsets(ResidualOffsets::new(vec![(1, push.clone())]).unwrap())
+            .unwrap();
+        let pushed = logits(&model);
+        assert!(max_abs_diff(&plain, &pushed) > 1e-3);
+        // One row for the batch equals the same row given per batch row.
+        let per_row = Tensor::cat(&[&push, &push], 0).unwrap();
+        model
+            .set_residual_offsets(ResidualOffsets::new(vec![(1, per_row)]).unwrap())
+            .unwrap();
+        assert!(max_abs_diff(&pushed, &logits(&model)) < 1e-6);
+        // Removing the offsets restores the model.
+        model
+            .set_residual_offsets(ResidualOffsets::default())
+            .unwrap();
+        assert_eq!(max_abs_diff(&plain, &logits(&model)), 0.0);
+    }
+
+    #[test]
+    fn offsets_are_checked_against_the_model() {
+        let mut model = tiny();
+        let hidden = model.config().hidden_size;
+        let layers = model.config().num_layers;
+        let row = Tensor::zeros((1, hidden), DType::F32, &Device::Cpu).unwrap();
+        let err = model
+            .set_residual_offsets(ResidualOffsets::new(vec![(layers, row)]).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("the model has {layers} layers")),
+            "{err}"
+        );
+        let wide = Tensor::zeros((1, hidden + 1), DType::F32, &Device::Cpu).unwrap();
+        assert!(model
+            .set_residual_offsets(ResidualOffsets::new(vec![(0, wide)]).unwrap())
+            .is_err());
+        let three_rows = Tensor::zeros((3, hidden), DType::F32, &Device::Cpu).unwrap();
+        model
+            .set_residual_offsets(ResidualOffsets::new(vec![(0, three_rows)]).unwrap())
+            .unwrap();
+        let err = model
+            .forward_hidden(&batch(), None, Mode::Inference)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("3 rows for a batch of 2"), "{err}");
+    }
+
+    #[test]
+    fn gradients_of_a_profile_map_reach_only_the_map() {
+        let mut model = tiny();
+        let hidden = model.config().hidden_size;
+        let w = Var::zeros((10, hidden), DType::F32, &Device::Cpu).unwrap();
+        let z = Tensor::new(
+            &[[0.5f32, -1.0, 0.0, 2.0, 0.0, 0.0, 1.0, 0.0, -0.5, 0.0]; 2],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let offset = z.matmul(w.as_tensor()).unwrap();
+        model
+            .set_residual_offsets(ResidualOffsets::new(vec![(0, offset)]).unwrap())
+            .unwrap();
+        let hidden_states = model
+            .forward_hidden(&batch(), None, Mode::Training)
+            .unwrap();
+        let loss = model
+            .logits(&hidden_states)
+            .unwrap()
+            .narrow(2, 7, 1)
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let grads = loss.backward().unwrap();
+        let grad = grads.get(w.as_tensor()).expect("the map gets a gradient");
+        let size = grad
+            .abs()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(size > 0.0, "{size}");
+        for weight in model.frozen_weights() {
+            assert!(
+                grads.get(weight).is_none(),
+                "a frozen weight got a gradient"
+            );
+        }
+    }
+
+    #[test]
+    fn the_residual_after_the_last_layer_is_the_stream_before_the_final_norm() {
+        let model = tiny();
+        let layers = model.config().num_layers;
+        let input = Input::from_tokens(&[1, 2, 3], 0, &Device::Cpu).unwrap();
+        let stream = model.residual_stream(&input, layers - 1).unwrap();
+        assert_eq!(stream.len(), layers);
+        let (early, last) = (&stream[0], &stream[layers - 1]);
+        assert_eq!(early.dims(), &[1, 3, model.config().hidden_size]);
+        assert!(max_abs_diff(early, last) > 1e-4);
+        assert!(model.residual_stream(&input, layers).is_err());
+    }
+}

@@ -1,0 +1,142 @@
+//! `valuelab protocol`: every method on the held-out profiles of a conditioner's split, with
+//! the shuffled control and the sign check; the report is `OUT/protocol.md`. The work is
+//! `valuelab_engine::jobs::ProtocolJob` (its eval runs resume: rerun the same command).
+
+use super::args::ModelArgs;
+use super::GlobalArgs;
+use anyhow::bail;
+use std::path::PathBuf;
+use valuelab_engine::eval::{Method, TaskKind};
+use valuelab_engine::jobs::protocol::ProtocolMethod;
+use valuelab_engine::jobs::{Job, ProtocolJob, ProtocolOutput};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A profile-offset conditioner folder (from `valuelab train --method profile-offset`).
+    #[arg(long, value_name = "DIR")]
+    pub profile_offset: Option<PathBuf>,
+    /// A steer conditioner folder (from `valuelab train --method steer`).
+    #[arg(long, value_name = "DIR")]
+    pub steer: Option<PathBuf>,
+    /// Methods that need no folder, compared at the same time, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "base,prompt-short,prompt-long"
+    )]
+    pub methods: Vec<String>,
+    /// The held-out split: a conditioner folder or its split.json (default: the
+    /// --profile-offset folder, else the --steer folder).
+    #[arg(long, value_name = "DIR|FILE")]
+    pub split: Option<PathBuf>,
+    /// Tasks on the held-out profiles, comma-separated (pvq, valuenet).
+    #[arg(long, value_delimiter = ',', default_value = "pvq,valuenet")]
+    pub tasks: Vec<String>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Groups file the conditioner was trained with (default: the data directory's).
+    #[arg(long, value_name = "FILE")]
+    pub groups: Option<PathBuf>,
+    /// Ask only this many items per task (spread over the values).
+    #[arg(long)]
+    pub limit_items: Option<usize>,
+    /// Items per model call.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Bootstrap resamples of the profiles for the 95 % intervals.
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+    /// Seed of the shuffled control and the bootstrap.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder: protocol.md, protocol.json, protocol.csv, plots/, groups/ and runs/.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
+    super::run::execute(global, Job::Protocol(job(global, args)?))
+}
+
+pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<ProtocolJob> {
+    let mut methods = Vec::new();
+    for name in &args.methods {
+        let method: Method = name.parse()?;
+        if method.needs_adapter() {
+            bail!("--methods takes methods without a folder; give {method}'s folder with its own flag (--profile-offset DIR, --steer DIR)");
+        }
+        methods.push(ProtocolMethod {
+            method,
+            adapter: None,
+        });
+    }
+    for (method, dir) in [
+        (Method::ProfileOffset, &args.profile_offset),
+        (Method::Steer, &args.steer),
+    ] {
+        if let Some(dir) = dir {
+            methods.push(ProtocolMethod {
+                method,
+                adapter: Some(dir.clone()),
+            });
+        }
+    }
+    let Some(split) = args
+        .split
+        .or(args.profile_offset.clone())
+        .or(args.steer.clone())
+    else {
+        bail!("give a conditioner (--profile-offset DIR or --steer DIR) or --split DIR: the held-out profiles come from its split.json");
+    };
+    let tasks = args
+        .tasks
+        .iter()
+        .map(|t| match t.parse::<TaskKind>() {
+            Ok(k @ (TaskKind::Pvq | TaskKind::ValueNet)) => Ok(k),
+            _ => bail!("--tasks: '{t}' is not a protocol task (pvq, valuenet)"),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(ProtocolJob {
+        split,
+        methods,
+        model: args.model.model,
+        cuda: args.model.cuda,
+        threads: global.threads,
+        data_dir: global.data_dir.clone(),
+        groups_file: args.groups,
+        tasks,
+        limit_items: args.limit_items,
+        batch_size: args.batch_size,
+        bootstrap: args.bootstrap,
+        seed: args.seed,
+        out: args.out,
+    })
+}
+
+pub fn print(out: &ProtocolOutput) -> anyhow::Result<()> {
+    let Some(report) = &out.report else {
+        bail!(
+            "interrupted: the finished runs are kept in {}; rerun the same command to go on",
+            out.dir.display()
+        );
+    };
+    let f = |x: Option<f64>| x.map_or("n/a".to_string(), |x| format!("{x:.3}"));
+    println!("{} held-out profiles", report.held_out.len());
+    for m in &report.methods {
+        let pvq = m.task(TaskKind::Pvq);
+        let valuenet = m.task(TaskKind::ValueNet);
+        println!(
+            "{:<16} PVQ-40 r {} (skill {})  ValueNet r {}  shuffled r {}  sign {}",
+            m.method,
+            f(pvq.and_then(|e| e.mean_r)),
+            f(pvq.and_then(|e| e.skill)),
+            f(valuenet.and_then(|e| e.mean_r)),
+            f(m.shuffled_mean_r),
+            m.sign
+                .as_ref()
+                .map_or("n/a".to_string(), |s| format!("{} of {}", s.up, s.of))
+        );
+    }
+    println!("report: {}", out.dir.join("protocol.md").display());
+    Ok(())
+}

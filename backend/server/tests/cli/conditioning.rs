@@ -1,0 +1,146 @@
+//! Profile conditioning from the command line on the tiny random model: `train --method steer`
+//! makes a conditioner, `eval --method steer --adapter` uses it, `protocol` tests it on the
+//! held-out profiles, and the flags that belong to the other kind of training are refused.
+
+use crate::common::{arg, text, valuelab};
+use valuelab_engine::models::testing::write_random_tiny_gguf;
+
+#[test]
+fn a_steer_conditioner_is_made_evaluated_and_put_through_the_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("tiny.gguf");
+    write_random_tiny_gguf(&model, 7).unwrap();
+    let cond = dir.path().join("steer");
+    let output = valuelab(&[
+        "train",
+        "--method",
+        "steer",
+        "--model",
+        arg(&model),
+        "--no-respondents",
+        "--layers",
+        "1",
+        "--alphas",
+        "0,4",
+        "--steer-arguments",
+        "8",
+        "--validation-examples",
+        "4",
+        "--out",
+        arg(&cond),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let shown = text(&output.stdout);
+    assert!(shown.contains("--method steer --adapter"), "{shown}");
+    for file in [
+        "conditioning.json",
+        "conditioner.safetensors",
+        "split.json",
+        "training.json",
+        "job.json",
+    ] {
+        assert!(cond.join(file).is_file(), "{file}");
+    }
+
+    let run = dir.path().join("pvq");
+    let output = valuelab(&[
+        "eval",
+        "pvq",
+        "--method",
+        "steer",
+        "--adapter",
+        arg(&cond),
+        "--model",
+        arg(&model),
+        "--group",
+        "Albania",
+        "--group",
+        "Group_12",
+        "--limit-items",
+        "4",
+        "--out",
+        arg(&run),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["method"], "steer");
+
+    let protocol = dir.path().join("protocol");
+    let output = valuelab(&[
+        "protocol",
+        "--steer",
+        arg(&cond),
+        "--methods",
+        "base",
+        "--tasks",
+        "pvq",
+        "--model",
+        arg(&model),
+        "--limit-items",
+        "4",
+        "--bootstrap",
+        "20",
+        "--out",
+        arg(&protocol),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let shown = text(&output.stdout);
+    assert!(
+        shown.contains("48 held-out profiles") && shown.contains("steer"),
+        "{shown}"
+    );
+    assert!(std::fs::read_to_string(protocol.join("protocol.md"))
+        .unwrap()
+        .contains("## Goals"));
+}
+
+#[test]
+fn each_kind_of_training_refuses_the_other_kinds_flags() {
+    let output = valuelab(&["train", "--method", "vim", "--out", "x"]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("give --group"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = valuelab(&[
+        "train",
+        "--method",
+        "profile-offset",
+        "--group",
+        "Albania",
+        "--out",
+        "x",
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("drop --group Albania"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = valuelab(&["protocol", "--methods", "steer", "--out", "x"]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("--steer DIR"),
+        "{}",
+        text(&output.stderr)
+    );
+    // --print-spec shows the job the web app and the cluster run.
+    let output = valuelab(&[
+        "--print-spec",
+        "train",
+        "--method",
+        "profile-offset",
+        "--minutes",
+        "5",
+        "--out",
+        "c",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let spec: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(spec["job"], "condition");
+    assert_eq!(spec["method"], "profile-offset");
+    assert_eq!(spec["minutes"], 5.0);
+    assert_eq!(spec["lr"], 0.01);
+}
