@@ -75,6 +75,20 @@ impl ValueDistribution {
     pub fn iter(&self) -> impl Iterator<Item = (Value, f64)> + '_ {
         ALL_VALUES.iter().copied().zip(self.scores.iter().copied())
     }
+
+    /// The value-by-value mean of `profiles` (all zeros for none).
+    pub fn mean_scores<'a>(
+        profiles: impl ExactSizeIterator<Item = &'a ValueDistribution>,
+    ) -> [f64; VALUE_COUNT] {
+        let n = profiles.len() as f64;
+        let mut mean = [0.0; VALUE_COUNT];
+        for p in profiles {
+            for (m, s) in mean.iter_mut().zip(p.scores()) {
+                *m += s / n;
+            }
+        }
+        mean
+    }
 }
 
 impl TryFrom<Vec<f64>> for ValueDistribution {
@@ -93,6 +107,21 @@ impl From<ValueDistribution> for Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mean_scores_average_value_by_value() {
+        let a = ValueDistribution::parse([1.0; VALUE_COUNT]).unwrap();
+        let mut high = [5.0; VALUE_COUNT];
+        high[3] = 6.0;
+        let b = ValueDistribution::parse(high).unwrap();
+        let mean = ValueDistribution::mean_scores([a, b].iter());
+        assert_eq!(mean[0], 3.0);
+        assert_eq!(mean[3], 3.5);
+        assert_eq!(
+            ValueDistribution::mean_scores([].iter()),
+            [0.0; VALUE_COUNT]
+        );
+    }
 
     const ALBANIA: [f64; 10] = [4.65, 5.23, 4.56, 4.52, 3.89, 5.15, 4.69, 3.76, 4.91, 5.0];
 

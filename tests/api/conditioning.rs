@@ -82,4 +82,38 @@ async fn bad_conditioning_specs_are_answered_field_by_field_and_only_admins_subm
         .post("/api/jobs", &condition_spec(&model, "cond/x"))
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // vim-cond: one adapter for every profile, its fields checked like a training's.
+    let mut spec = json!({
+        "job": "vim-cond",
+        "model": model,
+        "data_dir": shared_data_dir(),
+        "no_respondents": true,
+        "examples": 0,
+        "epochs": 0,
+        "lr": 2e-4,
+        "weight_decay": 0.0,
+        "batch_size": 2,
+        "grad_accum": 1,
+        "max_seq_len": 512,
+        "lora": {"r": 2, "lora_alpha": 4.0, "lora_dropout": 0.0, "target_modules": ["q_proj"]},
+        "checkpoint_every": 10,
+        "out": "vim-cond",
+    });
+    let response = admin.post("/api/jobs", &spec).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let error: ErrorResponse = response.json().await.unwrap();
+    for field in ["examples", "epochs"] {
+        assert!(
+            error.fields.contains_key(field),
+            "{field}: {:?}",
+            error.fields
+        );
+    }
+    spec["examples"] = json!(4);
+    spec["epochs"] = json!(1);
+    assert_eq!(
+        member.post("/api/jobs", &spec).await.status(),
+        StatusCode::FORBIDDEN
+    );
 }

@@ -94,6 +94,7 @@ pub enum Field {
     Pair,
     HeldOutGroups,
     Respondents,
+    MaxSeqLen,
 }
 
 /// A candle error's message without the backtrace candle attaches to it (with RUST_BACKTRACE

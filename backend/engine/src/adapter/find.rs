@@ -20,6 +20,7 @@ pub fn resolve_adapters(dir: &Path, groups: &[&str]) -> Result<HashMap<String, P
         ));
     }
     if dir.join(CONFIG_FILE).is_file() {
+        provenance::check_one_group(dir)?;
         return match groups {
             [one] => {
                 provenance::check_group(dir, one)?;

@@ -11,12 +11,18 @@ use std::path::Path;
 /// Its name inside an adapter folder.
 pub const PROVENANCE_FILE: &str = "valuelab_adapter.json";
 
+/// The `method` of an adapter trained for every profile, each read from the prompt (`vim-cond`).
+pub const PROFILE_IN_PROMPT_METHOD: &str = "vim-cond";
+/// Its `group`: no single group.
+pub const ANY_PROFILE: &str = "any profile";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdapterProvenance {
     pub group: String,
     /// The group's ten value scores (1..6) in the fixed value order.
     pub values: Vec<f64>,
-    /// `ag`, `qa` or `vim`.
+    /// `ag`, `qa` or `vim` (one group), or `vim-cond` (every profile, with `values` the mean
+    /// training profile).
     pub method: String,
     /// How argument generation labels were made: `min` or `mean`, with threshold γ.
     pub rule: String,
@@ -48,8 +54,22 @@ pub fn read(adapter_dir: &Path) -> Result<Option<AdapterProvenance>> {
         .map_err(|e| Error::file(&path, None, format!("not a valuelab adapter record: {e}")))
 }
 
+/// Fails when the adapter in `adapter_dir` was trained for every profile (`vim-cond`): it has
+/// no group's values in its weights.
+pub fn check_one_group(adapter_dir: &Path) -> Result<()> {
+    match read(adapter_dir)? {
+        Some(p) if p.method == PROFILE_IN_PROMPT_METHOD => Err(Error::file(
+            adapter_dir,
+            None,
+            "this adapter was trained for every profile, read from the prompt (vim-cond): evaluate it with --method vim-cond",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Fails when the adapter in `adapter_dir` says it was trained for a group other than `group`.
 pub fn check_group(adapter_dir: &Path, group: &str) -> Result<()> {
+    check_one_group(adapter_dir)?;
     match read(adapter_dir)? {
         Some(p) if p.group != group => Err(Error::file(
             adapter_dir,
@@ -58,6 +78,29 @@ pub fn check_group(adapter_dir: &Path, group: &str) -> Result<()> {
                 "this adapter was trained for group {} (see {PROVENANCE_FILE}), not {group}: \
                  pass the adapter of {group}, or a folder of adapter folders named by group",
                 p.group
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Fails when the adapter in `adapter_dir` says it holds one group's values, so it cannot read a
+/// profile from the prompt (`vim-cond`). An adapter made elsewhere (no record) is accepted.
+pub fn check_profile_conditioned(adapter_dir: &Path) -> Result<()> {
+    match read(adapter_dir)? {
+        Some(p) if p.method != PROFILE_IN_PROMPT_METHOD => Err(Error::file(
+            adapter_dir,
+            None,
+            format!(
+                "this adapter holds the values of group {} (method {}), not a reader of profiles: \
+                 evaluate it with --method {}, or train one with `valuelab train --method vim-cond`",
+                p.group,
+                p.method,
+                match p.method.as_str() {
+                    "ag" => "vim-ag",
+                    "qa" => "vim-qa",
+                    _ => "vim",
+                }
             ),
         )),
         _ => Ok(()),
@@ -94,5 +137,27 @@ mod tests {
             err.contains("trained for group Group_1") && err.contains("not Albania"),
             "{err}"
         );
+        let err = check_profile_conditioned(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("group Group_1 (method vim)") && err.contains("--method vim,"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_vim_cond_adapter_serves_every_profile_and_no_single_group_method() {
+        let dir = tempfile::tempdir().unwrap();
+        check_profile_conditioned(dir.path()).unwrap();
+        let record = AdapterProvenance {
+            group: ANY_PROFILE.into(),
+            method: PROFILE_IN_PROMPT_METHOD.into(),
+            ..record("x")
+        };
+        write(dir.path(), &record).unwrap();
+        check_profile_conditioned(dir.path()).unwrap();
+        let err = check_group(dir.path(), "Albania").unwrap_err().to_string();
+        assert!(err.contains("--method vim-cond"), "{err}");
     }
 }

@@ -127,13 +127,7 @@ pub fn split_profiles(
 
 /// The mean training profile: conditioning methods read a profile as its difference from it.
 pub fn mean_profile(profiles: &[NamedProfile]) -> [f64; VALUE_COUNT] {
-    let mut mean = [0.0; VALUE_COUNT];
-    for p in profiles {
-        for (m, s) in mean.iter_mut().zip(p.values.scores()) {
-            *m += s / profiles.len() as f64;
-        }
-    }
-    mean
+    ValueDistribution::mean_scores(profiles.iter().map(|p| &p.values))
 }
 
 #[cfg(test)]

@@ -25,12 +25,12 @@ fn statement(argument: &Argument) -> String {
 }
 
 /// Token-averaged residual streams of `texts` after each of `layers`: one (texts, hidden)
-/// tensor per layer.
+/// tensor per layer. Each text runs alone, so no padding enters a mean (a few hundred arguments
+/// take a minute or two; batching would need masked means for little gain).
 pub fn mean_activations(
     model: &LoadedModel,
     texts: &[String],
     layers: &[usize],
-    batch: usize,
 ) -> Result<Vec<Tensor>> {
     let deepest = layers
         .iter()
@@ -38,14 +38,12 @@ pub fn mean_activations(
         .max()
         .ok_or_else(|| Error::invalid("no layers to read"))?;
     let mut per_layer: Vec<Vec<Tensor>> = vec![Vec::new(); layers.len()];
-    for chunk in texts.chunks(batch.max(1)) {
-        for text in chunk {
-            let tokens = model.tokenizer.encode(text, true)?;
-            let input = Input::from_tokens(&tokens, 0, model.device())?;
-            let stream = model.llama.residual_stream(&input, deepest)?;
-            for (slot, &layer) in per_layer.iter_mut().zip(layers) {
-                slot.push(stream[layer].squeeze(0)?.mean(0)?);
-            }
+    for text in texts {
+        let tokens = model.tokenizer.encode(text, true)?;
+        let input = Input::from_tokens(&tokens, 0, model.device())?;
+        let stream = model.llama.residual_stream(&input, deepest)?;
+        for (slot, &layer) in per_layer.iter_mut().zip(layers) {
+            slot.push(stream[layer].squeeze(0)?.mean(0)?);
         }
     }
     per_layer

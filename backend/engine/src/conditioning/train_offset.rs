@@ -130,31 +130,39 @@ pub fn train_profile_offset(
         last_train_kl: None,
         validation: Vec::new(),
     };
-    let validate = |step: usize,
-                    c: &ProfileConditioner,
-                    model: &mut LoadedModel,
-                    set: &mut ExampleSet,
-                    report: &mut OffsetReport,
-                    progress: &mut dyn OffsetProgress|
-     -> Result<()> {
-        if validation.is_empty() || held.is_empty() {
-            return Ok(());
-        }
-        let kl = set.mean_kl(model, Some(c), validation, &held, opts.batch_size)?;
-        let point = ValidationPoint { step, kl };
-        progress.validated(&point);
-        report.validation.push(point);
-        Ok(())
-    };
-    validate(0, &conditioner(&vars)?, model, set, &mut report, progress)?;
     let started = Instant::now();
-    while report.steps < opts.steps {
-        if progress.cancelled() {
-            report.stopped_by = "cancelled".into();
-            break;
+    loop {
+        let stop = if report.steps >= opts.steps {
+            Some("steps")
+        } else if progress.cancelled() {
+            Some("cancelled")
+        } else if started.elapsed().as_secs_f64() > opts.minutes * 60.0 {
+            Some("time")
+        } else {
+            None
+        };
+        // At the start, every `validate_every` steps, and at the end (once per step).
+        let due = report.steps == 0
+            || (opts.validate_every > 0 && report.steps.is_multiple_of(opts.validate_every))
+            || stop.is_some();
+        let done = report.validation.last().map(|p| p.step) == Some(report.steps);
+        if due && !done && !validation.is_empty() && !held.is_empty() {
+            let kl = set.mean_kl(
+                model,
+                Some(&conditioner(&vars)?),
+                validation,
+                &held,
+                opts.batch_size,
+            )?;
+            let point = ValidationPoint {
+                step: report.steps,
+                kl,
+            };
+            progress.validated(&point);
+            report.validation.push(point);
         }
-        if started.elapsed().as_secs_f64() > opts.minutes * 60.0 {
-            report.stopped_by = "time".into();
+        if let Some(reason) = stop {
+            report.stopped_by = reason.into();
             break;
         }
         let step_started = Instant::now();
@@ -182,32 +190,8 @@ pub fn train_profile_offset(
             tokens,
             step_started.elapsed().as_secs_f64(),
         );
-        if opts.validate_every > 0 && report.steps.is_multiple_of(opts.validate_every) {
-            validate(
-                report.steps,
-                &conditioner(&vars)?,
-                model,
-                set,
-                &mut report,
-                progress,
-            )?;
-        }
     }
     report.elapsed_s = started.elapsed().as_secs_f64();
-    if report
-        .validation
-        .last()
-        .is_some_and(|p| p.step != report.steps)
-    {
-        validate(
-            report.steps,
-            &conditioner(&vars)?,
-            model,
-            set,
-            &mut report,
-            progress,
-        )?;
-    }
     let maps = vars.iter().map(|v| v.as_tensor().detach()).collect();
     Ok((ProfileConditioner::new(config, maps)?, report))
 }

@@ -1,8 +1,9 @@
 //! How a target value distribution reaches the model: not at all (`base`), in the prompt
 //! (`prompt-short`, `prompt-long`: the paper's Tables 22 and 23; `prompt-dominant`: one dominant
 //! value, the style of the value-prompting paper), or through a LoRA adapter trained by
-//! `valuelab train` (`vim`, `vim-ag`, `vim-qa`), which take no persona text, or through a
-//! profile conditioner (`profile-offset`, `steer`: `conditioning`), one for every profile.
+//! `valuelab train` (`vim`, `vim-ag`, `vim-qa`), which take no persona text, or one adapter for
+//! every profile that reads the short prompt (`vim-cond`), or through a profile conditioner
+//! (`profile-offset`, `steer`: `conditioning`), one for every profile.
 
 use crate::data::groups::TargetGroup;
 use crate::{Error, Result};
@@ -21,11 +22,12 @@ pub enum Method {
     Vim,
     VimAg,
     VimQa,
+    VimCond,
     ProfileOffset,
     Steer,
 }
 
-pub const ALL_METHODS: [Method; 9] = [
+pub const ALL_METHODS: [Method; 10] = [
     Method::Base,
     Method::PromptShort,
     Method::PromptLong,
@@ -33,6 +35,7 @@ pub const ALL_METHODS: [Method; 9] = [
     Method::Vim,
     Method::VimAg,
     Method::VimQa,
+    Method::VimCond,
     Method::ProfileOffset,
     Method::Steer,
 ];
@@ -48,15 +51,19 @@ impl Method {
             Method::Vim => "vim",
             Method::VimAg => "vim-ag",
             Method::VimQa => "vim-qa",
+            Method::VimCond => "vim-cond",
             Method::ProfileOffset => "profile-offset",
             Method::Steer => "steer",
         }
     }
 
     /// Whether the values come from a trained folder (so `--adapter` is required): a LoRA
-    /// adapter per group, or one profile conditioner.
+    /// adapter per group, one adapter for every profile, or one profile conditioner.
     pub fn needs_adapter(self) -> bool {
-        matches!(self, Method::Vim | Method::VimAg | Method::VimQa) || self.conditions_on_profile()
+        matches!(
+            self,
+            Method::Vim | Method::VimAg | Method::VimQa | Method::VimCond
+        ) || self.conditions_on_profile()
     }
 
     /// Whether one conditioner folder answers for any profile (`profile-offset`, `steer`).
@@ -212,7 +219,8 @@ pub fn persona(method: Method, group: &TargetGroup) -> String {
         | Method::VimQa
         | Method::ProfileOffset
         | Method::Steer => String::new(),
-        Method::PromptShort => {
+        // vim-cond's adapter learnt to read this prompt (`vim::profiles`).
+        Method::PromptShort | Method::VimCond => {
             let mut text = String::from("Let's roleplay.\nValue Score:\n");
             text.push_str(&score_lines(group));
             for line in ANSWER_INSTRUCTIONS {
@@ -293,7 +301,7 @@ mod tests {
         let err = "prompt".parse::<Method>().unwrap_err().to_string();
         assert!(err.contains("unknown method 'prompt'"), "{err}");
         assert!(
-            err.contains("base, prompt-short, prompt-long, prompt-dominant, vim, vim-ag, vim-qa, profile-offset, steer"),
+            err.contains("base, prompt-short, prompt-long, prompt-dominant, vim, vim-ag, vim-qa, vim-cond, profile-offset, steer"),
             "{err}"
         );
         assert!(Method::VimQa.needs_adapter() && !Method::PromptLong.needs_adapter());
@@ -317,6 +325,7 @@ As this person, please answer the following question.\n\
 You just have to choose the answer, you don't have to explain it.\n\
 Please choose only one option, even if you're not sure.\n";
         assert_eq!(persona(Method::PromptShort, &albania()), expected);
+        assert_eq!(persona(Method::VimCond, &albania()), expected);
     }
 
     #[test]

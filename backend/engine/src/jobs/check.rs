@@ -5,7 +5,9 @@
 //! A spec that passes can still fail at run time (a corrupt file); the job's error says why.
 
 use super::model::ModelChoice;
-use super::{ConditionJob, EvalJob, Job, SimulateJob, TrainJob};
+use super::profile_split::ProfileSources;
+use super::train::LoraTraining;
+use super::{ConditionJob, EvalJob, Job, SimulateJob, TrainJob, VimCondJob};
 use crate::data::groups::{find_group, read_groups, TargetGroup};
 use crate::data::DataDir;
 use crate::eval::{AnswerMode, TaskKind};
@@ -21,6 +23,7 @@ pub fn check(job: &Job) -> SpecProblems {
     match job {
         Job::Eval(j) => check_eval(j, &mut problems),
         Job::Train(j) => check_train(j, &mut problems),
+        Job::VimCond(j) => check_vim_cond(j, &mut problems),
         Job::Condition(j) => check_condition(j, &mut problems),
         // The other jobs read small tables and fail within a second if their input is bad.
         Job::Simulate(j) => check_simulate(j, &mut problems),
@@ -105,12 +108,7 @@ fn check_model(model: &ModelChoice, problems: &mut Problems) {
         ),
         _ => problems.existing("model.adapter", &model.adapter),
     }
-    if model.cuda && !cfg!(feature = "cuda") {
-        problems.add(
-            "model.cuda",
-            "this server was built without CUDA (rebuild with --features cuda)",
-        );
-    }
+    check_cuda("model.cuda", model.cuda, problems);
     problems.at_least("model.batch_size", model.batch_size, 1);
     problems.at_least("model.samples", model.samples, 1);
     if let Some(threads) = model.threads {
@@ -155,6 +153,27 @@ fn check_train(job: &TrainJob, problems: &mut Problems) {
     if let Err(e) = examples.check() {
         problems.add("threshold", e.to_string());
     }
+    check_lora_training(&job.training, problems);
+}
+
+fn check_vim_cond(job: &VimCondJob, problems: &mut Problems) {
+    check_profiles(&job.profiles, problems);
+    if !job.threshold.is_finite() {
+        problems.add("threshold", "must be a number on the 1..6 scale");
+    }
+    problems.at_least("examples", job.examples, 1);
+    if job.training.max_examples.is_some() {
+        problems.add(
+            "max_examples",
+            "vim-cond draws `examples` (profile, argument) pairs: set that instead",
+        );
+    }
+    problems.at_least("validation_examples", job.validation_examples, 1);
+    check_lora_training(&job.training, problems);
+}
+
+/// The fields of an adapter training (train, vim-cond).
+fn check_lora_training(job: &LoraTraining, problems: &mut Problems) {
     check_model_spec(&job.model, job.cuda, problems);
     for (field, value) in [
         ("epochs", job.epochs),
@@ -187,10 +206,15 @@ fn check_train(job: &TrainJob, problems: &mut Problems) {
     check_out(&job.out, problems);
 }
 
+/// Where the profiles of a training across profiles come from (condition, vim-cond).
+fn check_profiles(profiles: &ProfileSources, problems: &mut Problems) {
+    let data_dir = data_dir(&profiles.data_dir, problems);
+    groups_table(&profiles.groups_file, data_dir.as_ref(), problems);
+    problems.existing("respondents", &profiles.respondents);
+}
+
 fn check_condition(job: &ConditionJob, problems: &mut Problems) {
-    let data_dir = data_dir(&job.data_dir, problems);
-    groups_table(&job.groups_file, data_dir.as_ref(), problems);
-    problems.existing("respondents", &job.respondents);
+    check_profiles(&job.profiles, problems);
     check_model_spec(&job.model, job.cuda, problems);
     for (field, value) in [
         ("steps", job.steps),
@@ -222,9 +246,13 @@ fn check_model_spec(model: &str, cuda: bool, problems: &mut Problems) {
     if let Err(e) = crate::models::resolve(model) {
         problems.add("model", e.to_string());
     }
+    check_cuda("cuda", cuda, problems);
+}
+
+fn check_cuda(field: &str, cuda: bool, problems: &mut Problems) {
     if cuda && !cfg!(feature = "cuda") {
         problems.add(
-            "cuda",
+            field,
             "this server was built without CUDA (rebuild with --features cuda)",
         );
     }

@@ -8,6 +8,7 @@
 //! `training.json` (budget, validation KL, for steer every (layer, α) tried). A cancelled run
 //! saves what it has and is marked cancelled; running it again starts over.
 
+use super::profile_split::ProfileSources;
 use super::progress::{CancelToken, JobEvent, ProgressSink};
 use crate::conditioning::examples::ExampleSet;
 use crate::conditioning::profiles::mean_profile;
@@ -18,20 +19,14 @@ use crate::conditioning::train_offset::{
     middle_layers, train_profile_offset, OffsetProgress, OffsetTraining, TrainingProfiles,
     ValidationPoint,
 };
-use crate::conditioning::{
-    split_profiles, ConditionerKind, NamedProfile, ProfileConditioner, ProfileSource, ProfileSplit,
-    SplitOptions,
-};
-use crate::data::ess::read_pvq21_key;
-use crate::data::groups::read_groups;
+use crate::conditioning::{ConditionerKind, NamedProfile, ProfileConditioner};
 use crate::data::touche::{read_arguments, Split};
 use crate::data::DataDir;
 use crate::models::{self, LoadedModel};
 use crate::output::write_json;
-use crate::structure::read_ess_sample;
 use crate::train::TrainEvent;
 use crate::vim::Rule;
-use crate::{Error, Field, Result, ResultExt};
+use crate::{Error, Result, ResultExt};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -40,7 +35,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 use valuelab_common::ValueDistribution;
 
-pub const SPLIT_FILE: &str = "split.json";
 pub const TRAINING_FILE: &str = "training.json";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,21 +46,9 @@ pub struct ConditionJob {
     pub cuda: bool,
     #[serde(default)]
     pub threads: Option<usize>,
-    #[serde(default)]
-    pub data_dir: Option<PathBuf>,
-    /// Groups file (default: the data directory's country_and_group.csv).
-    #[serde(default)]
-    pub groups_file: Option<PathBuf>,
-    /// ESS respondents whose own PVQ-21 profiles join training (default: the data directory's
-    /// ess_pvq21_responses.csv); `no_respondents` trains on k-means groups alone.
-    #[serde(default)]
-    pub respondents: Option<PathBuf>,
-    #[serde(default)]
-    pub no_respondents: bool,
-    #[serde(default = "default_held_out")]
-    pub held_out_groups: usize,
-    #[serde(default = "default_validation")]
-    pub validation_groups: usize,
+    /// Where the profiles come from and how they are split.
+    #[serde(flatten)]
+    pub profiles: ProfileSources,
     #[serde(default = "default_rule")]
     pub rule: Rule,
     #[serde(default = "default_threshold")]
@@ -101,12 +83,6 @@ pub struct ConditionJob {
     pub out: PathBuf,
 }
 
-fn default_held_out() -> usize {
-    SplitOptions::default().held_out_groups
-}
-fn default_validation() -> usize {
-    SplitOptions::default().validation_groups
-}
 fn default_rule() -> Rule {
     Rule::Mean
 }
@@ -147,38 +123,6 @@ pub struct ConditionOutput {
     pub validation_before: Option<f64>,
     pub validation_after: Option<f64>,
     pub summary: String,
-}
-
-/// Which profile went where; respondents are counted, not listed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SplitRecord {
-    pub held_out: Vec<String>,
-    pub validation: Vec<String>,
-    pub train_groups: Vec<String>,
-    pub train_respondents: usize,
-    pub options: SplitOptions,
-}
-
-impl SplitRecord {
-    fn new(split: &ProfileSplit, options: SplitOptions) -> Self {
-        let names = |ps: &[NamedProfile]| ps.iter().map(|p| p.name.clone()).collect();
-        Self {
-            held_out: names(&split.held_out),
-            validation: names(&split.validation),
-            train_groups: split
-                .train
-                .iter()
-                .filter(|p| p.source != ProfileSource::Respondent)
-                .map(|p| p.name.clone())
-                .collect(),
-            train_respondents: split
-                .train
-                .iter()
-                .filter(|p| p.source == ProfileSource::Respondent)
-                .count(),
-            options,
-        }
-    }
 }
 
 /// Training events for the progress bar and the web app. Conditioner training has one pass
@@ -227,52 +171,9 @@ impl OffsetProgress for SinkProgress<'_> {
 }
 
 impl ConditionJob {
-    fn split(&self, data: &DataDir) -> Result<(ProfileSplit, SplitOptions)> {
-        let groups_path = self
-            .groups_file
-            .clone()
-            .unwrap_or_else(|| data.groups_csv());
-        let groups = read_groups(&groups_path)
-            .context(|| format!("cannot read groups {}", groups_path.display()))?;
-        let respondents = if self.no_respondents {
-            Vec::new()
-        } else {
-            let path = self
-                .respondents
-                .clone()
-                .unwrap_or_else(|| data.ess_responses_csv());
-            let key = read_pvq21_key(&data.ess_pvq21_key_tsv())?;
-            let sample = read_ess_sample(&path, &key).map_err(|e| {
-                Error::input(Field::Respondents, format!("{}: {e}", path.display()))
-            })?;
-            sample
-                .respondent_groups()
-                .into_iter()
-                .map(|g| (g.name, g.values))
-                .collect()
-        };
-        let options = SplitOptions {
-            held_out_groups: self.held_out_groups,
-            validation_groups: self.validation_groups,
-            seed: self.seed,
-        };
-        Ok((split_profiles(&groups, &respondents, options)?, options))
-    }
-
     pub fn run(&self, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<ConditionOutput> {
-        let data = DataDir::resolve(self.data_dir.as_deref())?;
-        let (split, options) = self.split(&data)?;
-        sink.event(&JobEvent::message(format!(
-            "profiles: {} training ({} respondents), {} validation, {} held out",
-            split.train.len(),
-            split
-                .train
-                .iter()
-                .filter(|p| p.source == ProfileSource::Respondent)
-                .count(),
-            split.validation.len(),
-            split.held_out.len()
-        )));
+        let data = DataDir::resolve(self.profiles.data_dir.as_deref())?;
+        let (split, record) = self.profiles.split(&data, self.seed, sink)?;
         let arguments = read_arguments(&data.split_csv(Split::Train))?;
         let device = models::select_device(self.cuda)?;
         let mut model = models::load_model(&self.model, &device)
@@ -289,12 +190,7 @@ impl ConditionJob {
                 num_layers - 1
             )));
         }
-        std::fs::create_dir_all(&self.out)
-            .context(|| format!("cannot create {}", self.out.display()))?;
-        write_json(
-            &self.out.join(SPLIT_FILE),
-            &SplitRecord::new(&split, options),
-        )?;
+        record.write(&self.out)?;
         let mean = mean_profile(&split.train);
         let profiles = |ps: &[NamedProfile]| ps.iter().map(|p| p.values).collect::<Vec<_>>();
         let (train, validation) = (profiles(&split.train), profiles(&split.validation));
@@ -414,7 +310,7 @@ impl ConditionJob {
             "steering vectors from {} arguments at layers {layers:?}",
             chosen.len()
         )));
-        let activations = mean_activations(model, &statements(&chosen), layers, 8)?;
+        let activations = mean_activations(model, &statements(&chosen), layers)?;
         let candidates = layers
             .iter()
             .zip(&activations)

@@ -6,10 +6,9 @@ use super::*;
 use crate::conditioning::CONFIG_FILE;
 use crate::data::testdata::shared_data;
 use crate::eval::{Method, TaskKind};
-use crate::groups::GroupSelection;
-use crate::jobs::model::ModelChoice;
-use crate::jobs::tests::tiny_model;
-use crate::jobs::{run, EvalJob, Job, JobOutput, NullSink};
+use crate::jobs::profile_split::{SplitRecord, SPLIT_FILE};
+use crate::jobs::tests::{eval_result, eval_with, test_profiles, tiny_model};
+use crate::jobs::{run, Job, JobOutput, NullSink};
 use crate::output::read_json;
 
 fn condition_job(model: &str, method: ConditionerKind, out: &std::path::Path) -> ConditionJob {
@@ -18,12 +17,7 @@ fn condition_job(model: &str, method: ConditionerKind, out: &std::path::Path) ->
         model: model.to_string(),
         cuda: false,
         threads: Some(1),
-        data_dir: Some(shared_data().root().to_path_buf()),
-        groups_file: None,
-        respondents: None,
-        no_respondents: true,
-        held_out_groups: 20,
-        validation_groups: 10,
+        profiles: test_profiles(),
         rule: Rule::Mean,
         threshold: 3.0,
         layers: None,
@@ -41,42 +35,25 @@ fn condition_job(model: &str, method: ConditionerKind, out: &std::path::Path) ->
     }
 }
 
-fn eval_with(model: &str, method: Method, adapter: &std::path::Path, out: &std::path::Path) -> Job {
-    Job::Eval(EvalJob {
-        task: TaskKind::Pvq,
-        data_dir: Some(shared_data().root().to_path_buf()),
-        groups_file: None,
-        groups: GroupSelection::Names(vec!["Albania".into(), "Group_12".into()]),
-        model: ModelChoice {
-            method,
-            model: model.to_string(),
-            adapter: Some(adapter.to_path_buf()),
-            cuda: false,
-            answer: None,
-            samples: 1,
-            seed: 3,
-            batch_size: 4,
-            threads: Some(1),
-        },
-        limit_items: Some(4),
-        questions: None,
-        gold: None,
-        shots: 0,
-        out: out.to_path_buf(),
-    })
+/// The tiny model in `dir` and a conditioner of `kind` trained on it into `dir/<kind>`, with
+/// `adjust` applied to the spec first.
+fn trained(
+    dir: &std::path::Path,
+    kind: ConditionerKind,
+    adjust: impl FnOnce(&mut ConditionJob),
+) -> (String, std::path::PathBuf, crate::jobs::RunOutcome) {
+    let model = tiny_model(dir);
+    let out = dir.join(kind.name());
+    let mut spec = condition_job(&model, kind, &out);
+    adjust(&mut spec);
+    let done = run(&Job::Condition(spec), &NullSink, &CancelToken::new()).unwrap();
+    (model, out, done)
 }
 
 #[test]
 fn a_trained_profile_offset_keeps_held_out_profiles_apart_and_answers_any_group() {
     let dir = tempfile::tempdir().unwrap();
-    let model = tiny_model(dir.path());
-    let out = dir.path().join("offset");
-    let done = run(
-        &Job::Condition(condition_job(&model, ConditionerKind::ProfileOffset, &out)),
-        &NullSink,
-        &CancelToken::new(),
-    )
-    .unwrap();
+    let (model, out, done) = trained(dir.path(), ConditionerKind::ProfileOffset, |_| {});
     let JobOutput::Condition(output) = &done.output else {
         panic!("not a conditioner")
     };
@@ -127,16 +104,14 @@ fn a_trained_profile_offset_keeps_held_out_profiles_apart_and_answers_any_group(
 
     // The folder answers an evaluation; the two groups' profiles give different answers.
     let eval_out = dir.path().join("eval");
-    let evaluated = run(
-        &eval_with(&model, Method::ProfileOffset, &out, &eval_out),
-        &NullSink,
-        &CancelToken::new(),
-    )
-    .unwrap();
-    let JobOutput::Eval(result) = &evaluated.output else {
-        panic!("not an evaluation")
-    };
-    let result = result.result.as_ref().expect("a finished evaluation");
+    let result = eval_result(
+        &run(
+            &eval_with(&model, Method::ProfileOffset, &out, &eval_out),
+            &NullSink,
+            &CancelToken::new(),
+        )
+        .unwrap(),
+    );
     let scores: Vec<Vec<Option<f64>>> = result.groups.iter().map(|g| g.predicted.clone()).collect();
     assert_eq!(scores.len(), 2);
     assert_ne!(scores[0], scores[1], "both profiles answered alike");
@@ -158,11 +133,9 @@ fn a_trained_profile_offset_keeps_held_out_profiles_apart_and_answers_any_group(
 #[test]
 fn steering_tries_every_layer_and_strength_on_validation_profiles() {
     let dir = tempfile::tempdir().unwrap();
-    let model = tiny_model(dir.path());
-    let out = dir.path().join("steer");
-    let mut spec = condition_job(&model, ConditionerKind::Steer, &out);
-    spec.layers = Some(vec![0, 1]);
-    run(&Job::Condition(spec), &NullSink, &CancelToken::new()).unwrap();
+    let (model, out, _) = trained(dir.path(), ConditionerKind::Steer, |spec| {
+        spec.layers = Some(vec![0, 1])
+    });
     let training: serde_json::Value = read_json(&out.join(TRAINING_FILE), "training").unwrap();
     let trials = training["details"]["trials"].as_array().unwrap();
     assert_eq!(
@@ -215,18 +188,7 @@ fn the_protocol_scores_every_method_on_the_held_out_profiles_with_its_controls()
     use crate::jobs::protocol::{ProtocolJob, ProtocolMethod, REPORT_FILE};
     use crate::protocol::ProtocolReport;
     let dir = tempfile::tempdir().unwrap();
-    let model = tiny_model(dir.path());
-    let conditioner = dir.path().join("offset");
-    run(
-        &Job::Condition(condition_job(
-            &model,
-            ConditionerKind::ProfileOffset,
-            &conditioner,
-        )),
-        &NullSink,
-        &CancelToken::new(),
-    )
-    .unwrap();
+    let (model, conditioner, _) = trained(dir.path(), ConditionerKind::ProfileOffset, |_| {});
     let out = dir.path().join("protocol");
     let job = Job::Protocol(ProtocolJob {
         split: conditioner.clone(),
@@ -270,11 +232,23 @@ fn the_protocol_scores_every_method_on_the_held_out_profiles_with_its_controls()
     assert!(offset.task(TaskKind::ValueNet).is_some());
     assert!(offset.shuffled_mean_r.is_some());
     assert_eq!(offset.sign.as_ref().unwrap().of, 10);
+    // Within each kind of held-out profile too: 28 countries and 20 k-means groups per task.
+    let kinds: Vec<(&str, usize)> = offset
+        .subsets
+        .iter()
+        .filter(|s| s.task == TaskKind::Pvq)
+        .map(|s| (s.subset.as_str(), s.evidence.profiles))
+        .collect();
+    assert_eq!(kinds, vec![("countries", 28), ("k-means groups", 20)]);
     let saved: ProtocolReport = read_json(&out.join(REPORT_FILE), "report").unwrap();
     assert_eq!(saved.held_out, report.held_out);
     let md = std::fs::read_to_string(out.join("protocol.md")).unwrap();
     assert!(
         md.contains("| profile-offset | PVQ-40 mean r ≥ 0.8 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| profile-offset | pvq | 28 | countries |"),
         "{md}"
     );
     assert!(
@@ -299,12 +273,10 @@ fn the_protocol_scores_every_method_on_the_held_out_profiles_with_its_controls()
 fn predict_ess_answers_respondents_each_with_their_own_profile() {
     use crate::jobs::PredictJob;
     let dir = tempfile::tempdir().unwrap();
-    let model = tiny_model(dir.path());
-    let conditioner = dir.path().join("steer");
-    let mut spec = condition_job(&model, ConditionerKind::Steer, &conditioner);
-    spec.layers = Some(vec![1]);
-    spec.alphas = vec![4.0];
-    run(&Job::Condition(spec), &NullSink, &CancelToken::new()).unwrap();
+    let (model, conditioner, _) = trained(dir.path(), ConditionerKind::Steer, |spec| {
+        spec.layers = Some(vec![1]);
+        spec.alphas = vec![4.0];
+    });
     // Three Norwegian respondents of the shared microdata.
     let data = shared_data();
     let norway = std::fs::read_to_string(data.root().join("ess/microdata/ess9_no.csv")).unwrap();
@@ -360,18 +332,7 @@ fn a_simulated_survey_conditions_every_persona_on_its_own_profile() {
     use crate::jobs::SimulateJob;
     use crate::population::{InstrumentKind, Strategy};
     let dir = tempfile::tempdir().unwrap();
-    let model = tiny_model(dir.path());
-    let conditioner = dir.path().join("offset");
-    run(
-        &Job::Condition(condition_job(
-            &model,
-            ConditionerKind::ProfileOffset,
-            &conditioner,
-        )),
-        &NullSink,
-        &CancelToken::new(),
-    )
-    .unwrap();
+    let (model, conditioner, _) = trained(dir.path(), ConditionerKind::ProfileOffset, |_| {});
     let data = shared_data();
     let Job::Eval(eval) = eval_with(&model, Method::ProfileOffset, &conditioner, dir.path()) else {
         unreachable!()

@@ -6,7 +6,7 @@
 //! job resumes.
 //!
 //! The jobs follow the data flow: [`GroupsJob`] (groups and their gold opinions), [`VimDataJob`]
-//! (training examples), [`TrainJob`] (adapter), [`ConditionJob`] (a profile conditioner), [`EvalJob`] and [`PredictJob`] (the model
+//! (training examples), [`TrainJob`] (adapter), [`VimCondJob`] (one adapter for every profile), [`ConditionJob`] (a profile conditioner), [`EvalJob`] and [`PredictJob`] (the model
 //! answers), [`SimulateJob`] (a population of personas), [`ReportJob`] (tables and plots), [`ProtocolJob`]
 //! (the conditioning evidence). Each writes its outputs and a `job.json` record
 //! ([`record`]): the full spec, the valuelab version and git commit, the seed, and the timings
@@ -24,12 +24,14 @@ pub mod groups;
 pub mod model;
 mod paths;
 pub mod predict;
+pub mod profile_split;
 pub mod progress;
 pub mod protocol;
 pub mod record;
 pub mod report;
 pub mod simulate;
 pub mod train;
+pub mod vim_cond;
 pub mod vim_data;
 
 pub use condition::{ConditionJob, ConditionOutput};
@@ -43,6 +45,7 @@ pub use record::{JobRecord, JobStatus};
 pub use report::{ReportJob, ReportOutput};
 pub use simulate::{SimulateJob, SimulateOutput};
 pub use train::{TrainJob, TrainOutput};
+pub use vim_cond::{VimCondJob, VimCondOutput};
 pub use vim_data::{VimDataJob, VimDataOutput};
 
 use crate::{Error, Result};
@@ -57,6 +60,7 @@ pub enum Job {
     Groups(GroupsJob),
     VimData(VimDataJob),
     Train(TrainJob),
+    VimCond(VimCondJob),
     Condition(ConditionJob),
     Eval(EvalJob),
     Predict(PredictJob),
@@ -71,6 +75,7 @@ pub enum JobOutput {
     Groups(GroupsOutput),
     VimData(VimDataOutput),
     Train(TrainOutput),
+    VimCond(VimCondOutput),
     Condition(ConditionOutput),
     Eval(EvalOutput),
     Predict(PredictOutput),
@@ -84,6 +89,7 @@ impl JobOutput {
     pub fn is_cancelled(&self) -> bool {
         match self {
             JobOutput::Train(out) => out.summary.cancelled,
+            JobOutput::VimCond(out) => out.summary.cancelled,
             JobOutput::Condition(out) => out.cancelled,
             JobOutput::Protocol(out) => out.report.is_none(),
             JobOutput::Eval(out) => out.result.is_none(),
@@ -139,10 +145,14 @@ impl Job {
             Job::VimData(j) => fill(&mut j.examples.data_dir),
             Job::Train(j) => {
                 fill(&mut j.examples.data_dir);
-                j.threads = j.threads.or(threads);
+                j.training.threads = j.training.threads.or(threads);
+            }
+            Job::VimCond(j) => {
+                fill(&mut j.profiles.data_dir);
+                j.training.threads = j.training.threads.or(threads);
             }
             Job::Condition(j) => {
-                fill(&mut j.data_dir);
+                fill(&mut j.profiles.data_dir);
                 j.threads = j.threads.or(threads);
             }
             Job::Eval(j) => {
@@ -172,6 +182,7 @@ impl Job {
             Job::Groups(j) => j.seed(),
             Job::VimData(j) => Some(j.examples.seed),
             Job::Train(j) => Some(j.examples.seed),
+            Job::VimCond(j) => Some(j.seed),
             Job::Condition(j) => Some(j.seed),
             Job::Protocol(j) => Some(j.seed),
             Job::Eval(j) => Some(j.model.seed),
@@ -184,7 +195,8 @@ impl Job {
     /// CPU threads for model work (None: the process's rayon pool).
     pub fn threads(&self) -> Option<usize> {
         match self {
-            Job::Train(j) => j.threads,
+            Job::Train(j) => j.training.threads,
+            Job::VimCond(j) => j.training.threads,
             Job::Condition(j) => j.threads,
             Job::Protocol(j) => j.threads,
             Job::Eval(j) => j.model.threads,
@@ -198,7 +210,8 @@ impl Job {
     /// beside its output file.
     pub fn record_path(&self) -> PathBuf {
         match self {
-            Job::Train(j) => j.out.join(RECORD_FILE),
+            Job::Train(j) => j.training.out.join(RECORD_FILE),
+            Job::VimCond(j) => j.training.out.join(RECORD_FILE),
             Job::Condition(j) => j.out.join(RECORD_FILE),
             Job::Protocol(j) => j.out.join(RECORD_FILE),
             Job::Eval(j) => j.out.join(RECORD_FILE),
@@ -233,7 +246,8 @@ pub fn run(job: &Job, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<R
     // A failure is recorded only where the job has a run folder already (or a record from an
     // earlier invocation): bad input must not leave files behind.
     let has_run_folder = match job {
-        Job::Train(j) => j.out.is_dir(),
+        Job::Train(j) => j.training.out.is_dir(),
+        Job::VimCond(j) => j.training.out.is_dir(),
         Job::Condition(j) => j.out.is_dir(),
         Job::Protocol(j) => j.out.is_dir(),
         Job::Eval(j) => j.out.is_dir(),
@@ -262,6 +276,7 @@ fn run_inner(job: &Job, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result
         Job::Groups(j) => JobOutput::Groups(j.run(sink)?),
         Job::VimData(j) => JobOutput::VimData(j.run(sink)?),
         Job::Train(j) => JobOutput::Train(j.run(sink, cancel)?),
+        Job::VimCond(j) => JobOutput::VimCond(j.run(sink, cancel)?),
         Job::Condition(j) => JobOutput::Condition(j.run(sink, cancel)?),
         Job::Protocol(j) => JobOutput::Protocol(j.run(sink, cancel)?),
         Job::Eval(j) => JobOutput::Eval(j.run(sink, cancel)?),

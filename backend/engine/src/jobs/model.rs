@@ -2,6 +2,7 @@
 //! method carries the values, how answers are read, and loading it all as an answerer.
 
 use super::progress::{JobEvent, ProgressSink};
+use crate::adapter::provenance::check_profile_conditioned;
 use crate::adapter::resolve_adapters;
 use crate::conditioning::ProfileConditioner;
 use crate::data::groups::TargetGroup;
@@ -24,7 +25,8 @@ pub struct ModelChoice {
     /// `smollm2`, a .gguf file, or a Hugging Face Llama directory.
     #[serde(default = "default_model")]
     pub model: String,
-    /// VIM methods: an adapter folder (one group) or a folder of adapter folders named by group.
+    /// VIM methods: an adapter folder (one group) or a folder of adapter folders named by group;
+    /// `vim-cond`: its one adapter; `profile-offset`, `steer`: the conditioner folder.
     #[serde(default)]
     pub adapter: Option<PathBuf>,
     /// Run on the first CUDA GPU.
@@ -90,6 +92,20 @@ impl ModelChoice {
             (Some(dir), true) if method.conditions_on_profile() => {
                 return self.load_conditioned_answerer(dir, sink);
             }
+            // One adapter reads every group's profile from its prompt.
+            (Some(dir), true) if method == Method::VimCond => {
+                if !dir.join(crate::adapter::peft::CONFIG_FILE).is_file() {
+                    return Err(Error::input(
+                        Field::Adapter,
+                        format!("{}: not an adapter folder (expected the output of `valuelab train --method vim-cond`)", dir.display()),
+                    ));
+                }
+                check_profile_conditioned(dir)?;
+                groups
+                    .iter()
+                    .map(|g| (g.name.clone(), dir.clone()))
+                    .collect()
+            }
             (Some(dir), true) => {
                 let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
                 resolve_adapters(dir, &names)?
@@ -100,7 +116,7 @@ impl ModelChoice {
             )),
             (Some(_), false) => return Err(Error::input(
                 Field::Adapter,
-                format!("an adapter is for the vim methods (vim, vim-ag, vim-qa); method {method} puts the values in the prompt"),
+                format!("an adapter is for the vim methods (vim, vim-ag, vim-qa, vim-cond) and the conditioners; method {method} puts the values in the prompt"),
             )),
             (None, false) => Default::default(),
         };

@@ -6,6 +6,7 @@
 
 use super::groups::GroupsJob;
 use super::model::ModelChoice;
+use super::profile_split::ProfileSources;
 use super::vim_data::{ArgumentSource, VimExamples};
 use super::Job;
 use crate::models::source::NAMED_MODELS;
@@ -29,6 +30,11 @@ impl Job {
         let examples = |e: &mut VimExamples| {
             optional(&mut e.data_dir);
             optional(&mut e.groups_file);
+        };
+        let profiles = |p: &mut ProfileSources| {
+            optional(&mut p.data_dir);
+            optional(&mut p.groups_file);
+            optional(&mut p.respondents);
         };
         match self {
             Job::Groups(GroupsJob::Build(j)) => {
@@ -55,8 +61,8 @@ impl Job {
             }
             Job::Train(j) => {
                 examples(&mut j.examples);
-                model_path(&mut j.model, base);
-                path(&mut j.out);
+                model_path(&mut j.training.model, base);
+                path(&mut j.training.out);
             }
             Job::Protocol(j) => {
                 path(&mut j.split);
@@ -71,11 +77,14 @@ impl Job {
                 path(&mut j.out);
             }
             Job::Condition(j) => {
-                optional(&mut j.data_dir);
-                optional(&mut j.groups_file);
-                optional(&mut j.respondents);
+                profiles(&mut j.profiles);
                 model_path(&mut j.model, base);
                 path(&mut j.out);
+            }
+            Job::VimCond(j) => {
+                profiles(&mut j.profiles);
+                model_path(&mut j.training.model, base);
+                path(&mut j.training.out);
             }
             Job::Eval(j) => {
                 optional(&mut j.data_dir);
@@ -151,8 +160,8 @@ mod tests {
         let Job::Train(train) = train else {
             panic!("a training job")
         };
-        assert_eq!(train.model, "/srv/jobs/models/tiny.gguf");
-        assert_eq!(train.out, Path::new("/srv/jobs/adapters/g1"));
+        assert_eq!(train.training.model, "/srv/jobs/models/tiny.gguf");
+        assert_eq!(train.training.out, Path::new("/srv/jobs/adapters/g1"));
     }
 
     fn train_job(model: &str) -> Job {
@@ -166,21 +175,23 @@ mod tests {
                 threshold: 4.5,
                 seed: 0,
             },
-            model: model.into(),
-            cuda: false,
-            threads: None,
-            epochs: 1,
-            lr: 1e-4,
-            weight_decay: 0.0,
-            batch_size: 4,
-            grad_accum: 1,
-            max_steps: None,
-            max_examples: None,
-            max_seq_len: 128,
-            lora: crate::lora::LoraConfig::default(),
-            checkpoint_every: 10,
-            resume: false,
-            out: "adapters/g1".into(),
+            training: super::super::train::LoraTraining {
+                model: model.into(),
+                cuda: false,
+                threads: None,
+                epochs: 1,
+                lr: 1e-4,
+                weight_decay: 0.0,
+                batch_size: 4,
+                grad_accum: 1,
+                max_steps: None,
+                max_examples: None,
+                max_seq_len: 128,
+                lora: crate::lora::LoraConfig::default(),
+                checkpoint_every: 10,
+                resume: false,
+                out: "adapters/g1".into(),
+            },
         })
     }
 }

@@ -6,10 +6,11 @@
 //! raised at a time). The runs live in `out/runs/<method>/<task>` and resume like any eval run;
 //! the report is `protocol.md`, `protocol.json`, `protocol.csv` and `plots/<method>.svg`.
 
-use super::condition::{SplitRecord, SPLIT_FILE};
 use super::model::ModelChoice;
+use super::profile_split::{SplitRecord, SPLIT_FILE};
 use super::progress::{CancelToken, JobEvent, ProgressSink};
 use super::EvalJob;
+use crate::conditioning::profiles::is_kmeans_group;
 use crate::data::groups::{read_groups, write_groups};
 use crate::data::DataDir;
 use crate::eval::{Method, RunResult, TaskKind};
@@ -19,6 +20,7 @@ use crate::protocol::profiles::{pick_groups, shuffled_profiles, sign_profiles, S
 use crate::protocol::report::{csv, markdown};
 use crate::protocol::{
     plots, shuffled_mean_r, sign_check, task_evidence, MethodEvidence, ProtocolReport,
+    SubsetEvidence,
 };
 use crate::{Error, Field, Result, ResultExt};
 use serde::{Deserialize, Serialize};
@@ -104,7 +106,7 @@ impl ProtocolJob {
             self.split.clone()
         };
         read_json(&path, "profile split").map_err(|e| {
-            Error::input(Field::Adapter, format!("{e}; give --split the folder of `valuelab train --method profile-offset|steer` (it writes {SPLIT_FILE})"))
+            Error::input(Field::Adapter, format!("{e}; give --split the folder of `valuelab train --method vim-cond|profile-offset|steer` (it writes {SPLIT_FILE})"))
         })
     }
 
@@ -154,6 +156,23 @@ impl ProtocolJob {
         Ok(output.result.map(|r| *r))
     }
 
+    /// The evidence within the held-out countries and within the held-out k-means groups (each
+    /// when it has at least three profiles).
+    fn subset_evidence(&self, task: TaskKind, result: &RunResult) -> Vec<SubsetEvidence> {
+        [("countries", false), ("k-means groups", true)]
+            .into_iter()
+            .filter_map(|(subset, kmeans)| {
+                let mut part = result.clone();
+                part.groups.retain(|g| is_kmeans_group(&g.group) == kmeans);
+                (part.groups.len() >= 3).then(|| SubsetEvidence {
+                    task,
+                    subset: subset.to_string(),
+                    evidence: task_evidence(&part, self.bootstrap, self.seed),
+                })
+            })
+            .collect()
+    }
+
     pub fn run(&self, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<ProtocolOutput> {
         if self.methods.is_empty() {
             return Err(Error::invalid("give at least one method to test"));
@@ -188,6 +207,7 @@ impl ProtocolJob {
         for (m, label) in self.methods.iter().zip(labels(&self.methods)) {
             let dir = self.out.join("runs").join(&label);
             let mut tasks = Vec::new();
+            let mut subsets = Vec::new();
             let mut pvq_run = None;
             for &task in &self.tasks {
                 let job = self.eval(task, m, &held_file, dir.join(task.name()));
@@ -200,6 +220,7 @@ impl ProtocolJob {
                     });
                 };
                 tasks.push((task, task_evidence(&result, self.bootstrap, self.seed)));
+                subsets.extend(self.subset_evidence(task, &result));
                 if task == TaskKind::Pvq {
                     pvq_run = Some(result);
                 }
@@ -243,6 +264,7 @@ impl ProtocolJob {
                 tasks,
                 shuffled_mean_r: shuffled,
                 sign,
+                subsets,
             });
         }
         let report = ProtocolReport {

@@ -10,6 +10,7 @@ use crate::lora::LoraConfig;
 use crate::models::testing::write_random_tiny_gguf;
 use crate::vim::{Rule, TrainingMethod};
 use std::sync::Mutex;
+use train::LoraTraining;
 use vim_data::VimExamples;
 
 pub(super) fn tiny_model(dir: &Path) -> String {
@@ -18,21 +19,34 @@ pub(super) fn tiny_model(dir: &Path) -> String {
     path.display().to_string()
 }
 
-fn pvq_job(model: &str, out: &Path) -> Job {
+/// The k-means groups alone (no respondents, for speed), split as by default.
+pub(super) fn test_profiles() -> profile_split::ProfileSources {
+    profile_split::ProfileSources {
+        data_dir: Some(shared_data().root().to_path_buf()),
+        groups_file: None,
+        respondents: None,
+        no_respondents: true,
+        held_out_groups: 20,
+        validation_groups: 10,
+    }
+}
+
+/// A 4-item PVQ run of two groups under `method` with the folder `adapter`.
+pub(super) fn eval_with(model: &str, method: Method, adapter: &Path, out: &Path) -> Job {
     Job::Eval(EvalJob {
         task: TaskKind::Pvq,
         data_dir: Some(shared_data().root().to_path_buf()),
         groups_file: None,
-        groups: GroupSelection::Names(vec!["Group_1".into(), "Albania".into()]),
+        groups: GroupSelection::Names(vec!["Albania".into(), "Group_12".into()]),
         model: ModelChoice {
-            method: Method::PromptShort,
+            method,
             model: model.to_string(),
-            adapter: None,
+            adapter: Some(adapter.to_path_buf()),
             cuda: false,
             answer: None,
-            samples: 5,
+            samples: 1,
             seed: 3,
-            batch_size: 2,
+            batch_size: 4,
             threads: Some(1),
         },
         limit_items: Some(4),
@@ -41,6 +55,18 @@ fn pvq_job(model: &str, out: &Path) -> Job {
         shots: 0,
         out: out.to_path_buf(),
     })
+}
+
+/// A prompt-short PVQ run of Group_1 and Albania, 4 items, 5 samples (for sample mode).
+fn pvq_job(model: &str, out: &Path) -> Job {
+    let Job::Eval(mut job) = eval_with(model, Method::PromptShort, out, out) else {
+        unreachable!()
+    };
+    job.groups = GroupSelection::Names(vec!["Group_1".into(), "Albania".into()]);
+    job.model.adapter = None;
+    job.model.samples = 5;
+    job.model.batch_size = 2;
+    Job::Eval(job)
 }
 
 /// A sink that cancels the job at its first progress event of `kind` and keeps the events.
@@ -64,7 +90,7 @@ impl ProgressSink for CancelAtFirst {
     }
 }
 
-fn eval_result(outcome: &RunOutcome) -> RunResult {
+pub(super) fn eval_result(outcome: &RunOutcome) -> RunResult {
     match &outcome.output {
         JobOutput::Eval(out) => *out.result.clone().expect("a finished evaluation"),
         other => panic!("not an evaluation: {other:?}"),
@@ -200,26 +226,28 @@ pub(super) fn tiny_train_job(model: &str, group: &str, out: &Path) -> TrainJob {
             threshold: crate::vim::DEFAULT_THRESHOLD,
             seed: 5,
         },
-        model: model.to_string(),
-        cuda: false,
-        threads: Some(1),
-        epochs: 1,
-        lr: 1e-3,
-        weight_decay: 0.01,
-        batch_size: 2,
-        grad_accum: 1,
-        max_steps: Some(3),
-        max_examples: Some(8),
-        max_seq_len: 64,
-        lora: LoraConfig {
-            r: 2,
-            lora_alpha: 4.0,
-            lora_dropout: 0.0,
-            target_modules: vec!["q_proj".into(), "v_proj".into()],
+        training: LoraTraining {
+            model: model.to_string(),
+            cuda: false,
+            threads: Some(1),
+            epochs: 1,
+            lr: 1e-3,
+            weight_decay: 0.01,
+            batch_size: 2,
+            grad_accum: 1,
+            max_steps: Some(3),
+            max_examples: Some(8),
+            max_seq_len: 64,
+            lora: LoraConfig {
+                r: 2,
+                lora_alpha: 4.0,
+                lora_dropout: 0.0,
+                target_modules: vec!["q_proj".into(), "v_proj".into()],
+            },
+            checkpoint_every: 100,
+            resume: true,
+            out: out.to_path_buf(),
         },
-        checkpoint_every: 100,
-        resume: true,
-        out: out.to_path_buf(),
     }
 }
 

@@ -8,8 +8,8 @@ use super::vim_data::VimExamples;
 use crate::adapter::provenance::{self, AdapterProvenance};
 use crate::data::touche::{read_arguments, Split};
 use crate::lora::LoraConfig;
-use crate::models;
-use crate::train::dataset::{encode_examples, subsample};
+use crate::models::{self, LoadedModel};
+use crate::train::dataset::{encode_examples, subsample, Sample};
 use crate::train::{self, RunOptions, TrainConfig, TrainSummary};
 use crate::vim;
 use crate::{Result, ResultExt};
@@ -27,6 +27,15 @@ pub struct TrainJob {
     /// dropout.
     #[serde(flatten)]
     pub examples: VimExamples,
+    #[serde(flatten)]
+    pub training: LoraTraining,
+}
+
+/// How a LoRA adapter is trained, and where it goes: the part of a spec that the adapter
+/// training jobs share (this one, one group; `VimCondJob`, every profile). Flattened into their
+/// JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoraTraining {
     /// `smollm2`, a .gguf file, or a Hugging Face Llama directory.
     pub model: String,
     #[serde(default)]
@@ -41,7 +50,8 @@ pub struct TrainJob {
     pub grad_accum: usize,
     #[serde(default)]
     pub max_steps: Option<usize>,
-    /// A seeded subset of at most this many training (and validation) examples.
+    /// A seeded subset of at most this many training (and validation) examples (one-group
+    /// training; `vim-cond` draws its `examples` instead).
     #[serde(default)]
     pub max_examples: Option<usize>,
     pub max_seq_len: usize,
@@ -61,9 +71,9 @@ pub struct TrainOutput {
     pub summary: TrainSummary,
 }
 
-impl TrainJob {
-    /// The trainer's settings.
-    pub fn config(&self) -> TrainConfig {
+impl LoraTraining {
+    /// The trainer's settings; `seed` seeds the adapter initialisation, shuffling and dropout.
+    pub fn config(&self, seed: u64) -> TrainConfig {
         TrainConfig {
             epochs: self.epochs,
             lr: self.lr,
@@ -72,48 +82,29 @@ impl TrainJob {
             grad_accum: self.grad_accum,
             max_steps: self.max_steps,
             max_seq_len: Some(self.max_seq_len),
-            seed: self.examples.seed,
+            seed,
             checkpoint_every: Some(self.checkpoint_every),
             lora: self.lora.clone(),
         }
     }
 
-    pub fn run(&self, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<TrainOutput> {
-        let spec = &self.examples;
-        spec.check()?;
-        let started = Instant::now();
-        let cfg = self.config();
-        cfg.validate()?;
-
-        // Training data first: a bad group name should fail before a model load.
-        let (group, groups_path) = spec.target_group()?;
-        let dir = spec.data_dir()?;
-        let examples_of = |split: Split| -> Result<Vec<vim::TrainingExample>> {
-            let arguments = read_arguments(&dir.split_csv(split))?;
-            let examples = spec.build(&group, &arguments);
-            Ok(subsample(examples, self.max_examples, spec.seed))
-        };
-        let train_examples = examples_of(Split::Train)?;
-        let valid_examples = examples_of(Split::Valid)?;
-
+    pub fn load_model(&self) -> Result<LoadedModel> {
         let device = models::select_device(self.cuda)?;
-        let mut model = models::load_model(&self.model, &device)
-            .context(|| format!("cannot load model '{}'", self.model))?;
-        let max_len = Some(self.max_seq_len);
-        let (train_set, cut_train) = encode_examples(&model, &train_examples, max_len)?;
-        let (valid_set, cut_valid) = encode_examples(&model, &valid_examples, max_len)?;
-        sink.event(&JobEvent::message(format!(
-            "group {}, method {}: {} training and {} validation examples ({} cut to {} tokens); model {} loaded in {:.1} s",
-            group.name,
-            spec.method,
-            train_set.len(),
-            valid_set.len(),
-            cut_train + cut_valid,
-            self.max_seq_len,
-            model.name,
-            started.elapsed().as_secs_f64()
-        )));
+        models::load_model(&self.model, &device)
+            .context(|| format!("cannot load model '{}'", self.model))
+    }
 
+    /// Trains the adapter into `out` (resuming from its checkpoint when asked), reporting every
+    /// trainer event to `sink`.
+    pub fn train(
+        &self,
+        model: &mut LoadedModel,
+        train_set: &[Sample],
+        valid_set: &[Sample],
+        seed: u64,
+        sink: &dyn ProgressSink,
+        cancel: &CancelToken,
+    ) -> Result<TrainSummary> {
         let base_model = if self.model == super::model::DEFAULT_MODEL {
             SMOLLM2_HF_REPO.to_string()
         } else {
@@ -124,11 +115,11 @@ impl TrainJob {
             base_model,
             resume: self.resume,
         };
-        let summary = train::train(
+        train::train(
             &mut model.llama,
-            &train_set,
-            &valid_set,
-            &cfg,
+            train_set,
+            valid_set,
+            &self.config(seed),
             &run,
             cancel.flag(),
             &mut |event| {
@@ -136,7 +127,46 @@ impl TrainJob {
                     event: event.clone(),
                 })
             },
-        )?;
+        )
+    }
+}
+
+impl TrainJob {
+    pub fn run(&self, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<TrainOutput> {
+        let spec = &self.examples;
+        let training = &self.training;
+        spec.check()?;
+        let started = Instant::now();
+        training.config(spec.seed).validate()?;
+
+        // Training data first: a bad group name should fail before a model load.
+        let (group, groups_path) = spec.target_group()?;
+        let dir = spec.data_dir()?;
+        let examples_of = |split: Split| -> Result<Vec<vim::TrainingExample>> {
+            let arguments = read_arguments(&dir.split_csv(split))?;
+            let examples = spec.build(&group, &arguments);
+            Ok(subsample(examples, training.max_examples, spec.seed))
+        };
+        let train_examples = examples_of(Split::Train)?;
+        let valid_examples = examples_of(Split::Valid)?;
+
+        let mut model = training.load_model()?;
+        let max_len = Some(training.max_seq_len);
+        let (train_set, cut_train) = encode_examples(&model, &train_examples, max_len)?;
+        let (valid_set, cut_valid) = encode_examples(&model, &valid_examples, max_len)?;
+        sink.event(&JobEvent::message(format!(
+            "group {}, method {}: {} training and {} validation examples ({} cut to {} tokens); model {} loaded in {:.1} s",
+            group.name,
+            spec.method,
+            train_set.len(),
+            valid_set.len(),
+            cut_train + cut_valid,
+            training.max_seq_len,
+            model.name,
+            started.elapsed().as_secs_f64()
+        )));
+        let summary =
+            training.train(&mut model, &train_set, &valid_set, spec.seed, sink, cancel)?;
         if !summary.cancelled {
             provenance::write(
                 &summary.adapter_dir,

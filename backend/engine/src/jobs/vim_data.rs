@@ -6,7 +6,7 @@ use crate::data::groups::{find_group, read_groups, TargetGroup};
 use crate::data::touche::{read_arguments, Argument, Split};
 use crate::data::DataDir;
 use crate::vim::{self, Rule, Task, TrainingExample, TrainingMethod};
-use crate::{Error, Field, Result};
+use crate::Result;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -43,16 +43,7 @@ pub struct VimExamples {
 
 impl VimExamples {
     pub fn check(&self) -> Result<()> {
-        if !self.threshold.is_finite() {
-            return Err(Error::input(
-                Field::Threshold,
-                format!(
-                    "the threshold must be a number on the 1..6 scale, got {}",
-                    self.threshold
-                ),
-            ));
-        }
-        Ok(())
+        vim::check_threshold(self.threshold)
     }
 
     pub fn data_dir(&self) -> Result<DataDir> {

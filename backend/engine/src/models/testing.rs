@@ -188,7 +188,18 @@ pub fn write_tiny_gguf(
 
 /// A tiny random model as a GGUF file at `path`, for tests outside the engine (CLI, server).
 pub fn write_random_tiny_gguf(path: &std::path::Path, seed: u64) -> Result<()> {
-    let cfg = tiny_config();
+    write_random_tiny_gguf_with_context(path, seed, tiny_config().max_position_embeddings)
+}
+
+/// The same with room for `context` positions: a profile prompt takes about 1,000 tokens of
+/// the byte-level test tokenizer.
+pub fn write_random_tiny_gguf_with_context(
+    path: &std::path::Path,
+    seed: u64,
+    context: usize,
+) -> Result<()> {
+    let mut cfg = tiny_config();
+    cfg.max_position_embeddings = context;
     write_tiny_gguf(path, &cfg, &random_tensors(&cfg, seed, &Device::Cpu)?)
 }
 

@@ -79,14 +79,18 @@ pub fn persona_text(
                 .expect("ten values");
             Ok(dominant_prompt(ALL_VALUES[top]))
         }
-        (PersonaTarget::Dominant { value }, Method::PromptShort | Method::PromptLong) => {
+        (
+            PersonaTarget::Dominant { value },
+            Method::PromptShort | Method::PromptLong | Method::VimCond,
+        ) => {
             let scores =
                 target_profile(target, typical)?.expect("a dominant persona has a profile");
             profile_prompt(&format!("typical {}", value.name()), &scores)
         }
-        (PersonaTarget::Profile { id, scores }, Method::PromptShort | Method::PromptLong) => {
-            profile_prompt(id, scores)
-        }
+        (
+            PersonaTarget::Profile { id, scores },
+            Method::PromptShort | Method::PromptLong | Method::VimCond,
+        ) => profile_prompt(id, scores),
     }
 }
 

@@ -4,6 +4,13 @@
 //! same method's r when each held-out group got another group's profile (the shuffled control);
 //! and the sign check (raising one value by one point moves that value's score up).
 //!
+//! A profile's overall level (its mean score) moves every answer together, and a method that
+//! only follows the level gets a positive r for every value and passes the plain sign check.
+//! So the evidence also splits r into the level (r of each profile's mean target against its
+//! mean prediction) and the priorities (r per key after removing each profile's own mean, the
+//! PVQ's "centred" scores), and the sign check counts where the raised value moved more than
+//! the other values did.
+//!
 //! The bootstrap is written here: resampling profiles and taking two percentiles of the mean r
 //! is a dozen lines, and no statistics crate does it over our grids of optional cells.
 
@@ -28,6 +35,12 @@ pub struct TaskEvidence {
     pub nmse: Option<f64>,
     pub value_blind_nmse: Option<f64>,
     pub skill: Option<f64>,
+    /// Mean across-profile r per key of the centred scores (each profile's mean removed).
+    #[serde(default)]
+    pub centred_mean_r: Option<f64>,
+    /// r across profiles of the mean target against the mean prediction.
+    #[serde(default)]
+    pub level_r: Option<f64>,
 }
 
 fn grids(result: &RunResult) -> (Grid, Grid, Vec<Option<usize>>) {
@@ -53,7 +66,29 @@ pub fn task_evidence(result: &RunResult, resamples: usize, seed: u64) -> TaskEvi
         nmse,
         value_blind_nmse,
         skill: skill(nmse, value_blind_nmse),
+        centred_mean_r: mean_defined(&between_group_r(&centred(&targets), &centred(&predicted))),
+        level_r: between_group_r(&levels(&targets), &levels(&predicted))
+            .first()
+            .copied()
+            .flatten(),
     }
+}
+
+/// Each row minus the mean of its defined cells.
+fn centred(grid: &Grid) -> Grid {
+    grid.iter()
+        .map(|row| {
+            let mean = mean_defined(row);
+            row.iter()
+                .map(|cell| Some(cell.as_ref()? - mean?))
+                .collect()
+        })
+        .collect()
+}
+
+/// Each row's mean as a one-key grid.
+fn levels(grid: &Grid) -> Grid {
+    grid.iter().map(|row| vec![mean_defined(row)]).collect()
 }
 
 /// The 2.5th and 97.5th percentiles of the mean across-profile r over profiles drawn with
@@ -112,6 +147,10 @@ pub struct SignCheck {
     pub moved_up: Vec<Option<bool>>,
     pub up: usize,
     pub of: usize,
+    /// Keys whose score moved more than the mean move of the other keys: a rise that a level
+    /// shift alone does not give.
+    #[serde(default)]
+    pub beyond_the_rest: usize,
 }
 
 /// Compares each `bumped` group (the base profile with one value raised, named in `bumped`
@@ -119,18 +158,43 @@ pub struct SignCheck {
 pub fn sign_check(result: &RunResult, base: &str, bumped: &[String]) -> Option<SignCheck> {
     let find = |name: &str| result.groups.iter().find(|g| g.group == name);
     let base = find(base)?;
-    let moved_up: Vec<Option<bool>> = bumped
+    // Per bumped key: how much each key's score moved.
+    let moves: Vec<Option<Vec<Option<f64>>>> = bumped
         .iter()
-        .enumerate()
-        .map(|(key, name)| {
-            let raised = find(name)?.predicted.get(key).copied().flatten()?;
-            let before = base.predicted.get(key).copied().flatten()?;
-            Some(raised > before)
+        .map(|name| {
+            let raised = find(name)?;
+            Some(
+                raised
+                    .predicted
+                    .iter()
+                    .zip(&base.predicted)
+                    .map(|(after, before)| Some(after.as_ref()? - before.as_ref()?))
+                    .collect(),
+            )
         })
         .collect();
+    let own = |key: usize| moves[key].as_ref()?.get(key).copied().flatten();
+    let moved_up: Vec<Option<bool>> = (0..bumped.len()).map(|k| Some(own(k)? > 0.0)).collect();
+    let beyond_the_rest = (0..bumped.len())
+        .filter(|&k| {
+            let rest: Vec<Option<f64>> = moves[k]
+                .iter()
+                .flatten()
+                .enumerate()
+                .filter(|&(j, _)| j != k)
+                .map(|(_, m)| *m)
+                .collect();
+            matches!((own(k), mean_defined(&rest)), (Some(o), Some(r)) if o > r)
+        })
+        .count();
     let of = moved_up.iter().flatten().count();
     let up = moved_up.iter().flatten().filter(|&&u| u).count();
-    Some(SignCheck { moved_up, up, of })
+    Some(SignCheck {
+        moved_up,
+        up,
+        of,
+        beyond_the_rest,
+    })
 }
 
 #[cfg(test)]
@@ -184,6 +248,28 @@ mod tests {
         assert!((lo - 1.0).abs() < 1e-9 && (hi - 1.0).abs() < 1e-9);
     }
 
+    /// Predictions that follow only each profile's mean: r is high for every key, the centred r
+    /// is not, and the level r is 1.
+    #[test]
+    fn a_method_that_follows_only_the_level_is_told_apart_from_one_that_follows_the_profile() {
+        let groups: Vec<GroupResult> = (0..6)
+            .map(|i| {
+                let level = 0.1 * i as f64;
+                // The second key rises with the level, but differently per profile.
+                let t = vec![level, level + if i % 2 == 0 { 0.3 } else { 0.0 }];
+                let mean = (t[0] + t[1]) / 2.0;
+                group(&format!("g{i}"), t, vec![mean, mean])
+            })
+            .collect();
+        let e = task_evidence(&result(groups), 50, 1);
+        assert!(e.mean_r.unwrap() > 0.8, "{:?}", e.mean_r);
+        assert!((e.level_r.unwrap() - 1.0).abs() < 1e-12);
+        assert!(
+            e.centred_mean_r.is_none(),
+            "no priorities in the predictions at all"
+        );
+    }
+
     #[test]
     fn shuffled_profiles_are_scored_against_the_true_targets() {
         let truth = result(
@@ -229,6 +315,16 @@ mod tests {
         let check = sign_check(&r, "base", &["up-a".into(), "up-b".into()]).unwrap();
         assert_eq!(check.moved_up, vec![Some(true), Some(false)]);
         assert_eq!((check.up, check.of), (1, 2));
+        // a: +0.1 against b's −0.4; b: −0.1 against a's +0.4.
+        assert_eq!(check.beyond_the_rest, 1);
+        // A level shift raises every score alike: up, but not beyond the rest.
+        let level = result(vec![
+            group("base", vec![0.0, 0.0], vec![0.5, 0.5]),
+            group("up-a", vec![0.0, 0.0], vec![0.6, 0.6]),
+            group("up-b", vec![0.0, 0.0], vec![0.6, 0.6]),
+        ]);
+        let check = sign_check(&level, "base", &["up-a".into(), "up-b".into()]).unwrap();
+        assert_eq!((check.up, check.beyond_the_rest), (2, 0));
         assert!(sign_check(&r, "missing", &[]).is_none());
     }
 }

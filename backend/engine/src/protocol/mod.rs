@@ -9,4 +9,4 @@ pub mod profiles;
 pub mod report;
 
 pub use evidence::{shuffled_mean_r, sign_check, task_evidence, SignCheck, TaskEvidence};
-pub use report::{MethodEvidence, ProtocolReport};
+pub use report::{MethodEvidence, ProtocolReport, SubsetEvidence};

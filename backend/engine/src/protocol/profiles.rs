@@ -51,12 +51,7 @@ pub fn sign_profiles(groups: &[TargetGroup]) -> Result<Vec<TargetGroup>> {
             "no held-out groups to build the sign check from",
         ));
     }
-    let mut mean = [0.0; VALUE_COUNT];
-    for g in groups {
-        for (m, s) in mean.iter_mut().zip(g.values.scores()) {
-            *m += s / groups.len() as f64;
-        }
-    }
+    let mean = ValueDistribution::mean_scores(groups.iter().map(|g| &g.values));
     let group = |name: String, scores: [f64; VALUE_COUNT]| -> Result<TargetGroup> {
         Ok(TargetGroup {
             name,

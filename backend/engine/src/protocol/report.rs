@@ -15,6 +15,18 @@ pub struct MethodEvidence {
     /// PVQ-40 mean r with the held-out profiles shuffled among the groups.
     pub shuffled_mean_r: Option<f64>,
     pub sign: Option<SignCheck>,
+    /// The same evidence within each kind of held-out profile (the countries, the k-means
+    /// groups): their scores are printed differently and lie on different levels, so a method
+    /// can follow the profile within one kind and still lose r when both are pooled.
+    #[serde(default)]
+    pub subsets: Vec<SubsetEvidence>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubsetEvidence {
+    pub task: TaskKind,
+    pub subset: String,
+    pub evidence: TaskEvidence,
 }
 
 impl MethodEvidence {
@@ -33,6 +45,10 @@ pub struct ProtocolReport {
 
 fn num(x: Option<f64>) -> String {
     x.map_or("n/a".into(), |x| format!("{x:.3}"))
+}
+
+fn interval(ci: Option<(f64, f64)>) -> String {
+    ci.map_or("n/a".into(), |(lo, hi)| format!("{lo:.3} … {hi:.3}"))
 }
 
 /// The issue's goals for a method, each with whether it was reached.
@@ -73,29 +89,28 @@ pub fn markdown(report: &ProtocolReport) -> String {
             continue;
         }
         md.push_str(&format!(
-            "## {}\n\n| method | mean r across profiles | 95 % CI | NMSE | value-blind NMSE | skill |{}\n|---|---:|---:|---:|---:|---:|{}\n",
+            "## {}\n\n| method | mean r across profiles | 95 % CI | NMSE | value-blind NMSE | skill | level r | centred r |{}\n|---|---:|---:|---:|---:|---:|---:|---:|{}\n",
             if kind == TaskKind::Pvq { "PVQ-40" } else { "ValueNet" },
-            if kind == TaskKind::Pvq { " shuffled r | sign check |" } else { "" },
+            if kind == TaskKind::Pvq { " shuffled r | sign check (beyond the rest) |" } else { "" },
             if kind == TaskKind::Pvq { "---:|---:|" } else { "" },
         ));
         for m in &report.methods {
             let Some(e) = m.task(kind) else { continue };
-            let ci = e
-                .mean_r_ci
-                .map_or("n/a".into(), |(lo, hi)| format!("{lo:.3} … {hi:.3}"));
+            let ci = interval(e.mean_r_ci);
             let mut row = format!(
-                "| {} | {} | {ci} | {} | {} | {} |",
+                "| {} | {} | {ci} | {} | {} | {} | {} | {} |",
                 m.method,
                 num(e.mean_r),
                 num(e.nmse),
                 num(e.value_blind_nmse),
-                num(e.skill)
+                num(e.skill),
+                num(e.level_r),
+                num(e.centred_mean_r)
             );
             if kind == TaskKind::Pvq {
-                let sign = m
-                    .sign
-                    .as_ref()
-                    .map_or("n/a".into(), |s| format!("{} of {}", s.up, s.of));
+                let sign = m.sign.as_ref().map_or("n/a".into(), |s| {
+                    format!("{} of {} ({})", s.up, s.of, s.beyond_the_rest)
+                });
                 row.push_str(&format!(" {} | {sign} |", num(m.shuffled_mean_r)));
             }
             md.push_str(&row);
@@ -120,6 +135,29 @@ pub fn markdown(report: &ProtocolReport) -> String {
         }
         md.push('\n');
     }
+    if report.methods.iter().any(|m| !m.subsets.is_empty()) {
+        md.push_str("## By kind of held-out profile\n\n| method | task | profiles | kind | mean r across profiles | 95 % CI | NMSE | value-blind NMSE | skill | level r | centred r |\n|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        for m in &report.methods {
+            for s in &m.subsets {
+                let e = &s.evidence;
+                md.push_str(&format!(
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    m.method,
+                    s.task.name(),
+                    e.profiles,
+                    s.subset,
+                    num(e.mean_r),
+                    interval(e.mean_r_ci),
+                    num(e.nmse),
+                    num(e.value_blind_nmse),
+                    num(e.skill),
+                    num(e.level_r),
+                    num(e.centred_mean_r)
+                ));
+            }
+        }
+        md.push('\n');
+    }
     md.push_str("## Goals\n\n| method | goal | reached |\n|---|---|---|\n");
     for m in &report.methods {
         for (goal, reached) in goals(m) {
@@ -136,19 +174,22 @@ pub fn markdown(report: &ProtocolReport) -> String {
 Skill: 1 − NMSE / NMSE(value-blind), where the value-blind guess gives every profile the held-out mean. \
 Shuffled r: the same method with each held-out group given another group's profile, scored against its own: \
 near 0 when the signal comes from the profile. Sign check: the mean held-out profile with one value raised \
-by one point; counted when that value's PVQ score rises. Plots: `plots/<method>.svg`.\n",
+by one point; counted when that value's PVQ score rises, and in brackets when it rises more than the other \
+values' scores do (a level shift raises them all). Level r: each profile's mean target against its mean \
+prediction. Centred r: r per value after removing each profile's own mean (its priorities). \
+Plots: `plots/<method>.svg`.\n",
     );
     md
 }
 
 pub fn csv(report: &ProtocolReport) -> String {
-    let mut out = String::from("method,task,profiles,mean_r,ci_low,ci_high,nmse,value_blind_nmse,skill,shuffled_r,sign_up,sign_of\n");
+    let mut out = String::from("method,task,profiles,mean_r,ci_low,ci_high,nmse,value_blind_nmse,skill,shuffled_r,sign_up,sign_of,level_r,centred_r,sign_beyond_the_rest\n");
     let cell = |x: Option<f64>| x.map_or(String::new(), |x| format!("{x:.6}"));
     for m in &report.methods {
         for (kind, e) in &m.tasks {
             let pvq = *kind == TaskKind::Pvq;
             out.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                 m.method,
                 kind.name(),
                 e.profiles,
@@ -171,6 +212,12 @@ pub fn csv(report: &ProtocolReport) -> String {
                     .as_ref()
                     .filter(|_| pvq)
                     .map_or(String::new(), |s| s.of.to_string()),
+                cell(e.level_r),
+                cell(e.centred_mean_r),
+                m.sign
+                    .as_ref()
+                    .filter(|_| pvq)
+                    .map_or(String::new(), |s| s.beyond_the_rest.to_string()),
             ));
         }
     }

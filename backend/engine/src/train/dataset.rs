@@ -5,8 +5,8 @@
 //!
 //! How an example becomes tokens ([`encode_example`]) follows option scoring
 //! (`generate::scoring`) exactly, so a trained adapter is scored on the prompts it learnt from:
-//! the prompt is `LoadedModel::prompt_parts` with no persona (the values are in the adapter, not
-//! the prompt): the chat format's system and user turns and the assistant header for chat
+//! the prompt is `LoadedModel::prompt_parts` with the example's persona (none for a one-group
+//! adapter, whose values are in its weights; the profile's short prompt for `vim-cond`): the chat format's system and user turns and the assistant header for chat
 //! models, the bare prompt otherwise; prefix and rest are encoded separately as scoring does.
 //! The answer is `LoadedModel::answer_surface` (no leading space after an assistant header, one
 //! space after a plain prompt: "prompt answer"), encoded on its own, followed by the end-of-turn
@@ -68,10 +68,11 @@ impl Sample {
 /// Prompt ids and answer ids of one example, as described in the module documentation.
 pub fn encode_example(
     model: &LoadedModel,
+    persona: &str,
     prompt: &str,
     answer: &str,
 ) -> Result<(Vec<u32>, Vec<u32>)> {
-    let parts = model.prompt_parts("", prompt);
+    let parts = model.prompt_parts(persona, prompt);
     let mut prompt_ids = model.tokenizer.encode(&parts.prefix, true)?;
     prompt_ids.extend(model.tokenizer.encode(&parts.rest, false)?);
     let mut answer_ids = model
@@ -94,7 +95,8 @@ pub fn encode_examples(
     let mut samples = Vec::with_capacity(examples.len());
     let mut truncated = 0;
     for (i, example) in examples.iter().enumerate() {
-        let (prompt, answer) = encode_example(model, &example.prompt, &example.answer)?;
+        let (prompt, answer) =
+            encode_example(model, &example.persona, &example.prompt, &example.answer)?;
         let (sample, cut) = Sample::new(&prompt, &answer, max_len).map_err(|e| {
             Error::invalid(format!(
                 "training example {} (argument {}): {e}",
@@ -142,7 +144,7 @@ mod tests {
     fn chat_examples_are_the_scoring_prompt_then_the_answer_and_end_of_turn() {
         let model = tiny_model(true, 1).unwrap();
         let (prompt, answer) =
-            encode_example(&model, "Statement: x. Answer:", "I would say yes").unwrap();
+            encode_example(&model, "", "Statement: x. Answer:", "I would say yes").unwrap();
         let parts = model.prompt_parts("", "Statement: x. Answer:");
         assert!(parts.full().ends_with("<|im_start|>assistant\n"));
         let mut expected = model.tokenizer.encode(&parts.prefix, true).unwrap();
@@ -156,15 +158,34 @@ mod tests {
         );
     }
 
+    /// A `vim-cond` example is encoded as scoring encodes a persona's prompt: the persona in the
+    /// prefix, the task after it.
+    #[test]
+    fn persona_examples_encode_as_scoring_prompts_with_that_persona() {
+        let model = tiny_model(true, 1).unwrap();
+        let persona = "Let's roleplay.\nValue Score:\n- Power: 2.0\n";
+        let (prompt, _) = encode_example(&model, persona, "Answer:", "5").unwrap();
+        let parts = model.prompt_parts(persona, "Answer:");
+        assert!(parts.prefix.contains("- Power: 2.0"));
+        let mut expected = model.tokenizer.encode(&parts.prefix, true).unwrap();
+        expected.extend(model.tokenizer.encode(&parts.rest, false).unwrap());
+        assert_eq!(prompt, expected);
+        assert_ne!(
+            prompt,
+            encode_example(&model, "", "Answer:", "5").unwrap().0
+        );
+    }
+
     #[test]
     fn plain_examples_put_one_space_between_prompt_and_answer() {
         let model = tiny_model(false, 1).unwrap();
-        let (prompt, answer) = encode_example(&model, "Answer:", "5").unwrap();
+        let (prompt, answer) = encode_example(&model, "", "Answer:", "5").unwrap();
         let mut ids = prompt.clone();
         ids.extend(&answer);
         let text = model.tokenizer.decode(&ids, true).unwrap();
         assert_eq!(text, "Answer: 5");
         let examples = [TrainingExample {
+            persona: String::new(),
             prompt: "Answer:".into(),
             answer: "5".into(),
             task: crate::vim::Task::Qa,

@@ -62,6 +62,7 @@ pub fn argument_generation_examples(
         .iter()
         .filter_map(|a| {
             would_say(a, group, rule, threshold).map(|say| TrainingExample {
+                persona: String::new(),
                 prompt: ag_prompt(a),
                 answer: ag_answer(a, say),
                 task: Task::Ag,

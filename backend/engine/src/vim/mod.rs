@@ -4,6 +4,7 @@
 //! trainer (`train`) and `valuelab vim data` (JSONL for other tools) consume the examples.
 
 pub mod ag;
+pub mod profiles;
 pub mod qa;
 
 pub use ag::{argument_generation_examples, unlabelled_count, Rule, DEFAULT_THRESHOLD};
@@ -46,9 +47,14 @@ impl fmt::Display for Task {
     }
 }
 
-/// One training pair; a JSONL line `{"prompt": .., "answer": .., "task": "ag"|"qa", "argument_id": ..}`.
+/// One training pair; a JSONL line `{"prompt": .., "answer": .., "task": "ag"|"qa", "argument_id": ..}`,
+/// with `"persona"` for `vim-cond` examples, whose profile is in the prompt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrainingExample {
+    /// Text before the prompt that carries the profile (the short prompt of Table 22 for
+    /// `vim-cond`); empty for a one-group adapter, whose values are in its weights.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub persona: String,
     pub prompt: String,
     pub answer: String,
     pub task: Task,
@@ -94,6 +100,17 @@ impl FromStr for TrainingMethod {
             ))),
         }
     }
+}
+
+/// Fails unless argument generation's threshold γ is a number.
+pub fn check_threshold(threshold: f64) -> Result<()> {
+    if !threshold.is_finite() {
+        return Err(Error::input(
+            crate::Field::Threshold,
+            format!("the threshold must be a number on the 1..6 scale, got {threshold}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Anything that carries a target value distribution: a [`TargetGroup`] or a bare
@@ -274,6 +291,7 @@ mod tests {
     #[test]
     fn jsonl_round_trips_with_the_documented_fields() {
         let example = TrainingExample {
+            persona: String::new(),
             prompt: "Tell me \"x\"".into(),
             answer: "I would say".into(),
             task: Task::Qa,

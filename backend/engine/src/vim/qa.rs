@@ -71,6 +71,7 @@ pub fn question_answering_examples(
         for value in argument.expressed_values() {
             let score = stochastic_round(group.score(value), &mut rng);
             examples.push(TrainingExample {
+                persona: String::new(),
                 prompt: prompt.clone(),
                 answer: qa_answer(value, score),
                 task: Task::Qa,

@@ -24,6 +24,7 @@ pub fn flag_hint(field: Field) -> &'static str {
         Field::Pair => "use --pair GROUP_A GROUP_B",
         Field::HeldOutGroups => "use --held-out-groups N and --validation-groups N",
         Field::Respondents => "pass --respondents FILE (an ESS CSV with the 21 PVQ items)",
+        Field::MaxSeqLen => "use --max-seq-len N",
     }
 }
 

@@ -12,6 +12,9 @@ use valuelab_engine::jobs::{Job, ProtocolJob, ProtocolOutput};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// A vim-cond adapter folder (from `valuelab train --method vim-cond`).
+    #[arg(long, value_name = "DIR")]
+    pub vim_cond: Option<PathBuf>,
     /// A profile-offset conditioner folder (from `valuelab train --method profile-offset`).
     #[arg(long, value_name = "DIR")]
     pub profile_offset: Option<PathBuf>,
@@ -25,8 +28,8 @@ pub struct Args {
         default_value = "base,prompt-short,prompt-long"
     )]
     pub methods: Vec<String>,
-    /// The held-out split: a conditioner folder or its split.json (default: the
-    /// --profile-offset folder, else the --steer folder).
+    /// The held-out split: a conditioner or vim-cond folder, or its split.json (default: the
+    /// --vim-cond folder, else --profile-offset, else --steer).
     #[arg(long, value_name = "DIR|FILE")]
     pub split: Option<PathBuf>,
     /// Tasks on the held-out profiles, comma-separated (pvq, valuenet).
@@ -63,7 +66,7 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<ProtocolJob> {
     for name in &args.methods {
         let method: Method = name.parse()?;
         if method.needs_adapter() {
-            bail!("--methods takes methods without a folder; give {method}'s folder with its own flag (--profile-offset DIR, --steer DIR)");
+            bail!("--methods takes methods without a folder; give {method}'s folder with its own flag (--vim-cond DIR, --profile-offset DIR, --steer DIR)");
         }
         methods.push(ProtocolMethod {
             method,
@@ -71,6 +74,7 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<ProtocolJob> {
         });
     }
     for (method, dir) in [
+        (Method::VimCond, &args.vim_cond),
         (Method::ProfileOffset, &args.profile_offset),
         (Method::Steer, &args.steer),
     ] {
@@ -83,10 +87,11 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<ProtocolJob> {
     }
     let Some(split) = args
         .split
+        .or(args.vim_cond.clone())
         .or(args.profile_offset.clone())
         .or(args.steer.clone())
     else {
-        bail!("give a conditioner (--profile-offset DIR or --steer DIR) or --split DIR: the held-out profiles come from its split.json");
+        bail!("give a trained method (--vim-cond DIR, --profile-offset DIR or --steer DIR) or --split DIR: the held-out profiles come from its split.json");
     };
     let tasks = args
         .tasks

@@ -97,6 +97,7 @@ fn execute_with(
         JobOutput::Groups(out) => groups::print(out),
         JobOutput::VimData(out) => vim::print(out),
         JobOutput::Train(out) => train::print(out, outcome.seconds),
+        JobOutput::VimCond(out) => train::print_vim_cond(out, outcome.seconds),
         JobOutput::Condition(out) => train::print_conditioner(out),
         JobOutput::Eval(out) => eval::print(out),
         JobOutput::Predict(out) => eval::print_predictions(out),

@@ -3,17 +3,24 @@
 //! split, the adapter saved in PEFT format with `training_log.jsonl` and `trainer_state.json`.
 //! The work is `valuelab_engine::jobs::TrainJob`.
 //!
-//! `--method profile-offset|steer` makes one profile conditioner for every profile instead
-//! (`valuelab_engine::jobs::ConditionJob`): no `--group`, its own flags below.
+//! `--method vim-cond` trains one adapter for every profile, each read from the short prompt
+//! (`valuelab_engine::jobs::VimCondJob`); `--method profile-offset|steer` makes one profile
+//! conditioner for every profile (`valuelab_engine::jobs::ConditionJob`). Neither takes
+//! `--group`; their profile flags are below.
 
 use super::args::{MethodArg, ModelArgs, RuleArg};
 use super::GlobalArgs;
 use anyhow::bail;
 use std::path::PathBuf;
 use valuelab_engine::conditioning::ConditionerKind;
+use valuelab_engine::jobs::profile_split::ProfileSources;
+use valuelab_engine::jobs::train::LoraTraining;
 use valuelab_engine::jobs::vim_data::VimExamples;
-use valuelab_engine::jobs::{ConditionJob, ConditionOutput, Job, TrainJob, TrainOutput};
+use valuelab_engine::jobs::{
+    ConditionJob, ConditionOutput, Job, TrainJob, TrainOutput, VimCondJob, VimCondOutput,
+};
 use valuelab_engine::lora::LoraConfig;
+use valuelab_engine::train::TrainSummary;
 use valuelab_engine::vim;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -24,6 +31,9 @@ pub enum TrainMethodArg {
     Qa,
     /// both, interleaved (seeded), one group
     Vim,
+    /// VIM examples drawn for many training profiles, each with its short prompt: one adapter
+    /// that reads any profile from the prompt (no --group)
+    VimCond,
     /// a learned map from any profile to residual offsets at middle layers (no --group)
     ProfileOffset,
     /// steering vectors, one per value; layer and strength chosen on validation profiles (no --group)
@@ -35,8 +45,8 @@ pub struct Args {
     /// Target group, a name from the groups file (Albania, Group_7, ...); VIM methods only.
     #[arg(long)]
     pub group: Option<String>,
-    /// What to train: a VIM adapter for one group (ag, qa, vim) or a profile conditioner for
-    /// every profile (profile-offset, steer).
+    /// What to train: a VIM adapter for one group (ag, qa, vim), one adapter for every profile
+    /// (vim-cond), or a profile conditioner for every profile (profile-offset, steer).
     #[arg(long, value_enum)]
     pub method: TrainMethodArg,
     #[command(flatten)]
@@ -47,7 +57,8 @@ pub struct Args {
     /// Passes over the training data (the paper: 5).
     #[arg(long, default_value_t = 5)]
     pub epochs: usize,
-    /// AdamW learning rate (default: the paper's 2e-5 for VIM adapters, 0.01 for profile-offset).
+    /// AdamW learning rate (default: the paper's 2e-5 for VIM adapters, 2e-4 for vim-cond, 0.01
+    /// for profile-offset).
     #[arg(long)]
     pub lr: Option<f64>,
     /// AdamW decoupled weight decay (PyTorch's default).
@@ -65,7 +76,8 @@ pub struct Args {
     /// Use a seeded subset of at most this many training (and validation) examples.
     #[arg(long)]
     pub max_examples: Option<usize>,
-    /// Cut examples to this many tokens, from the start of the prompt.
+    /// Cut examples to this many tokens, from the start of the prompt (vim-cond drops longer
+    /// examples instead, since the cut would take the profile).
     #[arg(long, default_value_t = 512)]
     pub max_seq_len: usize,
     /// LoRA rank r (the paper: 8).
@@ -104,7 +116,8 @@ pub struct Args {
     pub out: PathBuf,
 }
 
-/// Flags of `--method profile-offset|steer` (`--lr`, `--batch-size`, `--seed`, `--threshold`,
+/// Flags of the methods for every profile (`vim-cond`, `profile-offset`, `steer`): where the
+/// profiles come from and how they are split (`--lr`, `--batch-size`, `--seed`, `--threshold`,
 /// `--rule`, `--groups` and `--max-steps` apply too).
 #[derive(Debug, clap::Args)]
 pub struct ConditioningArgs {
@@ -140,6 +153,9 @@ pub struct ConditioningArgs {
     /// steer: arguments whose activations give the steering vectors.
     #[arg(long, default_value_t = 400)]
     pub steer_arguments: usize,
+    /// vim-cond: training examples drawn, one (profile, argument) pair each.
+    #[arg(long, default_value_t = 4000)]
+    pub examples: usize,
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
@@ -156,25 +172,33 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<Job> {
             return condition_job(global, args, ConditionerKind::ProfileOffset)
         }
         TrainMethodArg::Steer => return condition_job(global, args, ConditionerKind::Steer),
+        TrainMethodArg::VimCond => return vim_cond_job(global, args),
     };
-    let Some(group) = args.group else {
+    let Some(group) = args.group.clone() else {
         bail!("--method {} trains one group's adapter: give --group (a name from the groups file, such as Albania or Group_7)", method_name(args.method));
     };
     Ok(Job::Train(TrainJob {
         examples: VimExamples {
             data_dir: global.data_dir.clone(),
-            groups_file: args.groups,
+            groups_file: args.groups.clone(),
             group,
             method: method.into(),
             rule: args.rule.into(),
             threshold: args.threshold,
             seed: args.seed,
         },
+        training: lora_training(global, args, 2e-5),
+    }))
+}
+
+/// The adapter training flags (ag, qa, vim, vim-cond), with the method's default learning rate.
+fn lora_training(global: &GlobalArgs, args: Args, default_lr: f64) -> LoraTraining {
+    LoraTraining {
         model: args.model.model,
         cuda: args.model.cuda,
         threads: global.threads,
         epochs: args.epochs,
-        lr: args.lr.unwrap_or(2e-5),
+        lr: args.lr.unwrap_or(default_lr),
         weight_decay: args.weight_decay,
         batch_size: args.batch_size,
         grad_accum: args.grad_accum,
@@ -190,6 +214,40 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<Job> {
         checkpoint_every: args.checkpoint_every,
         resume: args.resume,
         out: args.out,
+    }
+}
+
+/// The profile flags of the methods for every profile.
+fn profile_sources(global: &GlobalArgs, args: &Args) -> ProfileSources {
+    let c = &args.conditioning;
+    ProfileSources {
+        data_dir: global.data_dir.clone(),
+        groups_file: args.groups.clone(),
+        respondents: c.respondents.clone(),
+        no_respondents: c.no_respondents,
+        held_out_groups: c.held_out_groups,
+        validation_groups: c.validation_groups,
+    }
+}
+
+fn vim_cond_job(global: &GlobalArgs, args: Args) -> anyhow::Result<Job> {
+    if let Some(group) = &args.group {
+        bail!("--method vim-cond trains one adapter for every profile: drop --group {group}");
+    }
+    if args.max_examples.is_some() {
+        bail!("--method vim-cond draws --examples N (profile, argument) pairs: use that instead of --max-examples");
+    }
+    Ok(Job::VimCond(VimCondJob {
+        profiles: profile_sources(global, &args),
+        tasks: vim::TrainingMethod::Vim,
+        rule: args.rule.into(),
+        threshold: args.threshold,
+        examples: args.conditioning.examples,
+        validation_examples: args.conditioning.validation_examples,
+        seed: args.seed,
+        // Higher than VIM's 2e-5: each example is seen once, on a CPU budget of a few hundred
+        // steps, not five epochs.
+        training: lora_training(global, args, 2e-4),
     }))
 }
 
@@ -208,18 +266,14 @@ fn condition_job(global: &GlobalArgs, args: Args, kind: ConditionerKind) -> anyh
             kind.name()
         );
     }
+    let profiles = profile_sources(global, &args);
     let c = args.conditioning;
     Ok(Job::Condition(ConditionJob {
         method: kind,
         model: args.model.model,
         cuda: args.model.cuda,
         threads: global.threads,
-        data_dir: global.data_dir.clone(),
-        groups_file: args.groups,
-        respondents: c.respondents,
-        no_respondents: c.no_respondents,
-        held_out_groups: c.held_out_groups,
-        validation_groups: c.validation_groups,
+        profiles,
         rule: args.rule.into(),
         threshold: args.threshold,
         layers: (!c.layers.is_empty()).then_some(c.layers),
@@ -251,8 +305,24 @@ pub fn print_conditioner(out: &ConditionOutput) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub fn print_vim_cond(out: &VimCondOutput, seconds: f64) -> anyhow::Result<()> {
+    print_summary(&out.summary, seconds)?;
+    println!(
+        "{} training profiles; {} examples dropped as too long",
+        out.profiles, out.dropped
+    );
+    println!(
+        "use it with --method vim-cond --adapter {}",
+        out.summary.adapter_dir.display()
+    );
+    Ok(())
+}
+
 pub fn print(out: &TrainOutput, seconds: f64) -> anyhow::Result<()> {
-    let summary = &out.summary;
+    print_summary(&out.summary, seconds)
+}
+
+fn print_summary(summary: &TrainSummary, seconds: f64) -> anyhow::Result<()> {
     if summary.cancelled {
         anyhow::bail!(
             "interrupted at step {} of {}: a checkpoint is saved in {}; rerun the same command with --resume to continue",

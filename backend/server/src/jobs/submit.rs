@@ -17,13 +17,14 @@ use std::path::{Path, PathBuf};
 use valuelab_engine::jobs::check::check;
 use valuelab_engine::jobs::{
     ConditionJob, EvalJob, GroupsJob, Job, PredictJob, ProtocolJob, ReportJob, SimulateJob,
-    TrainJob, VimDataJob,
+    TrainJob, VimCondJob, VimDataJob,
 };
 
 /// The job kinds a spec's `job` may name.
-const KINDS: [&str; 9] = [
+const KINDS: [&str; 10] = [
     "eval",
     "train",
+    "vim-cond",
     "condition",
     "groups",
     "vim-data",
@@ -133,6 +134,7 @@ fn job_from(mut body: Map<String, Value>) -> ApiResult<Job> {
     Ok(match kind.as_str() {
         "eval" => Job::Eval(typed::<EvalJob>(body)?),
         "train" => Job::Train(typed::<TrainJob>(body)?),
+        "vim-cond" => Job::VimCond(typed::<VimCondJob>(body)?),
         "condition" => Job::Condition(typed::<ConditionJob>(body)?),
         "protocol" => Job::Protocol(typed::<ProtocolJob>(body)?),
         "groups" => Job::Groups(typed::<GroupsJob>(body)?),
@@ -175,7 +177,8 @@ fn missing_field(message: &str) -> Option<&str> {
 pub fn output_of(job: &Job) -> PathBuf {
     match job {
         Job::Eval(j) => j.out.clone(),
-        Job::Train(j) => j.out.clone(),
+        Job::Train(j) => j.training.out.clone(),
+        Job::VimCond(j) => j.training.out.clone(),
         Job::Condition(j) => j.out.clone(),
         Job::Protocol(j) => j.out.clone(),
         Job::Report(j) => j.out_dir(),
@@ -190,6 +193,7 @@ fn kind_of(job: &Job) -> &'static str {
     match job {
         Job::Eval(_) => "eval",
         Job::Train(_) => "train",
+        Job::VimCond(_) => "vim-cond",
         Job::Condition(_) => "condition",
         Job::Protocol(_) => "protocol",
         Job::Groups(_) => "groups",

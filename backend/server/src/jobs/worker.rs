@@ -206,8 +206,10 @@ fn run_claimed(shared: &Shared, row: JobRow) {
 /// and `resume` for a training that ran before (it continues from its checkpoint).
 fn prepare(job: Job, row: &JobRow, shared: &Shared) -> Job {
     let mut job = job.with_defaults(shared.data_dir.as_deref(), Some(shared.threads));
-    if let Job::Train(train) = &mut job {
-        train.resume = train.resume || row.attempts > 1;
+    match &mut job {
+        Job::Train(j) => j.training.resume = j.training.resume || row.attempts > 1,
+        Job::VimCond(j) => j.training.resume = j.training.resume || row.attempts > 1,
+        _ => {}
     }
     job
 }

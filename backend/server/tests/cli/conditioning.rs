@@ -1,9 +1,38 @@
 //! Profile conditioning from the command line on the tiny random model: `train --method steer`
 //! makes a conditioner, `eval --method steer --adapter` uses it, `protocol` tests it on the
-//! held-out profiles, and the flags that belong to the other kind of training are refused.
+//! held-out profiles; `train --method vim-cond` makes one adapter that `eval --method vim-cond`
+//! uses for every group; the flags that belong to the other kind of training are refused.
 
 use crate::common::{arg, text, valuelab};
-use valuelab_engine::models::testing::write_random_tiny_gguf;
+use std::path::Path;
+use valuelab_engine::models::testing::{
+    write_random_tiny_gguf, write_random_tiny_gguf_with_context,
+};
+
+/// `eval pvq` of Albania and Group_12 (4 items) under `method` with the folder `adapter`; its
+/// results.json.
+fn eval_two_groups(method: &str, adapter: &Path, model: &Path, run: &Path) -> serde_json::Value {
+    let output = valuelab(&[
+        "eval",
+        "pvq",
+        "--method",
+        method,
+        "--adapter",
+        arg(adapter),
+        "--model",
+        arg(model),
+        "--group",
+        "Albania",
+        "--group",
+        "Group_12",
+        "--limit-items",
+        "4",
+        "--out",
+        arg(run),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap()
+}
 
 #[test]
 fn a_steer_conditioner_is_made_evaluated_and_put_through_the_protocol() {
@@ -42,28 +71,7 @@ fn a_steer_conditioner_is_made_evaluated_and_put_through_the_protocol() {
         assert!(cond.join(file).is_file(), "{file}");
     }
 
-    let run = dir.path().join("pvq");
-    let output = valuelab(&[
-        "eval",
-        "pvq",
-        "--method",
-        "steer",
-        "--adapter",
-        arg(&cond),
-        "--model",
-        arg(&model),
-        "--group",
-        "Albania",
-        "--group",
-        "Group_12",
-        "--limit-items",
-        "4",
-        "--out",
-        arg(&run),
-    ]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap();
+    let results = eval_two_groups("steer", &cond, &model, &dir.path().join("pvq"));
     assert_eq!(results["method"], "steer");
 
     let protocol = dir.path().join("protocol");
@@ -143,4 +151,80 @@ fn each_kind_of_training_refuses_the_other_kinds_flags() {
     assert_eq!(spec["method"], "profile-offset");
     assert_eq!(spec["minutes"], 5.0);
     assert_eq!(spec["lr"], 0.01);
+}
+
+#[test]
+fn a_vim_cond_adapter_is_trained_and_evaluated_for_several_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("tiny-long.gguf");
+    write_random_tiny_gguf_with_context(&model, 7, 2048).unwrap();
+    let adapter = dir.path().join("vim-cond");
+    let output = valuelab(&[
+        "train",
+        "--method",
+        "vim-cond",
+        "--model",
+        arg(&model),
+        "--no-respondents",
+        "--examples",
+        "8",
+        "--validation-examples",
+        "2",
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--epochs",
+        "1",
+        "--rank",
+        "2",
+        "--max-seq-len",
+        "1400",
+        "--out",
+        arg(&adapter),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let shown = text(&output.stdout);
+    assert!(
+        shown.contains("70 training profiles") && shown.contains("--method vim-cond --adapter"),
+        "{shown}"
+    );
+    for file in [
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "valuelab_adapter.json",
+        "split.json",
+        "job.json",
+    ] {
+        assert!(adapter.join(file).is_file(), "{file}");
+    }
+    let results = eval_two_groups("vim-cond", &adapter, &model, &dir.path().join("pvq"));
+    assert_eq!(results["method"], "vim-cond");
+    assert_eq!(results["groups"].as_array().unwrap().len(), 2);
+
+    let output = valuelab(&[
+        "--print-spec",
+        "train",
+        "--method",
+        "vim-cond",
+        "--examples",
+        "100",
+        "--out",
+        "c",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let spec: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(spec["job"], "vim-cond");
+    assert_eq!(spec["examples"], 100);
+    assert_eq!(spec["lr"], 2e-4);
+    assert_eq!(spec["tasks"], "vim");
+    let output = valuelab(&[
+        "train", "--method", "vim-cond", "--group", "Albania", "--out", "x",
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("drop --group Albania"),
+        "{}",
+        text(&output.stderr)
+    );
 }
