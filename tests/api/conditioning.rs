@@ -116,4 +116,35 @@ async fn bad_conditioning_specs_are_answered_field_by_field_and_only_admins_subm
         member.post("/api/jobs", &spec).await.status(),
         StatusCode::FORBIDDEN
     );
+
+    // protocol: its tasks and the ESS part's settings.
+    let protocol = json!({
+        "job": "protocol",
+        "split": "cond/steer",
+        "methods": [{"method": "base"}],
+        "model": model,
+        "data_dir": shared_data_dir(),
+        "tasks": ["pvq", "args", "ess"],
+        "ess_groups": 1,
+        "ess_microdata": ["/nowhere/ess9_xx.csv"],
+        "out": "protocol",
+    });
+    let response = admin.post("/api/jobs", &protocol).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let error: ErrorResponse = response.json().await.unwrap();
+    assert!(
+        error.fields["tasks"].contains("'args' is not a protocol task"),
+        "{:?}",
+        error.fields
+    );
+    assert!(
+        error.fields["ess_groups"].contains("at least 2"),
+        "{:?}",
+        error.fields
+    );
+    assert!(
+        error.fields["ess_microdata.0"].contains("does not exist"),
+        "{:?}",
+        error.fields
+    );
 }

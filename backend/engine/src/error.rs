@@ -95,6 +95,7 @@ pub enum Field {
     HeldOutGroups,
     Respondents,
     MaxSeqLen,
+    Weight,
 }
 
 /// A candle error's message without the backtrace candle attaches to it (with RUST_BACKTRACE

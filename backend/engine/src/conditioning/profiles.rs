@@ -135,11 +135,7 @@ mod tests {
     use super::*;
 
     fn group(name: &str, level: f64) -> TargetGroup {
-        TargetGroup {
-            name: name.into(),
-            values: ValueDistribution::parse([level; 10]).unwrap(),
-            size: None,
-        }
+        TargetGroup::flat(name, level)
     }
 
     fn groups() -> Vec<TargetGroup> {

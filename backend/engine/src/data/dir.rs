@@ -118,6 +118,24 @@ impl DataDir {
     }
 
     /// The IPIP Big-Five items (`instruments/ipip50_items.tsv`).
+    /// The whole-country ESS samples with values and opinions (`ess/microdata/*.csv`), sorted by
+    /// file name.
+    pub fn ess_microdata_files(&self) -> Result<Vec<PathBuf>> {
+        let dir = self.root.join("ess").join("microdata");
+        let entries = std::fs::read_dir(&dir).map_err(|e| {
+            Error::file(&dir, None, format!("cannot list the ESS microdata: {e} (the data directory's README says where these files come from)"))
+        })?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(Error::file(&dir, None, "no ESS microdata (*.csv) here"));
+        }
+        Ok(files)
+    }
+
     pub fn ipip50_items_tsv(&self) -> PathBuf {
         self.root.join("instruments").join("ipip50_items.tsv")
     }

@@ -2,7 +2,7 @@
 //! the 21 PVQ items in ESS variables, and a generic reader of ESS microdata CSV files.
 
 use super::table::{parse_int, Table};
-use crate::{Error, Result};
+use crate::{Error, Field, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use valuelab_common::scale::AnswerScale;
@@ -53,6 +53,22 @@ pub fn read_questions(path: &Path) -> Result<Vec<EssQuestion>> {
         ));
     }
     Ok(questions)
+}
+
+/// Writes questions in the form [`read_questions`] reads (a subset of the question table, for
+/// runs that ask only some questions).
+pub fn write_questions(path: &Path, questions: &[EssQuestion]) -> Result<()> {
+    crate::output::write_atomically(path, |out| {
+        writeln!(out, "code\tchapter\tscale\tquestion")?;
+        for q in questions {
+            writeln!(
+                out,
+                "{}\t{}\t{}\t{}",
+                q.code, q.chapter, q.scale, q.question
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// Reads `ess_pvq21_key.tsv`: the ESS variable of each PVQ-21 item and the value it scores, in
@@ -252,6 +268,48 @@ fn read_ess_columns(path: &Path, wanted: Option<&[&str]>) -> Result<EssTable> {
     })
 }
 
+/// The survey weight of every respondent of an ESS microdata file, row for row as
+/// [`read_ess_csv`] reads them: column `column` (such as `pspwght`, the ESS post-stratification
+/// weight), each cell a number ≥ 0. Weights are decimals, so [`EssTable`] keeps no such column.
+pub fn read_weights(path: &Path, column: &str) -> Result<Vec<f64>> {
+    let delimiter = sniff_delimiter(path)?;
+    let mut table = Table::open(path, delimiter)?;
+    let col = table.find(column).ok_or_else(|| {
+        Error::input(
+            Field::Weight,
+            format!(
+                "{}: no weight column '{column}' (its weight columns: {}); name one of them, or none for unweighted means",
+                path.display(),
+                weight_columns(table.header())
+            ),
+        )
+    })?;
+    let mut weights = Vec::new();
+    while let Some(row) = table.next_row()? {
+        let w = table.f64(&row, col)?;
+        if w < 0.0 {
+            return Err(table.error(row.line, format!("negative weight {w} in {column}")));
+        }
+        weights.push(w);
+    }
+    Ok(weights)
+}
+
+/// The ESS weight variables among a header (`pspwght`, `dweight`, `pweight`, `anweight`), for
+/// an error that lists what the file offers.
+fn weight_columns(header: &[String]) -> String {
+    let found: Vec<&str> = header
+        .iter()
+        .map(String::as_str)
+        .filter(|h| h.to_ascii_lowercase().ends_with("weight") || h.eq_ignore_ascii_case("pspwght"))
+        .collect();
+    if found.is_empty() {
+        "none".into()
+    } else {
+        found.join(", ")
+    }
+}
+
 fn sniff_delimiter(path: &Path) -> Result<u8> {
     use std::io::BufRead;
     let file = std::fs::File::open(path)
@@ -281,6 +339,15 @@ mod tests {
         let chapters: std::collections::BTreeSet<&str> =
             questions.iter().map(|q| q.chapter.as_str()).collect();
         assert_eq!(chapters.len(), 5);
+    }
+
+    #[test]
+    fn written_questions_read_back_the_same() {
+        let questions = read_questions(&shared_data().ess_questions_tsv()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.tsv");
+        write_questions(&path, &questions[3..9]).unwrap();
+        assert_eq!(read_questions(&path).unwrap(), questions[3..9]);
     }
 
     #[test]
@@ -363,6 +430,14 @@ mod tests {
         let err = table.require_column("impfun").unwrap_err().to_string();
         assert!(err.contains("missing column 'impfun'"), "{err}");
 
+        assert_eq!(read_weights(&path, "dweight").unwrap(), vec![1.0, 0.5, 1.0]);
+        let err = read_weights(&path, "pspwght").unwrap_err();
+        assert_eq!(err.field(), Some(Field::Weight));
+        assert!(
+            err.to_string()
+                .contains("no weight column 'pspwght' (its weight columns: dweight)"),
+            "{err}"
+        );
         let (_d, path) = file_with("ess.csv", "idno,ipcrtiv\n1,3\n2\n");
         let err = read_ess_csv(&path).unwrap_err().to_string();
         assert!(err.contains("ess.csv line 3: expected 2 fields"), "{err}");

@@ -16,6 +16,18 @@ pub struct TargetGroup {
     pub size: Option<usize>,
 }
 
+#[cfg(test)]
+impl TargetGroup {
+    /// A test group with every value at `level` and no size.
+    pub fn flat(name: &str, level: f64) -> TargetGroup {
+        TargetGroup {
+            name: name.into(),
+            values: ValueDistribution::parse([level; VALUE_COUNT]).unwrap(),
+            size: None,
+        }
+    }
+}
+
 /// Header of the name column, as in the authors' file.
 const NAME_COLUMN: &str = "Country";
 const SIZE_COLUMN: &str = "Size";

@@ -24,29 +24,31 @@ pub const GOLD_HEADER: [&str; 4] = ["group", "code", "mean", "n"];
 
 /// Means of one question's answers per group. `memberships[i]` lists the groups respondent `i`
 /// belongs to (a cluster and possibly a country), `answers[i]` is the respondent's answer already
-/// rescaled to 0..1, or `None` when missing. A group nobody in it answered gets `None`.
+/// rescaled to 0..1, or `None` when missing. With `weights` (the survey's weight of each
+/// respondent) the means are weighted; `n` counts respondents either way. A group nobody in it
+/// answered (or whose answering members all weigh 0) gets `None`.
 pub fn gold_means(
     memberships: &[Vec<usize>],
     group_count: usize,
     answers: &[Option<f64>],
+    weights: Option<&[f64]>,
 ) -> Vec<Option<GroupMean>> {
     let mut sums = vec![0.0; group_count];
+    let mut totals = vec![0.0; group_count];
     let mut counts = vec![0usize; group_count];
-    for (groups, answer) in memberships.iter().zip(answers) {
+    for (i, (groups, answer)) in memberships.iter().zip(answers).enumerate() {
         let Some(x) = answer else { continue };
+        let w = weights.map_or(1.0, |w| w[i]);
         for &g in groups {
-            sums[g] += x;
+            sums[g] += w * x;
+            totals[g] += w;
             counts[g] += 1;
         }
     }
     sums.iter()
+        .zip(&totals)
         .zip(&counts)
-        .map(|(&s, &n)| {
-            (n > 0).then(|| GroupMean {
-                mean: s / n as f64,
-                n,
-            })
-        })
+        .map(|((&s, &t), &n)| (t > 0.0).then(|| GroupMean { mean: s / t, n }))
         .collect()
 }
 
@@ -126,7 +128,7 @@ mod tests {
         // Respondent 0 in groups 0 and 2, 1 in group 0, 2 in groups 1 and 2, 3 in group 1 (missing).
         let memberships = vec![vec![0, 2], vec![0], vec![1, 2], vec![1]];
         let answers = [Some(0.2), Some(0.6), Some(1.0), None];
-        let means = gold_means(&memberships, 4, &answers);
+        let means = gold_means(&memberships, 4, &answers, None);
         assert_eq!(
             means[0],
             Some(GroupMean {
@@ -143,6 +145,19 @@ mod tests {
             })
         );
         assert_eq!(means[3], None);
+        // Weighted: respondent 1 counts three times as much as respondent 0; n still counts people.
+        let weights = [1.0, 3.0, 0.0, 2.0];
+        let means = gold_means(&memberships, 4, &answers, Some(&weights));
+        assert_eq!(
+            means[0],
+            Some(GroupMean {
+                mean: (0.2 + 3.0 * 0.6) / 4.0,
+                n: 2
+            })
+        );
+        // Group 1's only answer has weight 0: no weighted mean.
+        assert_eq!(means[1], None);
+        assert_eq!(means[2], Some(GroupMean { mean: 0.2, n: 2 }));
     }
 
     #[test]

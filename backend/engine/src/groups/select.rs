@@ -88,14 +88,9 @@ pub fn spread_groups(groups: &[TargetGroup], n: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use valuelab_common::ValueDistribution;
 
     fn group(name: &str, level: f64) -> TargetGroup {
-        TargetGroup {
-            name: name.into(),
-            values: ValueDistribution::parse([level; 10]).unwrap(),
-            size: None,
-        }
+        TargetGroup::flat(name, level)
     }
 
     #[test]

@@ -137,9 +137,13 @@ pub struct Gold {
     pub unanswered: Vec<(String, String)>,
     /// Option-list questions read as coded from 0 because a 0 answer occurs (ESS `tvtot`, ...).
     pub coded_from_zero: Vec<String>,
+    /// Per question with a column: the mean answer of every scored respondent (weighted like the
+    /// groups), the value-blind guess for any group of this sample.
+    pub population: Vec<(String, f64)>,
 }
 
-/// Each group's mean rescaled answer per question.
+/// Each group's mean rescaled answer per question, weighted by `weights` (one per row of
+/// `table`, such as from [`crate::data::ess::read_weights`]) when given.
 ///
 /// Who counts for a group: a group named like a `cntry` code of the table takes that country's
 /// respondents; every scored respondent also joins the nearest (Euclidean on the ten scores) of
@@ -151,8 +155,22 @@ pub fn build_gold(
     scored: &ScoredRespondents,
     groups: &[TargetGroup],
     questions: &[EssQuestion],
+    weights: Option<&[f64]>,
 ) -> Result<Gold> {
+    if let Some(w) = weights.filter(|w| w.len() != table.len()) {
+        return Err(Error::file(
+            &table.path,
+            None,
+            format!(
+                "{} weights for {} respondents (expected one weight per row)",
+                w.len(),
+                table.len()
+            ),
+        ));
+    }
     let memberships = memberships(scored, groups);
+    let weights: Option<Vec<f64>> = weights.map(|w| scored.rows.iter().map(|&r| w[r]).collect());
+    let everyone = vec![vec![0]; scored.rows.len()];
     let mut members = vec![0usize; groups.len()];
     for m in &memberships {
         for &g in m {
@@ -167,6 +185,7 @@ pub fn build_gold(
         missing_columns: Vec::new(),
         unanswered: Vec::new(),
         coded_from_zero: Vec::new(),
+        population: Vec::new(),
     };
     for question in questions {
         let Some(col) = table.column(&question.code) else {
@@ -182,7 +201,13 @@ pub fn build_gold(
             .iter()
             .map(|r| r.and_then(|code| question.scale.rescale_code_from(code as f64, first_code)))
             .collect();
-        per_question.push((question, gold_means(&memberships, groups.len(), &answers)));
+        if let Some(all) = gold_means(&everyone, 1, &answers, weights.as_deref())[0] {
+            gold.population.push((question.code.clone(), all.mean));
+        }
+        per_question.push((
+            question,
+            gold_means(&memberships, groups.len(), &answers, weights.as_deref()),
+        ));
     }
     if per_question.is_empty() {
         return Err(Error::file(

@@ -4,10 +4,10 @@
 //! that resolves, an adapter where the method needs one — never loading a model or a data set.
 //! A spec that passes can still fail at run time (a corrupt file); the job's error says why.
 
-use super::model::ModelChoice;
+use super::model::{ModelChoice, ModelRun};
 use super::profile_split::ProfileSources;
 use super::train::LoraTraining;
-use super::{ConditionJob, EvalJob, Job, SimulateJob, TrainJob, VimCondJob};
+use super::{ConditionJob, EvalJob, Job, ProtocolJob, SimulateJob, TrainJob, VimCondJob};
 use crate::data::groups::{find_group, read_groups, TargetGroup};
 use crate::data::DataDir;
 use crate::eval::{AnswerMode, TaskKind};
@@ -27,7 +27,8 @@ pub fn check(job: &Job) -> SpecProblems {
         Job::Condition(j) => check_condition(j, &mut problems),
         // The other jobs read small tables and fail within a second if their input is bad.
         Job::Simulate(j) => check_simulate(j, &mut problems),
-        Job::Groups(_) | Job::VimData(_) | Job::Predict(_) | Job::Report(_) | Job::Protocol(_) => {}
+        Job::Protocol(j) => check_protocol(j, &mut problems),
+        Job::Groups(_) | Job::VimData(_) | Job::Predict(_) | Job::Report(_) => {}
     }
     problems.0
 }
@@ -116,6 +117,33 @@ fn check_model(model: &ModelChoice, problems: &mut Problems) {
     }
 }
 
+fn check_protocol(job: &ProtocolJob, problems: &mut Problems) {
+    if job.methods.is_empty() {
+        problems.add("methods", "give at least one method to test");
+    }
+    if let Some(bad) = job
+        .tasks
+        .iter()
+        .find(|t| !matches!(t, TaskKind::Pvq | TaskKind::ValueNet | TaskKind::Ess))
+    {
+        problems.add(
+            "tasks",
+            format!(
+                "'{}' is not a protocol task (pvq, valuenet, ess)",
+                bad.name()
+            ),
+        );
+    }
+    check_model_spec(&job.model, problems);
+    problems.at_least("batch_size", job.batch_size, 1);
+    if job.tasks.contains(&TaskKind::Ess) {
+        problems.at_least("ess_groups", job.ess_groups, 2);
+        for (i, file) in job.ess_microdata.iter().flatten().enumerate() {
+            problems.existing(&format!("ess_microdata.{i}"), &Some(file.clone()));
+        }
+    }
+}
+
 fn check_simulate(job: &SimulateJob, problems: &mut Problems) {
     data_dir(&job.data_dir, problems);
     problems.at_least("n", job.n, 1);
@@ -174,7 +202,7 @@ fn check_vim_cond(job: &VimCondJob, problems: &mut Problems) {
 
 /// The fields of an adapter training (train, vim-cond).
 fn check_lora_training(job: &LoraTraining, problems: &mut Problems) {
-    check_model_spec(&job.model, job.cuda, problems);
+    check_model_spec(&job.model, problems);
     for (field, value) in [
         ("epochs", job.epochs),
         ("batch_size", job.batch_size),
@@ -188,7 +216,6 @@ fn check_lora_training(job: &LoraTraining, problems: &mut Problems) {
     for (field, value) in [
         ("max_steps", job.max_steps),
         ("max_examples", job.max_examples),
-        ("threads", job.threads),
     ] {
         if let Some(value) = value {
             problems.at_least(field, value, 1);
@@ -215,7 +242,7 @@ fn check_profiles(profiles: &ProfileSources, problems: &mut Problems) {
 
 fn check_condition(job: &ConditionJob, problems: &mut Problems) {
     check_profiles(&job.profiles, problems);
-    check_model_spec(&job.model, job.cuda, problems);
+    check_model_spec(&job.model, problems);
     for (field, value) in [
         ("steps", job.steps),
         ("batch_size", job.batch_size),
@@ -242,11 +269,15 @@ fn check_condition(job: &ConditionJob, problems: &mut Problems) {
 }
 
 /// The `model` and `cuda` fields of a job that loads a model itself (train, condition).
-fn check_model_spec(model: &str, cuda: bool, problems: &mut Problems) {
-    if let Err(e) = crate::models::resolve(model) {
+/// The model of a conditioning, protocol or training spec.
+fn check_model_spec(run: &ModelRun, problems: &mut Problems) {
+    if let Err(e) = crate::models::resolve(&run.model) {
         problems.add("model", e.to_string());
     }
-    check_cuda("cuda", cuda, problems);
+    check_cuda("cuda", run.cuda, problems);
+    if let Some(threads) = run.threads {
+        problems.at_least("threads", threads, 1);
+    }
 }
 
 fn check_cuda(field: &str, cuda: bool, problems: &mut Problems) {

@@ -8,6 +8,7 @@
 //! `training.json` (budget, validation KL, for steer every (layer, α) tried). A cancelled run
 //! saves what it has and is marked cancelled; running it again starts over.
 
+use super::model::ModelRun;
 use super::profile_split::ProfileSources;
 use super::progress::{CancelToken, JobEvent, ProgressSink};
 use crate::conditioning::examples::ExampleSet;
@@ -22,11 +23,11 @@ use crate::conditioning::train_offset::{
 use crate::conditioning::{ConditionerKind, NamedProfile, ProfileConditioner};
 use crate::data::touche::{read_arguments, Split};
 use crate::data::DataDir;
-use crate::models::{self, LoadedModel};
+use crate::models::LoadedModel;
 use crate::output::write_json;
 use crate::train::TrainEvent;
 use crate::vim::Rule;
-use crate::{Error, Result, ResultExt};
+use crate::{Error, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -40,12 +41,8 @@ pub const TRAINING_FILE: &str = "training.json";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConditionJob {
     pub method: ConditionerKind,
-    #[serde(default = "super::model::default_model")]
-    pub model: String,
-    #[serde(default)]
-    pub cuda: bool,
-    #[serde(default)]
-    pub threads: Option<usize>,
+    #[serde(flatten)]
+    pub model: ModelRun,
     /// Where the profiles come from and how they are split.
     #[serde(flatten)]
     pub profiles: ProfileSources,
@@ -175,9 +172,7 @@ impl ConditionJob {
         let data = DataDir::resolve(self.profiles.data_dir.as_deref())?;
         let (split, record) = self.profiles.split(&data, self.seed, sink)?;
         let arguments = read_arguments(&data.split_csv(Split::Train))?;
-        let device = models::select_device(self.cuda)?;
-        let mut model = models::load_model(&self.model, &device)
-            .context(|| format!("cannot load model '{}'", self.model))?;
+        let mut model = self.model.load()?;
         let layers = match &self.layers {
             Some(l) if !l.is_empty() => l.clone(),
             _ => middle_layers(model.llama.config().num_layers),
@@ -186,7 +181,7 @@ impl ConditionJob {
         if let Some(bad) = layers.iter().find(|&&l| l >= num_layers) {
             return Err(Error::invalid(format!(
                 "layer {bad} does not exist: model '{}' has layers 0..{}",
-                self.model,
+                self.model.model,
                 num_layers - 1
             )));
         }
@@ -235,7 +230,7 @@ impl ConditionJob {
                 };
                 let (c, report) = train_profile_offset(
                     &mut model,
-                    &self.model,
+                    &self.model.model,
                     &mut set,
                     TrainingProfiles {
                         train: &train,
@@ -330,7 +325,7 @@ impl ConditionJob {
         };
         let (conditioner, trials) = choose_strength(
             model,
-            &self.model,
+            &self.model.model,
             set,
             validation,
             &held,

@@ -14,9 +14,11 @@ use crate::output::read_json;
 fn condition_job(model: &str, method: ConditionerKind, out: &std::path::Path) -> ConditionJob {
     ConditionJob {
         method,
-        model: model.to_string(),
-        cuda: false,
-        threads: Some(1),
+        model: ModelRun {
+            model: model.to_string(),
+            cuda: false,
+            threads: Some(1),
+        },
         profiles: test_profiles(),
         rule: Rule::Mean,
         threshold: 3.0,
@@ -202,16 +204,26 @@ fn the_protocol_scores_every_method_on_the_held_out_profiles_with_its_controls()
                 adapter: Some(conditioner.clone()),
             },
         ],
-        model: model.clone(),
-        cuda: false,
-        threads: Some(1),
+        model: ModelRun {
+            model: model.clone(),
+            cuda: false,
+            threads: Some(1),
+        },
         data_dir: Some(shared_data().root().to_path_buf()),
         groups_file: None,
-        tasks: vec![TaskKind::Pvq, TaskKind::ValueNet],
+        tasks: vec![TaskKind::Pvq, TaskKind::ValueNet, TaskKind::Ess],
         limit_items: Some(10),
         batch_size: 8,
         bootstrap: 50,
         seed: 2,
+        ess_microdata: Some(
+            ["ess9_no.csv", "ess8_ru.csv"]
+                .iter()
+                .map(|f| shared_data().root().join("ess/microdata").join(f))
+                .collect(),
+        ),
+        ess_groups: 3,
+        weight: Some("pspwght".into()),
         out: out.clone(),
     });
     let done = run(&job, &NullSink, &CancelToken::new()).unwrap();
@@ -240,6 +252,30 @@ fn the_protocol_scores_every_method_on_the_held_out_profiles_with_its_controls()
         .map(|s| (s.subset.as_str(), s.evidence.profiles))
         .collect();
     assert_eq!(kinds, vec![("countries", 28), ("k-means groups", 20)]);
+    // ESS opinions: each country's own value groups, with weighted gold and the yardsticks.
+    let countries: Vec<(&str, usize)> = report
+        .countries
+        .iter()
+        .map(|c| (c.country.as_str(), c.groups))
+        .collect();
+    assert_eq!(countries, vec![("NO", 3), ("RU", 3)]);
+    for c in &report.countries {
+        assert!(c.respondents > 1000 && c.items >= 50, "{c:?}");
+        assert_eq!(c.weighted_by.as_deref(), Some("pspwght"));
+        assert!(c.value_blind_nmse.unwrap() > 0.0);
+        assert!(c.ridge_other_countries.mean_r.is_some() && c.ridge_within.nmse.is_some());
+    }
+    let gold = std::fs::read_to_string(out.join("ess/ess9_no/gold.tsv")).unwrap();
+    assert_eq!(gold.lines().count(), 1 + 3 * report.countries[0].items);
+    // The value-blind model answers every group alike: no between-group r anywhere.
+    assert_eq!(base.opinions.len(), 2);
+    assert!(base
+        .opinions
+        .iter()
+        .all(|e| e.mean_r.is_none() && e.items_with_r == 0));
+    for e in &offset.opinions {
+        assert!(e.items_with_r > 0 && e.nmse.is_some() && e.value_blind_nmse.is_some());
+    }
     let saved: ProtocolReport = read_json(&out.join(REPORT_FILE), "report").unwrap();
     assert_eq!(saved.held_out, report.held_out);
     let md = std::fs::read_to_string(out.join("protocol.md")).unwrap();
@@ -257,7 +293,13 @@ fn the_protocol_scores_every_method_on_the_held_out_profiles_with_its_controls()
             .contains("<svg")
     );
     let csv = std::fs::read_to_string(out.join("protocol.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 4, "{csv}");
+    assert!(
+        md.contains("## ESS opinions per country") && md.contains("| profile-offset | RU |"),
+        "{md}"
+    );
+    // Per method: pvq and valuenet, then one row per country.
+    assert_eq!(csv.lines().count(), 1 + 2 * (2 + 2), "{csv}");
+    assert!(csv.contains("\nbase,ess:NO,3,,"), "{csv}");
     assert_eq!(crate::protocol::report::csv(&saved), csv);
     // Run again: every eval run is finished, so nothing is asked again and the report is the
     // same (up to the last digit: the second time the results come back from results.json).
@@ -329,27 +371,23 @@ fn predict_ess_answers_respondents_each_with_their_own_profile() {
 
 #[test]
 fn a_simulated_survey_conditions_every_persona_on_its_own_profile() {
-    use crate::jobs::SimulateJob;
+    use crate::jobs::tests::simulate_job;
     use crate::population::{InstrumentKind, Strategy};
     let dir = tempfile::tempdir().unwrap();
     let (model, conditioner, _) = trained(dir.path(), ConditionerKind::ProfileOffset, |_| {});
-    let data = shared_data();
     let Job::Eval(eval) = eval_with(&model, Method::ProfileOffset, &conditioner, dir.path()) else {
         unreachable!()
     };
-    let job = Job::Simulate(SimulateJob {
-        strategy: Strategy::Survey,
-        n: 6,
-        instruments: vec![InstrumentKind::Pvq40],
-        model: eval.model,
-        data_dir: Some(data.root().to_path_buf()),
-        human: Some(data.root().join("ess/microdata/ess9_no.csv")),
-        key: None,
-        gap: 0.25,
-        limit_items: Some(10),
-        human_relations: None,
-        out: dir.path().join("sim"),
-    });
+    let mut simulate = simulate_job(
+        &model,
+        Strategy::Survey,
+        Method::ProfileOffset,
+        &dir.path().join("sim"),
+    );
+    simulate.n = 6;
+    simulate.instruments = vec![InstrumentKind::Pvq40];
+    simulate.model = eval.model;
+    let job = Job::Simulate(simulate);
     let done = run(&job, &NullSink, &CancelToken::new()).unwrap();
     let JobOutput::Simulate(output) = &done.output else {
         panic!("not a simulation")

@@ -60,6 +60,10 @@ pub struct GoldOpinions {
     pub out: PathBuf,
     #[serde(default)]
     pub key: Option<PathBuf>,
+    /// Survey weight column for weighted means (ESS: `pspwght`); None: every respondent counts
+    /// the same.
+    #[serde(default)]
+    pub weight: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -215,16 +219,31 @@ impl GoldOpinions {
         let target_groups = data::groups::read_groups(&self.groups)?;
         let table = data::ess::read_ess_csv(&self.ess)?;
         let scored = groups::score_respondents(&table, &key)?;
-        let gold = groups::build_gold(&table, &scored, &target_groups, &questions)?;
+        let weights = self
+            .weight
+            .as_deref()
+            .map(|column| data::ess::read_weights(&self.ess, column))
+            .transpose()?;
+        let gold = groups::build_gold(
+            &table,
+            &scored,
+            &target_groups,
+            &questions,
+            weights.as_deref(),
+        )?;
         groups::gold::write_gold(&self.out, &gold.rows)?;
 
         say(
             sink,
             format!(
-                "assigned {} respondents ({} skipped: too few PVQ-21 answers) to {} groups",
+                "assigned {} respondents ({} skipped: too few PVQ-21 answers) to {} groups; {}",
                 scored.points.len(),
                 scored.skipped,
-                target_groups.len()
+                target_groups.len(),
+                match &self.weight {
+                    Some(column) => format!("means weighted by {column}"),
+                    None => "unweighted means".to_string(),
+                }
             ),
         );
         let empty: Vec<String> = target_groups

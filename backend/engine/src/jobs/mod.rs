@@ -27,6 +27,7 @@ pub mod predict;
 pub mod profile_split;
 pub mod progress;
 pub mod protocol;
+mod protocol_countries;
 pub mod record;
 pub mod report;
 pub mod simulate;
@@ -37,7 +38,7 @@ pub mod vim_data;
 pub use condition::{ConditionJob, ConditionOutput};
 pub use eval::{EvalJob, EvalOutput};
 pub use groups::{GroupsJob, GroupsOutput};
-pub use model::ModelChoice;
+pub use model::{ModelChoice, ModelRun};
 pub use predict::{PredictJob, PredictOutput};
 pub use progress::{CancelToken, JobEvent, JsonLinesSink, NullSink, ProgressSink};
 pub use protocol::{ProtocolJob, ProtocolOutput};
@@ -145,15 +146,15 @@ impl Job {
             Job::VimData(j) => fill(&mut j.examples.data_dir),
             Job::Train(j) => {
                 fill(&mut j.examples.data_dir);
-                j.training.threads = j.training.threads.or(threads);
+                j.training.model.threads = j.training.model.threads.or(threads);
             }
             Job::VimCond(j) => {
                 fill(&mut j.profiles.data_dir);
-                j.training.threads = j.training.threads.or(threads);
+                j.training.model.threads = j.training.model.threads.or(threads);
             }
             Job::Condition(j) => {
                 fill(&mut j.profiles.data_dir);
-                j.threads = j.threads.or(threads);
+                j.model.threads = j.model.threads.or(threads);
             }
             Job::Eval(j) => {
                 fill(&mut j.data_dir);
@@ -169,7 +170,7 @@ impl Job {
             }
             Job::Protocol(j) => {
                 fill(&mut j.data_dir);
-                j.threads = j.threads.or(threads);
+                j.model.threads = j.model.threads.or(threads);
             }
             Job::Report(_) => {}
         }
@@ -195,10 +196,10 @@ impl Job {
     /// CPU threads for model work (None: the process's rayon pool).
     pub fn threads(&self) -> Option<usize> {
         match self {
-            Job::Train(j) => j.training.threads,
-            Job::VimCond(j) => j.training.threads,
-            Job::Condition(j) => j.threads,
-            Job::Protocol(j) => j.threads,
+            Job::Train(j) => j.training.model.threads,
+            Job::VimCond(j) => j.training.model.threads,
+            Job::Condition(j) => j.model.threads,
+            Job::Protocol(j) => j.model.threads,
             Job::Eval(j) => j.model.threads,
             Job::Predict(j) => j.model.threads,
             Job::Simulate(j) => j.model.threads,

@@ -48,6 +48,29 @@ pub struct ModelChoice {
     pub threads: Option<usize>,
 }
 
+/// The model a job loads, on which device and with how many threads: the part of the
+/// conditioning, protocol and training specs that says so (flattened into their JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelRun {
+    /// `smollm2`, a .gguf file, or a Hugging Face Llama directory.
+    #[serde(default = "default_model")]
+    pub model: String,
+    /// Run on the first CUDA GPU.
+    #[serde(default)]
+    pub cuda: bool,
+    /// CPU threads for model work (None: the process's pool).
+    #[serde(default)]
+    pub threads: Option<usize>,
+}
+
+impl ModelRun {
+    pub fn load(&self) -> Result<models::LoadedModel> {
+        let device = models::select_device(self.cuda)?;
+        models::load_model(&self.model, &device)
+            .context(|| format!("cannot load model '{}'", self.model))
+    }
+}
+
 pub(super) fn default_model() -> String {
     DEFAULT_MODEL.to_string()
 }

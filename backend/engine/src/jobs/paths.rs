@@ -61,14 +61,14 @@ impl Job {
             }
             Job::Train(j) => {
                 examples(&mut j.examples);
-                model_path(&mut j.training.model, base);
+                model_path(&mut j.training.model.model, base);
                 path(&mut j.training.out);
             }
             Job::Protocol(j) => {
                 path(&mut j.split);
                 optional(&mut j.data_dir);
                 optional(&mut j.groups_file);
-                model_path(&mut j.model, base);
+                model_path(&mut j.model.model, base);
                 for m in &mut j.methods {
                     if let Some(adapter) = m.adapter.as_mut().filter(|a| a.is_relative()) {
                         *adapter = base.join(&*adapter);
@@ -78,12 +78,12 @@ impl Job {
             }
             Job::Condition(j) => {
                 profiles(&mut j.profiles);
-                model_path(&mut j.model, base);
+                model_path(&mut j.model.model, base);
                 path(&mut j.out);
             }
             Job::VimCond(j) => {
                 profiles(&mut j.profiles);
-                model_path(&mut j.training.model, base);
+                model_path(&mut j.training.model.model, base);
                 path(&mut j.training.out);
             }
             Job::Eval(j) => {
@@ -160,7 +160,7 @@ mod tests {
         let Job::Train(train) = train else {
             panic!("a training job")
         };
-        assert_eq!(train.training.model, "/srv/jobs/models/tiny.gguf");
+        assert_eq!(train.training.model.model, "/srv/jobs/models/tiny.gguf");
         assert_eq!(train.training.out, Path::new("/srv/jobs/adapters/g1"));
     }
 
@@ -176,9 +176,11 @@ mod tests {
                 seed: 0,
             },
             training: super::super::train::LoraTraining {
-                model: model.into(),
-                cuda: false,
-                threads: None,
+                model: super::super::ModelRun {
+                    model: model.into(),
+                    cuda: false,
+                    threads: None,
+                },
                 epochs: 1,
                 lr: 1e-4,
                 weight_decay: 0.0,

@@ -3,12 +3,16 @@
 //! (`split.json`: 28 countries and 20 k-means groups never trained or tuned on): PVQ-40 and
 //! ValueNet, plus for every method that takes a profile the shuffled control (each held-out
 //! group given another's profile) and the sign check (the mean held-out profile with one value
-//! raised at a time). The runs live in `out/runs/<method>/<task>` and resume like any eval run;
-//! the report is `protocol.md`, `protocol.json`, `protocol.csv` and `plots/<method>.svg`.
+//! raised at a time). With `ess` among the tasks, every method also answers the opinion questions
+//! for the value groups of each whole-country ESS sample (`protocol_countries`), scored against
+//! their real answers. The runs live in `out/runs/<method>/<task>` (ESS: `ess-<file stem>`) and
+//! resume like any eval run; the report is `protocol.md`, `protocol.json`, `protocol.csv` and
+//! `plots/<method>.svg`.
 
-use super::model::ModelChoice;
+use super::model::{ModelChoice, ModelRun};
 use super::profile_split::{SplitRecord, SPLIT_FILE};
 use super::progress::{CancelToken, JobEvent, ProgressSink};
+use super::protocol_countries::{prepare_countries, Country, CountrySettings};
 use super::EvalJob;
 use crate::conditioning::profiles::is_kmeans_group;
 use crate::data::groups::{read_groups, write_groups};
@@ -16,6 +20,7 @@ use crate::data::DataDir;
 use crate::eval::{Method, RunResult, TaskKind};
 use crate::groups::GroupSelection;
 use crate::output::{read_json, write_atomically, write_json};
+use crate::protocol::opinions::opinion_evidence;
 use crate::protocol::profiles::{pick_groups, shuffled_profiles, sign_profiles, SIGN_BASE};
 use crate::protocol::report::{csv, markdown};
 use crate::protocol::{
@@ -42,12 +47,8 @@ pub struct ProtocolJob {
     /// A conditioner's `split.json`, or the conditioner folder holding it.
     pub split: PathBuf,
     pub methods: Vec<ProtocolMethod>,
-    #[serde(default = "super::model::default_model")]
-    pub model: String,
-    #[serde(default)]
-    pub cuda: bool,
-    #[serde(default)]
-    pub threads: Option<usize>,
+    #[serde(flatten)]
+    pub model: ModelRun,
     #[serde(default)]
     pub data_dir: Option<PathBuf>,
     #[serde(default)]
@@ -62,11 +63,28 @@ pub struct ProtocolJob {
     pub bootstrap: usize,
     #[serde(default)]
     pub seed: u64,
+    /// ESS: the whole-country microdata files (None: every `ess/microdata/*.csv` of the data
+    /// directory).
+    #[serde(default)]
+    pub ess_microdata: Option<Vec<PathBuf>>,
+    /// ESS: k-means value groups per country.
+    #[serde(default = "default_ess_groups")]
+    pub ess_groups: usize,
+    /// ESS: the survey weight column of the gold means (null: unweighted).
+    #[serde(default = "default_weight")]
+    pub weight: Option<String>,
     pub out: PathBuf,
 }
 
 fn default_tasks() -> Vec<TaskKind> {
-    vec![TaskKind::Pvq, TaskKind::ValueNet]
+    vec![TaskKind::Pvq, TaskKind::ValueNet, TaskKind::Ess]
+}
+fn default_ess_groups() -> usize {
+    8
+}
+/// ESS's post-stratification weight, in every one of the shared microdata files.
+fn default_weight() -> Option<String> {
+    Some("pspwght".into())
 }
 fn default_batch() -> usize {
     16
@@ -124,20 +142,36 @@ impl ProtocolJob {
             groups: GroupSelection::All,
             model: ModelChoice {
                 method: m.method,
-                model: self.model.clone(),
+                model: self.model.model.clone(),
                 adapter: m.adapter.clone(),
-                cuda: self.cuda,
+                cuda: self.model.cuda,
                 answer: None,
                 samples: 1,
                 seed: self.seed,
                 batch_size: self.batch_size,
-                threads: self.threads,
+                threads: self.model.threads,
             },
             limit_items: self.limit_items,
             questions: None,
             gold: None,
             shots: 0,
             out,
+        }
+    }
+
+    /// A method's ESS run for one country's value groups, scored against their gold.
+    fn ess_eval(&self, m: &ProtocolMethod, country: &Country, out: PathBuf) -> EvalJob {
+        EvalJob {
+            questions: Some(country.questions_file.clone()),
+            gold: Some(country.gold_file.clone()),
+            ..self.eval(TaskKind::Ess, m, &country.groups_file, out)
+        }
+    }
+
+    fn cancelled(&self) -> ProtocolOutput {
+        ProtocolOutput {
+            dir: self.out.clone(),
+            report: None,
         }
     }
 
@@ -198,6 +232,23 @@ impl ProtocolJob {
         write_groups(&shuffled_file, &shuffled_profiles(&held, self.seed))?;
         let sign_groups = sign_profiles(&held)?;
         write_groups(&sign_file, &sign_groups)?;
+        let countries = if self.tasks.contains(&TaskKind::Ess) {
+            let files = match &self.ess_microdata {
+                Some(files) => files.clone(),
+                None => data.ess_microdata_files()?,
+            };
+            let settings = CountrySettings {
+                files: &files,
+                groups: self.ess_groups,
+                seed: self.seed,
+                weight: self.weight.as_deref(),
+                data: &data,
+                out: &self.out,
+            };
+            prepare_countries(&settings, sink)?
+        } else {
+            Vec::new()
+        };
         let bumped: Vec<String> = ALL_VALUES
             .iter()
             .map(|v| format!("sign_{}", v.name()))
@@ -209,15 +260,12 @@ impl ProtocolJob {
             let mut tasks = Vec::new();
             let mut subsets = Vec::new();
             let mut pvq_run = None;
-            for &task in &self.tasks {
+            for &task in self.tasks.iter().filter(|&&t| t != TaskKind::Ess) {
                 let job = self.eval(task, m, &held_file, dir.join(task.name()));
                 let Some(result) =
                     self.run_eval(job, &format!("{label} {}", task.name()), sink, cancel)?
                 else {
-                    return Ok(ProtocolOutput {
-                        dir: self.out.clone(),
-                        report: None,
-                    });
+                    return Ok(self.cancelled());
                 };
                 tasks.push((task, task_evidence(&result, self.bootstrap, self.seed)));
                 subsets.extend(self.subset_evidence(task, &result));
@@ -232,20 +280,14 @@ impl ProtocolJob {
                     let Some(result) =
                         self.run_eval(job, &format!("{label} shuffled profiles"), sink, cancel)?
                     else {
-                        return Ok(ProtocolOutput {
-                            dir: self.out.clone(),
-                            report: None,
-                        });
+                        return Ok(self.cancelled());
                     };
                     shuffled = shuffled_mean_r(&result, truth);
                     let job = self.eval(TaskKind::Pvq, m, &sign_file, dir.join("pvq-sign"));
                     let Some(result) =
                         self.run_eval(job, &format!("{label} sign check"), sink, cancel)?
                     else {
-                        return Ok(ProtocolOutput {
-                            dir: self.out.clone(),
-                            report: None,
-                        });
+                        return Ok(self.cancelled());
                     };
                     sign = sign_check(&result, SIGN_BASE, &bumped);
                 }
@@ -258,6 +300,19 @@ impl ProtocolJob {
                 let path = self.out.join("plots").join(format!("{label}.svg"));
                 write_text(&path, &svg)?;
             }
+            let mut opinions = Vec::new();
+            for country in &countries {
+                let job = self.ess_eval(m, country, dir.join(format!("ess-{}", country.label)));
+                let what = format!("{label} ESS {}", country.gold.country);
+                let Some(result) = self.run_eval(job, &what, sink, cancel)? else {
+                    return Ok(self.cancelled());
+                };
+                opinions.push(opinion_evidence(
+                    &country.gold,
+                    &result,
+                    &country.group_names,
+                ));
+            }
             methods.push(MethodEvidence {
                 method: label,
                 adapter: m.adapter.as_ref().map(|a| a.display().to_string()),
@@ -265,13 +320,15 @@ impl ProtocolJob {
                 shuffled_mean_r: shuffled,
                 sign,
                 subsets,
+                opinions,
             });
         }
         let report = ProtocolReport {
-            model: self.model.clone(),
+            model: self.model.model.clone(),
             held_out: split.held_out.clone(),
             limit_items: self.limit_items,
             methods,
+            countries: countries.into_iter().map(|c| c.baseline).collect(),
         };
         write_json(&self.out.join(REPORT_FILE), &report)?;
         write_text(&self.out.join("protocol.md"), &markdown(&report))?;

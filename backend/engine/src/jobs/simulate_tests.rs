@@ -1,40 +1,12 @@
 //! The simulation job end to end on the tiny random model and a real ESS country file.
 
 use super::*;
-use crate::data::testdata::shared_data;
 use crate::eval::Method;
-use crate::jobs::tests::{tiny_model, CancelAtFirst};
+use crate::jobs::tests::{simulate_job, tiny_model, CancelAtFirst};
 use crate::jobs::{run, Job, JobOutput, NullSink};
 use crate::population::read_summary;
 use crate::structure::read_simulated_sample;
 use std::sync::Mutex;
-
-fn simulate_job(model: &str, strategy: Strategy, method: Method, out: &Path) -> SimulateJob {
-    let data = shared_data();
-    SimulateJob {
-        strategy,
-        n: 12,
-        instruments: vec![InstrumentKind::Pvq40, InstrumentKind::Prosocial],
-        model: ModelChoice {
-            method,
-            model: model.to_string(),
-            adapter: None,
-            cuda: false,
-            answer: None,
-            samples: 1,
-            seed: 5,
-            batch_size: 4,
-            threads: Some(1),
-        },
-        data_dir: Some(data.root().to_path_buf()),
-        human: Some(data.root().join("ess/microdata/ess9_no.csv")),
-        key: None,
-        gap: 0.25,
-        limit_items: Some(10),
-        human_relations: None,
-        out: out.to_path_buf(),
-    }
-}
 
 fn summary_of(output: &JobOutput) -> SimulationSummary {
     match output {

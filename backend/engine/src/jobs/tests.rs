@@ -90,6 +90,42 @@ impl ProgressSink for CancelAtFirst {
     }
 }
 
+/// A small simulation on the shared Norwegian sample: 12 personas, two instruments, 10 items.
+pub(super) fn simulate_job(
+    model: &str,
+    strategy: crate::population::Strategy,
+    method: Method,
+    out: &Path,
+) -> SimulateJob {
+    let data = shared_data();
+    SimulateJob {
+        strategy,
+        n: 12,
+        instruments: vec![
+            crate::population::InstrumentKind::Pvq40,
+            crate::population::InstrumentKind::Prosocial,
+        ],
+        model: ModelChoice {
+            method,
+            model: model.to_string(),
+            adapter: None,
+            cuda: false,
+            answer: None,
+            samples: 1,
+            seed: 5,
+            batch_size: 4,
+            threads: Some(1),
+        },
+        data_dir: Some(data.root().to_path_buf()),
+        human: Some(data.root().join("ess/microdata/ess9_no.csv")),
+        key: None,
+        gap: 0.25,
+        limit_items: Some(10),
+        human_relations: None,
+        out: out.to_path_buf(),
+    }
+}
+
 pub(super) fn eval_result(outcome: &RunOutcome) -> RunResult {
     match &outcome.output {
         JobOutput::Eval(out) => *out.result.clone().expect("a finished evaluation"),
@@ -227,9 +263,11 @@ pub(super) fn tiny_train_job(model: &str, group: &str, out: &Path) -> TrainJob {
             seed: 5,
         },
         training: LoraTraining {
-            model: model.to_string(),
-            cuda: false,
-            threads: Some(1),
+            model: ModelRun {
+                model: model.to_string(),
+                cuda: false,
+                threads: Some(1),
+            },
             epochs: 1,
             lr: 1e-3,
             weight_decay: 0.01,

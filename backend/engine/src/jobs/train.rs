@@ -3,16 +3,17 @@
 //! adapter in PEFT format with `training_log.jsonl`, `trainer_state.json` and the record of which
 //! group it is for. Cancelled, it stops at a checkpoint; the same job with `resume` continues.
 
+use super::model::ModelRun;
 use super::progress::{CancelToken, JobEvent, ProgressSink};
 use super::vim_data::VimExamples;
 use crate::adapter::provenance::{self, AdapterProvenance};
 use crate::data::touche::{read_arguments, Split};
 use crate::lora::LoraConfig;
-use crate::models::{self, LoadedModel};
+use crate::models::LoadedModel;
 use crate::train::dataset::{encode_examples, subsample, Sample};
 use crate::train::{self, RunOptions, TrainConfig, TrainSummary};
 use crate::vim;
-use crate::{Result, ResultExt};
+use crate::Result;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -36,13 +37,8 @@ pub struct TrainJob {
 /// JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoraTraining {
-    /// `smollm2`, a .gguf file, or a Hugging Face Llama directory.
-    pub model: String,
-    #[serde(default)]
-    pub cuda: bool,
-    /// CPU threads for model work (None: the process's pool).
-    #[serde(default)]
-    pub threads: Option<usize>,
+    #[serde(flatten)]
+    pub model: ModelRun,
     pub epochs: usize,
     pub lr: f64,
     pub weight_decay: f64,
@@ -88,12 +84,6 @@ impl LoraTraining {
         }
     }
 
-    pub fn load_model(&self) -> Result<LoadedModel> {
-        let device = models::select_device(self.cuda)?;
-        models::load_model(&self.model, &device)
-            .context(|| format!("cannot load model '{}'", self.model))
-    }
-
     /// Trains the adapter into `out` (resuming from its checkpoint when asked), reporting every
     /// trainer event to `sink`.
     pub fn train(
@@ -105,10 +95,10 @@ impl LoraTraining {
         sink: &dyn ProgressSink,
         cancel: &CancelToken,
     ) -> Result<TrainSummary> {
-        let base_model = if self.model == super::model::DEFAULT_MODEL {
+        let base_model = if self.model.model == super::model::DEFAULT_MODEL {
             SMOLLM2_HF_REPO.to_string()
         } else {
-            self.model.clone()
+            self.model.model.clone()
         };
         let run = RunOptions {
             out_dir: self.out.clone(),
@@ -150,7 +140,7 @@ impl TrainJob {
         let train_examples = examples_of(Split::Train)?;
         let valid_examples = examples_of(Split::Valid)?;
 
-        let mut model = training.load_model()?;
+        let mut model = training.model.load()?;
         let max_len = Some(training.max_seq_len);
         let (train_set, cut_train) = encode_examples(&model, &train_examples, max_len)?;
         let (valid_set, cut_valid) = encode_examples(&model, &valid_examples, max_len)?;

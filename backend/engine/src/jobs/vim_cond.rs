@@ -108,7 +108,7 @@ impl VimCondJob {
         let data = DataDir::resolve(self.profiles.data_dir.as_deref())?;
         let (split, record) = self.profiles.split(&data, self.seed, sink)?;
         let (train_examples, valid_examples) = self.examples(&data, &split)?;
-        let mut model = training.load_model()?;
+        let mut model = training.model.load()?;
         let (train_set, dropped_train) = self.fitting(&model, &train_examples)?;
         let (valid_set, dropped_valid) = self.fitting(&model, &valid_examples)?;
         if train_set.is_empty() {

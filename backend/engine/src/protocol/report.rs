@@ -3,6 +3,7 @@
 //! task).
 
 use super::evidence::{SignCheck, TaskEvidence};
+use super::opinions::{mean_over_countries, CountryBaseline, OpinionEvidence, Yardstick};
 use crate::eval::TaskKind;
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,9 @@ pub struct MethodEvidence {
     /// can follow the profile within one kind and still lose r when both are pooled.
     #[serde(default)]
     pub subsets: Vec<SubsetEvidence>,
+    /// ESS opinions of each microdata country's value groups, in the report's country order.
+    #[serde(default)]
+    pub opinions: Vec<OpinionEvidence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +45,9 @@ pub struct ProtocolReport {
     pub held_out: Vec<String>,
     pub limit_items: Option<usize>,
     pub methods: Vec<MethodEvidence>,
+    /// The ESS countries and their model-free yardsticks (empty without the `ess` task).
+    #[serde(default)]
+    pub countries: Vec<CountryBaseline>,
 }
 
 fn num(x: Option<f64>) -> String {
@@ -55,6 +62,7 @@ fn interval(ci: Option<(f64, f64)>) -> String {
 pub fn goals(m: &MethodEvidence) -> Vec<(&'static str, Option<bool>)> {
     let pvq = m.task(TaskKind::Pvq);
     let valuenet = m.task(TaskKind::ValueNet);
+    let (ess_r, ess_nmse, ess_blind) = mean_over_countries(&m.opinions);
     vec![
         (
             "PVQ-40 mean r ≥ 0.8",
@@ -73,6 +81,14 @@ pub fn goals(m: &MethodEvidence) -> Vec<(&'static str, Option<bool>)> {
             m.shuffled_mean_r.map(|r| r.abs() < 0.1),
         ),
         ("sign check ≥ 9 of 10", m.sign.as_ref().map(|s| s.up >= 9)),
+        (
+            "ESS opinions mean between-group r ≥ 0.5",
+            ess_r.map(|r| r >= 0.5),
+        ),
+        (
+            "ESS opinions NMSE below value-blind",
+            ess_nmse.zip(ess_blind).map(|(n, b)| n < b),
+        ),
     ]
 }
 
@@ -158,6 +174,7 @@ pub fn markdown(report: &ProtocolReport) -> String {
         }
         md.push('\n');
     }
+    md.push_str(&opinions_markdown(report));
     md.push_str("## Goals\n\n| method | goal | reached |\n|---|---|---|\n");
     for m in &report.methods {
         for (goal, reached) in goals(m) {
@@ -179,6 +196,64 @@ values' scores do (a level shift raises them all). Level r: each profile's mean 
 prediction. Centred r: r per value after removing each profile's own mean (its priorities). \
 Plots: `plots/<method>.svg`.\n",
     );
+    md
+}
+
+fn yardstick_cells(y: &Yardstick) -> String {
+    format!("{} | {} | {}", num(y.mean_r), num(y.nmse), num(y.skill))
+}
+
+/// The ESS tables: each country with its yardsticks, then every method in every country.
+fn opinions_markdown(report: &ProtocolReport) -> String {
+    if report.countries.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from(
+        "## ESS opinions per country\n\nValue groups (k-means) of each country's own respondents; gold: their answers, \
+weighted where a weight is named. The value-blind guess gives every group the country's population mean; ridge from the \
+ten values is fit on the other countries' groups, or within the country on its other groups (leave one out).\n\n\
+| country | respondents | groups | items | weight | value-blind NMSE | ridge, other countries: r | NMSE | skill | ridge, within: r | NMSE | skill |\n\
+|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for c in &report.countries {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            c.country,
+            c.respondents,
+            c.groups,
+            c.items,
+            c.weighted_by.as_deref().unwrap_or("none"),
+            num(c.value_blind_nmse),
+            yardstick_cells(&c.ridge_other_countries),
+            yardstick_cells(&c.ridge_within)
+        ));
+    }
+    md.push_str("\n| method | country | mean between-group r per item | items with r | NMSE | value-blind NMSE | skill |\n|---|---|---:|---:|---:|---:|---:|\n");
+    for m in &report.methods {
+        for e in &m.opinions {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                m.method,
+                e.country,
+                num(e.mean_r),
+                e.items_with_r,
+                num(e.nmse),
+                num(e.value_blind_nmse),
+                num(e.skill)
+            ));
+        }
+        if m.opinions.len() > 1 {
+            let (r, nmse, blind) = mean_over_countries(&m.opinions);
+            md.push_str(&format!(
+                "| {} | mean | {} | | {} | {} | |\n",
+                m.method,
+                num(r),
+                num(nmse),
+                num(blind)
+            ));
+        }
+    }
+    md.push('\n');
     md
 }
 
@@ -218,6 +293,19 @@ pub fn csv(report: &ProtocolReport) -> String {
                     .as_ref()
                     .filter(|_| pvq)
                     .map_or(String::new(), |s| s.beyond_the_rest.to_string()),
+            ));
+        }
+        // ESS: one row per country (task `ess:<country>`, profiles = its groups).
+        for (e, c) in m.opinions.iter().zip(&report.countries) {
+            out.push_str(&format!(
+                "{},ess:{},{},{},,,{},{},{},,,,,,\n",
+                m.method,
+                e.country,
+                c.groups,
+                cell(e.mean_r),
+                cell(e.nmse),
+                cell(e.value_blind_nmse),
+                cell(e.skill),
             ));
         }
     }

@@ -2,6 +2,7 @@
 //! and running work on the `--threads` pool.
 
 use super::GlobalArgs;
+use valuelab_engine::jobs::ModelRun;
 use valuelab_engine::vim::{Rule, TrainingMethod};
 
 /// Which model to load.
@@ -13,6 +14,17 @@ pub struct ModelArgs {
     /// Run on the first CUDA GPU (needs a build with `--features cuda`).
     #[arg(long)]
     pub cuda: bool,
+}
+
+impl ModelArgs {
+    /// The model part of a conditioning, protocol or training spec.
+    pub fn run(self, global: &GlobalArgs) -> ModelRun {
+        ModelRun {
+            model: self.model,
+            cuda: self.cuda,
+            threads: global.threads,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

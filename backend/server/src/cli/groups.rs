@@ -61,6 +61,10 @@ pub struct GoldArgs {
     /// PVQ-21 scoring key (default: `vim/ess_pvq21_key.tsv` of the data directory).
     #[arg(long)]
     pub key: Option<PathBuf>,
+    /// Survey weight column for weighted means (ESS: `pspwght`, the post-stratification
+    /// weight); `none` or absent: every respondent counts the same.
+    #[arg(long, value_name = "COLUMN")]
+    pub weight: Option<String>,
 }
 
 pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<()> {
@@ -88,6 +92,7 @@ pub fn job(global: &GlobalArgs, cmd: Command) -> GroupsJob {
             questions: args.questions,
             out: args.out,
             key: args.key,
+            weight: args.weight.filter(|w| !w.eq_ignore_ascii_case("none")),
         }),
     }
 }

@@ -25,6 +25,7 @@ pub fn flag_hint(field: Field) -> &'static str {
         Field::HeldOutGroups => "use --held-out-groups N and --validation-groups N",
         Field::Respondents => "pass --respondents FILE (an ESS CSV with the 21 PVQ items)",
         Field::MaxSeqLen => "use --max-seq-len N",
+        Field::Weight => "use --weight COLUMN, or --weight none",
     }
 }
 

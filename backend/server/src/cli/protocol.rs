@@ -1,5 +1,6 @@
 //! `valuelab protocol`: every method on the held-out profiles of a conditioner's split, with
-//! the shuffled control and the sign check; the report is `OUT/protocol.md`. The work is
+//! the shuffled control and the sign check, and on the ESS opinions of whole-country samples;
+//! the report is `OUT/protocol.md`. The work is
 //! `valuelab_engine::jobs::ProtocolJob` (its eval runs resume: rerun the same command).
 
 use super::args::ModelArgs;
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 use valuelab_engine::eval::{Method, TaskKind};
 use valuelab_engine::jobs::protocol::ProtocolMethod;
 use valuelab_engine::jobs::{Job, ProtocolJob, ProtocolOutput};
+use valuelab_engine::protocol::opinions::mean_over_countries;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -32,9 +34,20 @@ pub struct Args {
     /// --vim-cond folder, else --profile-offset, else --steer).
     #[arg(long, value_name = "DIR|FILE")]
     pub split: Option<PathBuf>,
-    /// Tasks on the held-out profiles, comma-separated (pvq, valuenet).
-    #[arg(long, value_delimiter = ',', default_value = "pvq,valuenet")]
+    /// Tasks, comma-separated: pvq and valuenet on the held-out profiles; ess, the opinions of
+    /// each whole-country ESS sample's value groups against their real answers.
+    #[arg(long, value_delimiter = ',', default_value = "pvq,valuenet,ess")]
     pub tasks: Vec<String>,
+    /// ESS: whole-country microdata files, comma-separated (default: every
+    /// `ess/microdata/*.csv` of the data directory).
+    #[arg(long, value_delimiter = ',', value_name = "FILE")]
+    pub ess_microdata: Vec<PathBuf>,
+    /// ESS: k-means value groups per country.
+    #[arg(long, default_value_t = 8)]
+    pub ess_groups: usize,
+    /// ESS: the survey weight column of the gold means; `none` for unweighted.
+    #[arg(long, value_name = "COLUMN", default_value = "pspwght")]
+    pub weight: String,
     #[command(flatten)]
     pub model: ModelArgs,
     /// Groups file the conditioner was trained with (default: the data directory's).
@@ -97,16 +110,14 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<ProtocolJob> {
         .tasks
         .iter()
         .map(|t| match t.parse::<TaskKind>() {
-            Ok(k @ (TaskKind::Pvq | TaskKind::ValueNet)) => Ok(k),
-            _ => bail!("--tasks: '{t}' is not a protocol task (pvq, valuenet)"),
+            Ok(k @ (TaskKind::Pvq | TaskKind::ValueNet | TaskKind::Ess)) => Ok(k),
+            _ => bail!("--tasks: '{t}' is not a protocol task (pvq, valuenet, ess)"),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(ProtocolJob {
         split,
         methods,
-        model: args.model.model,
-        cuda: args.model.cuda,
-        threads: global.threads,
+        model: args.model.run(global),
         data_dir: global.data_dir.clone(),
         groups_file: args.groups,
         tasks,
@@ -114,6 +125,9 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<ProtocolJob> {
         batch_size: args.batch_size,
         bootstrap: args.bootstrap,
         seed: args.seed,
+        ess_microdata: (!args.ess_microdata.is_empty()).then_some(args.ess_microdata),
+        ess_groups: args.ess_groups,
+        weight: (!args.weight.eq_ignore_ascii_case("none")).then_some(args.weight),
         out: args.out,
     })
 }
@@ -140,6 +154,22 @@ pub fn print(out: &ProtocolOutput) -> anyhow::Result<()> {
             m.sign
                 .as_ref()
                 .map_or("n/a".to_string(), |s| format!("{} of {}", s.up, s.of))
+        );
+    }
+    for m in report.methods.iter().filter(|m| !m.opinions.is_empty()) {
+        let (r, nmse, blind) = mean_over_countries(&m.opinions);
+        println!(
+            "{:<16} ESS opinions, {} {}: between-group r {}  NMSE {} (value-blind {})",
+            m.method,
+            m.opinions.len(),
+            if m.opinions.len() == 1 {
+                "country"
+            } else {
+                "countries"
+            },
+            f(r),
+            f(nmse),
+            f(blind)
         );
     }
     println!("report: {}", out.dir.join("protocol.md").display());

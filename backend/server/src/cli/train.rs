@@ -194,9 +194,7 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<Job> {
 /// The adapter training flags (ag, qa, vim, vim-cond), with the method's default learning rate.
 fn lora_training(global: &GlobalArgs, args: Args, default_lr: f64) -> LoraTraining {
     LoraTraining {
-        model: args.model.model,
-        cuda: args.model.cuda,
-        threads: global.threads,
+        model: args.model.run(global),
         epochs: args.epochs,
         lr: args.lr.unwrap_or(default_lr),
         weight_decay: args.weight_decay,
@@ -270,9 +268,7 @@ fn condition_job(global: &GlobalArgs, args: Args, kind: ConditionerKind) -> anyh
     let c = args.conditioning;
     Ok(Job::Condition(ConditionJob {
         method: kind,
-        model: args.model.model,
-        cuda: args.model.cuda,
-        threads: global.threads,
+        model: args.model.run(global),
         profiles,
         rule: args.rule.into(),
         threshold: args.threshold,

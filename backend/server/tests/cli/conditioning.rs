@@ -3,7 +3,7 @@
 //! held-out profiles; `train --method vim-cond` makes one adapter that `eval --method vim-cond`
 //! uses for every group; the flags that belong to the other kind of training are refused.
 
-use crate::common::{arg, text, valuelab};
+use crate::common::{arg, data_dir, text, valuelab};
 use std::path::Path;
 use valuelab_engine::models::testing::{
     write_random_tiny_gguf, write_random_tiny_gguf_with_context,
@@ -82,7 +82,11 @@ fn a_steer_conditioner_is_made_evaluated_and_put_through_the_protocol() {
         "--methods",
         "base",
         "--tasks",
-        "pvq",
+        "pvq,ess",
+        "--ess-microdata",
+        arg(&data_dir().join("ess/microdata/ess9_no.csv")),
+        "--ess-groups",
+        "2",
         "--model",
         arg(&model),
         "--limit-items",
@@ -96,6 +100,10 @@ fn a_steer_conditioner_is_made_evaluated_and_put_through_the_protocol() {
     let shown = text(&output.stdout);
     assert!(
         shown.contains("48 held-out profiles") && shown.contains("steer"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("ESS opinions, 1 country: between-group r"),
         "{shown}"
     );
     assert!(std::fs::read_to_string(protocol.join("protocol.md"))

@@ -136,7 +136,7 @@ fn build_then_gold_gives_hand_computed_group_means() {
     let questions = dir.path().join("questions.tsv");
     std::fs::write(&questions, QUESTIONS).unwrap();
     let gold_path = dir.path().join("gold.tsv");
-    let gold = valuelab(&[
+    let gold_args = vec![
         "groups",
         "gold",
         "--ess",
@@ -147,7 +147,8 @@ fn build_then_gold_gives_hand_computed_group_means() {
         questions.to_str().unwrap(),
         "--out",
         gold_path.to_str().unwrap(),
-    ]);
+    ];
+    let gold = valuelab(&gold_args);
     assert!(gold.status.success(), "{}", text(&gold.stderr));
     let stderr = text(&gold.stderr);
     assert!(
@@ -176,6 +177,17 @@ fn build_then_gold_gives_hand_computed_group_means() {
     // CH: open 3, 7 and closed 11, 15, 19 vote 1, 1, 2, 2, 2 → (0 + 0 + .5 * 3) / 5.
     assert_eq!(row("CH", "vote"), (0.3, 5));
     assert_eq!(rows.len(), 1 + 4 * 2);
+
+    // A weight column the file lacks: the error names it and the way out; the gold stays.
+    let weighted = valuelab(&[gold_args.as_slice(), &["--weight", "pspwght"]].concat());
+    assert!(!weighted.status.success());
+    let stderr = text(&weighted.stderr);
+    assert!(
+        stderr.contains("no weight column 'pspwght' (its weight columns: none)")
+            && stderr.contains("use --weight COLUMN, or --weight none"),
+        "{stderr}"
+    );
+    assert_eq!(tsv(&gold_path), rows);
 }
 
 #[test]

@@ -163,7 +163,7 @@ fn gold_means_match_the_hand_computed_ones() {
     let key = read_pvq21_key(&shared_data().ess_pvq21_key_tsv()).unwrap();
     let scored = score_respondents(&table, &key).unwrap();
     let built = build_groups(&scored, 2, 5, &KMeansSettings::default()).unwrap();
-    let gold = build_gold(&table, &scored, &built.groups, &questions).unwrap();
+    let gold = build_gold(&table, &scored, &built.groups, &questions, None).unwrap();
 
     let a = built.groups[built.assignments[0]].name.clone();
     let b = built.groups[built.assignments[6]].name.clone();
@@ -189,6 +189,38 @@ fn gold_means_match_the_hand_computed_ones() {
     assert_eq!(gold.missing_columns, vec!["happy"]);
     assert!(gold.rows.iter().all(|r| r.code != "happy"));
     assert_eq!(gold.rows.len(), 4 * 4 - 1);
+    // Everyone's ppltrst: A's 37 over 4 answers, B's 8 over 5.
+    let everyone = |gold: &Gold| {
+        gold.population
+            .iter()
+            .find(|(c, _)| c == "ppltrst")
+            .unwrap()
+            .1
+    };
+    assert!((everyone(&gold) - 45.0 / 9.0 / 10.0).abs() < 1e-12);
+
+    // Survey weights: every respondent of profile B weighs 3, of A 1.
+    let mut weights = vec![0.0; table.len()];
+    for (&row, &g) in scored.rows.iter().zip(&built.assignments) {
+        weights[row] = if g == built.assignments[0] { 1.0 } else { 3.0 };
+    }
+    let weighted = build_gold(&table, &scored, &built.groups, &questions, Some(&weights)).unwrap();
+    // Belgium: A's 10, 8, 9 once, B's 2, 3 three times; n still counts people.
+    assert_gold(
+        &weighted.rows,
+        "BE",
+        "ppltrst",
+        (27.0 + 3.0 * 5.0) / 9.0 / 10.0,
+        5,
+    );
+    // Within one profile every weight is equal: the means do not move.
+    assert_gold(&weighted.rows, &a, "ppltrst", 37.0 / 4.0 / 10.0, 4);
+    assert!((everyone(&weighted) - (37.0 + 3.0 * 8.0) / 19.0 / 10.0).abs() < 1e-12);
+    let err = build_gold(&table, &scored, &built.groups, &questions, Some(&[1.0]))
+        .unwrap_err()
+        .to_string();
+    let expected = format!("1 weights for {} respondents", table.len());
+    assert!(err.contains(&expected), "{err}");
 }
 
 #[test]
@@ -209,7 +241,7 @@ fn without_cluster_names_every_non_country_group_competes() {
         group("DE", profile(true)),
     ];
     let question = read_questions(&file_with("q.tsv", QUESTIONS).1).unwrap();
-    let gold = build_gold(&table, &scored, &groups, &question).unwrap();
+    let gold = build_gold(&table, &scored, &groups, &question, None).unwrap();
     // Profile A is nearer Belgium's flat 4s than profile B; profile B sits on "low".
     assert_eq!(gold.members, vec![6, 6, 6]);
     assert_gold(&gold.rows, "Belgium", "ppltrst", 0.925, 4);
@@ -237,7 +269,7 @@ fn a_file_without_any_question_column_is_an_error() {
     .unwrap();
     let questions = read_questions(&questions_path).unwrap();
     let built = build_groups(&scored, 2, 5, &KMeansSettings::default()).unwrap();
-    let err = build_gold(&table, &scored, &built.groups, &questions)
+    let err = build_gold(&table, &scored, &built.groups, &questions, None)
         .unwrap_err()
         .to_string();
     assert!(
