@@ -69,6 +69,9 @@ impl Job {
                 optional(&mut j.data_dir);
                 optional(&mut j.groups_file);
                 model_path(&mut j.model.model, base);
+                for file in j.ess_microdata.iter_mut().flatten() {
+                    path(file);
+                }
                 for m in &mut j.methods {
                     if let Some(adapter) = m.adapter.as_mut().filter(|a| a.is_relative()) {
                         *adapter = base.join(&*adapter);
@@ -162,6 +165,34 @@ mod tests {
         };
         assert_eq!(train.training.model.model, "/srv/jobs/models/tiny.gguf");
         assert_eq!(train.training.out, Path::new("/srv/jobs/adapters/g1"));
+    }
+
+    #[test]
+    fn a_protocol_resolves_its_split_adapters_and_microdata() {
+        let mut job: Job = serde_json::from_value(serde_json::json!({
+            "job": "protocol",
+            "split": "cond/offset",
+            "methods": [{"method": "profile-offset", "adapter": "cond/offset"}],
+            "ess_microdata": ["ess/no.csv", "/data/ess/gb.csv"],
+            "out": "protocol",
+        }))
+        .unwrap();
+        job.resolve_paths(Path::new("/srv/jobs"));
+        let Job::Protocol(p) = job else { panic!() };
+        assert_eq!(p.split, Path::new("/srv/jobs/cond/offset"));
+        assert_eq!(
+            p.methods[0].adapter.as_deref(),
+            Some(Path::new("/srv/jobs/cond/offset"))
+        );
+        assert_eq!(
+            p.ess_microdata.unwrap(),
+            [
+                Path::new("/srv/jobs/ess/no.csv"),
+                Path::new("/data/ess/gb.csv")
+            ]
+        );
+        assert_eq!((p.model.model.as_str(), p.ess_groups), ("smollm2", 8));
+        assert_eq!(p.weight.as_deref(), Some("pspwght"));
     }
 
     fn train_job(model: &str) -> Job {
