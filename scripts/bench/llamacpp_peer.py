@@ -13,15 +13,18 @@ import resource
 import statistics
 import time
 
+from like import add_like_option, apply_like
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--gguf", required=True)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--prompt-tokens", type=int, default=185)
-    parser.add_argument("--gen-tokens", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    parser.add_argument("--gguf")
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--prompt-tokens", type=int)
+    parser.add_argument("--gen-tokens", type=int)
+    parser.add_argument("--repeats", type=int)
+    add_like_option(parser)
+    args = apply_like(parser, parser.parse_args(), {"threads": 2, "prompt_tokens": 185, "gen_tokens": 32, "repeats": 3})
 
     import llama_cpp
 

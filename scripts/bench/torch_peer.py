@@ -13,6 +13,8 @@ import resource
 import statistics
 import time
 
+from like import add_like_option, apply_like
+
 
 def median_time(fn, repeats):
     times = []
@@ -25,13 +27,14 @@ def median_time(fn, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--gguf", required=True)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--prompt-tokens", type=int, default=185)
-    parser.add_argument("--gen-tokens", type=int, default=32)
-    parser.add_argument("--train-steps", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    parser.add_argument("--gguf")
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--prompt-tokens", type=int)
+    parser.add_argument("--gen-tokens", type=int)
+    parser.add_argument("--train-steps", type=int)
+    parser.add_argument("--repeats", type=int)
+    add_like_option(parser)
+    args = apply_like(parser, parser.parse_args(), {"threads": 2, "prompt_tokens": 185, "gen_tokens": 32, "repeats": 3, "train_steps": 3})
 
     import torch
     from peft import LoraConfig, get_peft_model
@@ -65,23 +68,24 @@ def main():
             prefill = median_time(lambda: model(ids[:, :16]), 1)
         result[f"gen_tok_s_b{batch}"] = batch * args.gen_tokens / max(t - prefill, 1e-9)
 
-    peft_model = get_peft_model(
-        model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
-    )
-    peft_model.train()
-    optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=2e-5)
-    ids = torch.randint(100, vocab, (4, 128), generator=gen)
-    labels = ids.clone()
-    labels[:, :96] = -100  # the loss covers the answer: the last 32 tokens of each row
+    if args.train_steps > 0:
+        peft_model = get_peft_model(
+            model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+        )
+        peft_model.train()
+        optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=2e-5)
+        ids = torch.randint(100, vocab, (4, 128), generator=gen)
+        labels = ids.clone()
+        labels[:, :96] = -100  # the loss covers the answer: the last 32 tokens of each row
 
-    def step():
-        optimizer.zero_grad()
-        loss = peft_model(input_ids=ids, labels=labels).loss
-        loss.backward()
-        optimizer.step()
+        def step():
+            optimizer.zero_grad()
+            loss = peft_model(input_ids=ids, labels=labels).loss
+            loss.backward()
+            optimizer.step()
 
-    step()  # warm-up
-    result["train_step_s"] = median_time(step, args.train_steps)
+        step()  # warm-up
+        result["train_step_s"] = median_time(step, args.train_steps)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 

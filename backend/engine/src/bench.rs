@@ -55,9 +55,23 @@ pub struct ScoringFigures {
     pub persona_encode_s: f64,
 }
 
+/// What the figures were measured with; the peer scripts read it from `valuelab bench --json`
+/// (`--like`), so both sides do the same work on the same file.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchSettings {
+    /// The model file (a GGUF) or folder (Hugging Face) the model argument resolved to.
+    pub model_file: String,
+    pub prompt_tokens: usize,
+    pub gen_tokens: usize,
+    pub batches: Vec<usize>,
+    pub repeats: usize,
+    pub train_steps: usize,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
     pub model: String,
+    pub settings: BenchSettings,
     pub threads: usize,
     pub load_s: f64,
     pub prompt: Vec<Throughput>,
@@ -214,6 +228,17 @@ pub fn run(
     };
     Ok(BenchReport {
         model: cfg.model.clone(),
+        settings: BenchSettings {
+            model_file: crate::models::source::resolve(&cfg.model)?
+                .path()
+                .display()
+                .to_string(),
+            prompt_tokens: cfg.prompt_tokens,
+            gen_tokens: cfg.gen_tokens,
+            batches: cfg.batches.clone(),
+            repeats: cfg.repeats,
+            train_steps: cfg.train_steps,
+        },
         threads: rayon::current_num_threads(),
         load_s,
         prompt,

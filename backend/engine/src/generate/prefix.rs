@@ -62,14 +62,13 @@ impl PrefixState {
         model.tokenizer.encode(&rest, false)
     }
 
-    /// The prefix cache repeated over `n` rows (a fresh cache when the prefix is empty).
+    /// The prefix cache shared by `n` rows (a fresh cache when the prefix is empty). Even one
+    /// row shares it, so the row's own steps never copy the prefix's keys and values.
     pub fn batch_cache(&self, model: &LoadedModel, n: usize) -> Result<Cache> {
         if self.is_empty() {
             Ok(model.llama.new_cache())
-        } else if n == 1 {
-            Ok(self.cache.clone())
         } else {
-            self.cache.repeat_batch(n)
+            self.cache.share_batch(n)
         }
     }
 }
@@ -122,7 +121,7 @@ mod tests {
     }
 
     #[test]
-    fn batch_cache_repeats_the_prefix_rows() {
+    fn batch_cache_shares_the_prefix_with_every_row() {
         let model = tiny_model(true, 3).unwrap();
         let prefix = PrefixState::new(&model, "p").unwrap();
         let cache = prefix.batch_cache(&model, 3).unwrap();

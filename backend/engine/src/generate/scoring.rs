@@ -294,7 +294,7 @@ fn score_one(model: &LoadedModel, prefix: &PrefixState, item: &Prepared) -> Resu
     if longer.is_empty() {
         return Ok(out);
     }
-    let mut batch = cache.repeat_batch(longer.len())?;
+    let mut batch = cache.share_batch(longer.len())?;
     // Each row feeds all but the option's last token; position j predicts token j + 1.
     let seqs: Vec<&[u32]> = longer
         .iter()

@@ -196,7 +196,7 @@ impl Llama {
         let past_valid = cache.as_ref().map_or(&empty, |c| &c.valid);
         if !past_valid.is_empty() && past_valid.len() != b {
             return Err(Error::invalid(format!(
-                "cache holds {} rows but the input has {b} (use Cache::repeat_batch)",
+                "cache holds {} rows but the input has {b} (use Cache::share_batch)",
                 past_valid.len()
             )));
         }

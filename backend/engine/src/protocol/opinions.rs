@@ -83,15 +83,36 @@ fn mean_nmse(targets: &Grid, predicted: &Grid) -> Option<f64> {
     mean_defined(&nmse_per_group(targets, predicted))
 }
 
+/// Predictions scored once against a country's gold, for [`Yardstick`] and [`OpinionEvidence`].
+struct Scored {
+    r_per_item: Vec<Option<f64>>,
+    nmse: Option<f64>,
+    /// The value-blind NMSE on the same (group, item) cells as the predictions.
+    value_blind_nmse: Option<f64>,
+}
+
+impl Scored {
+    fn new(gold: &CountryGold, predicted: &Grid) -> Scored {
+        let blind = restrict_to(&gold.value_blind(), predicted);
+        Scored {
+            r_per_item: between_group_r(&gold.targets, predicted),
+            nmse: mean_nmse(&gold.targets, predicted),
+            value_blind_nmse: mean_nmse(&gold.targets, &blind),
+        }
+    }
+
+    fn yardstick(&self) -> Yardstick {
+        Yardstick {
+            mean_r: mean_defined(&self.r_per_item),
+            nmse: self.nmse,
+            skill: skill(self.nmse, self.value_blind_nmse),
+        }
+    }
+}
+
 /// Scores predictions against a country's gold and its value-blind guess.
 pub fn yardstick(gold: &CountryGold, predicted: &Grid) -> Yardstick {
-    let blind = restrict_to(&gold.value_blind(), predicted);
-    let nmse = mean_nmse(&gold.targets, predicted);
-    Yardstick {
-        mean_r: mean_defined(&between_group_r(&gold.targets, predicted)),
-        nmse,
-        skill: skill(nmse, mean_nmse(&gold.targets, &blind)),
-    }
+    Scored::new(gold, predicted).yardstick()
 }
 
 /// A method's run in one country against the country's gold. The run's groups and keys are
@@ -110,17 +131,14 @@ pub fn opinion_evidence(gold: &CountryGold, run: &RunResult, names: &[String]) -
                 .collect()
         })
         .collect();
-    let score = yardstick(gold, &predicted);
-    let blind = restrict_to(&gold.value_blind(), &predicted);
+    let scored = Scored::new(gold, &predicted);
+    let score = scored.yardstick();
     OpinionEvidence {
         country: gold.country.clone(),
         mean_r: score.mean_r,
-        items_with_r: between_group_r(&gold.targets, &predicted)
-            .iter()
-            .flatten()
-            .count(),
+        items_with_r: scored.r_per_item.iter().flatten().count(),
         nmse: score.nmse,
-        value_blind_nmse: mean_nmse(&gold.targets, &blind),
+        value_blind_nmse: scored.value_blind_nmse,
         skill: score.skill,
     }
 }

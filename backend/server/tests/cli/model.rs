@@ -175,3 +175,86 @@ fn a_broken_gguf_gets_a_message_without_a_backtrace() {
         assert_eq!(stderr.trim().lines().count(), 1, "one line:\n{stderr}");
     }
 }
+
+/// `valuelab bench --json` names what it measured, and `scripts/bench/ratio_table.py` turns it and
+/// a peer's figures into ratios valuelab ÷ peer, faster or slower by the figure's direction.
+#[test]
+fn bench_json_names_its_settings_and_the_ratio_table_divides_by_the_peer() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_gguf(dir.path());
+    let json = dir.path().join("valuelab.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_valuelab"))
+        .args([
+            "bench",
+            "--model",
+            &model,
+            "--prompt-tokens",
+            "8",
+            "--gen-tokens",
+            "2",
+        ])
+        .args([
+            "--batches",
+            "1",
+            "--repeats",
+            "1",
+            "--train-steps",
+            "0",
+            "--json",
+        ])
+        .arg(&json)
+        .env_remove("VALUELAB_DATA_DIR")
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let settings = &report["settings"];
+    assert_eq!(settings["model_file"], model.as_str());
+    assert_eq!(settings["prompt_tokens"], 8);
+    assert_eq!(settings["gen_tokens"], 2);
+    assert_eq!(settings["repeats"], 1);
+    assert_eq!(settings["train_steps"], 0);
+    let ours = |kind: &str| report[kind][0]["tokens_per_s"].as_f64().unwrap();
+
+    // A peer half as fast at prompts and twice as fast at generating, with no training figure.
+    let peer = dir.path().join("peer.json");
+    let peer_figures = serde_json::json!({
+        "peer": "llama.cpp",
+        "prompt_tok_s_b1": ours("prompt") / 2.0,
+        "gen_tok_s_b1": ours("generation") * 2.0,
+    });
+    std::fs::write(&peer, peer_figures.to_string()).unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/bench/ratio_table.py"
+    );
+    let out = Command::new("python3")
+        .arg(script)
+        .args([&json, &peer])
+        .output()
+        .expect("python3 runs");
+    let table = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let row = |label: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(&format!("| {label} |")))
+            .unwrap_or_else(|| panic!("no row {label} in\n{table}"))
+            .to_string()
+    };
+    assert!(
+        row("prompt processing, batch 1").ends_with("| 2.00 (faster) |"),
+        "{table}"
+    );
+    assert!(
+        row("greedy generation, batch 1").ends_with("| 0.50 (slower) |"),
+        "{table}"
+    );
+    assert!(
+        row("LoRA train step, batch 4 x 128").ends_with("|  |  |"),
+        "{table}"
+    );
+    assert!(table.contains("| what | valuelab | llama.cpp | valuelab / llama.cpp |"));
+}

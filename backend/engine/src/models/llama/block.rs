@@ -1,6 +1,7 @@
 //! One decoder block of [`super::Llama`]: RMS norm, rotary position tables, attention with the
 //! KV cache, the MLP, and the linear layers that LoRA wraps.
 
+use super::cache::LayerKv;
 use super::{Config, Mode};
 use crate::lora::linear::DropoutRng;
 use crate::lora::{FrozenLinear, LoraLinear};
@@ -161,7 +162,7 @@ impl Block {
         x: &Tensor,
         cfg: &Config,
         ctx: &StepContext,
-        kv: Option<&mut Option<(Tensor, Tensor)>>,
+        kv: Option<&mut LayerKv>,
         rng: &Mutex<DropoutRng>,
     ) -> Result<Tensor> {
         let (b, t, _) = x.dims3()?;
@@ -181,33 +182,19 @@ impl Block {
             .transpose(1, 2)?
             .contiguous()?;
         let q = ctx.rotary.apply(&q, ctx.mode)?;
-        let k = ctx.rotary.apply(&k, ctx.mode)?;
-        let (k, v) = match kv {
+        let k = ctx.rotary.apply(&k, ctx.mode)?.contiguous()?;
+        let (k, v, shared) = match kv {
             Some(slot) => {
-                let (k, v) = match slot.take() {
+                let (k, v) = match slot.own.take() {
                     Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
-                    None => (k.contiguous()?, v),
+                    None => (k, v),
                 };
-                *slot = Some((k.clone(), v.clone()));
-                (k, v)
+                slot.own = Some((k.clone(), v.clone()));
+                (k, v, slot.shared.clone())
             }
-            None => (k, v),
+            None => (k, v, Vec::new()),
         };
-        let k = candle_transformers::utils::repeat_kv(k, nh / nkv)?;
-        let v = candle_transformers::utils::repeat_kv(v, nh / nkv)?;
-        let scores = (q.contiguous()?.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
-        let scores = match ctx.mask {
-            Some(mask) => scores.broadcast_add(mask)?,
-            None => scores,
-        };
-        let probs = match ctx.mode {
-            Mode::Inference => candle_nn::ops::softmax_last_dim(&scores)?,
-            Mode::Training => candle_nn::ops::softmax(&scores, D::Minus1)?,
-        };
-        let attn = probs
-            .matmul(&v)?
-            .transpose(1, 2)?
-            .reshape((b, t, nh * hd))?;
+        let attn = attention(&q, &k, &v, &shared, ctx)?;
         let x = (x + self.linear(3, &attn, rng, ctx.mode)?)?;
 
         let h = self.post_attention_layernorm.forward(&x, ctx.mode)?;
@@ -215,4 +202,94 @@ impl Block {
         let up = self.linear(5, &h, rng, ctx.mode)?;
         Ok((&x + self.linear(6, &(gate * up)?, rng, ctx.mode)?)?)
     }
+}
+
+/// Scaled dot-product attention of `q` (batch, heads, time, head dim) over `k` and `v` (batch,
+/// kv heads, positions, head dim), after the one-row `shared` prefixes when there are any;
+/// returns (batch, time, heads × head dim).
+///
+/// The query heads that read the same KV head are stacked along time, (batch, kv heads,
+/// group, time, head dim), so keys and values are never repeated per head (grouped-query
+/// attention). Each shared prefix is multiplied once by every row's queries stacked together,
+/// and the softmax runs over the prefixes' and the row's own scores without joining them (all
+/// are shifted by their joint maximum), so nothing of a prefix is copied per row. Repeating
+/// the prefix per row was a tenth of the time of scoring under a persona (docs/performance.md).
+pub(super) fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    shared: &[(Tensor, Tensor)],
+    ctx: &StepContext,
+) -> Result<Tensor> {
+    let (b, nh, t, hd) = q.dims4()?;
+    let (nkv, own) = (k.dim(1)?, k.dim(2)?);
+    let group = nh / nkv;
+    let scale = 1.0 / (hd as f64).sqrt();
+    let q = q.contiguous()?.reshape((b, nkv, group * t, hd))?;
+    let own_scores = (q.matmul(&k.t()?)? * scale)?.reshape((b, nkv, group, t, own))?;
+    // The mask is (rows, 1, time, positions): one more axis for the group.
+    let mask = ctx.mask.map(|m| m.unsqueeze(2)).transpose()?;
+    let heads_first = |x: Tensor| -> Result<Tensor> {
+        Ok(x.reshape((b, nh, t, hd))?
+            .transpose(1, 2)?
+            .reshape((b, t, nh * hd))?)
+    };
+    if shared.is_empty() {
+        let scores = match &mask {
+            Some(mask) => own_scores.broadcast_add(mask)?,
+            None => own_scores,
+        };
+        let probs = match ctx.mode {
+            Mode::Inference => candle_nn::ops::softmax_last_dim(&scores)?,
+            Mode::Training => candle_nn::ops::softmax(&scores, D::Minus1)?,
+        };
+        return heads_first(probs.reshape((b, nkv, group * t, own))?.matmul(v)?);
+    }
+    // Every row's queries of one KV head as one matrix; prefix scores are (kv heads, batch,
+    // group, time, prefix positions).
+    let stacked = q
+        .transpose(0, 1)?
+        .contiguous()?
+        .reshape((nkv, b * group * t, hd))?;
+    let mut prefix_scores = Vec::with_capacity(shared.len());
+    let mut start = 0;
+    for (keys, _) in shared {
+        let len = keys.dim(2)?;
+        let scores =
+            (stacked.matmul(&keys.squeeze(0)?.t()?)? * scale)?.reshape((nkv, b, group, t, len))?;
+        prefix_scores.push(match &mask {
+            Some(mask) => scores.broadcast_add(&mask.narrow(4, start, len)?.transpose(0, 1)?)?,
+            None => scores,
+        });
+        start += len;
+    }
+    let own_scores = match &mask {
+        Some(mask) => own_scores.broadcast_add(&mask.narrow(4, start, own)?)?,
+        None => own_scores,
+    };
+    // (batch, kv heads, group, time, 1) ↔ (kv heads, batch, …): the per-query statistics.
+    let swap = |x: Tensor| -> Result<Tensor> { Ok(x.transpose(0, 1)?.contiguous()?) };
+    let mut max = own_scores.max_keepdim(4)?;
+    for scores in &prefix_scores {
+        max = max.maximum(&swap(scores.max_keepdim(4)?)?)?;
+    }
+    let own_weights = own_scores.broadcast_sub(&max)?.exp()?;
+    let mut total = own_weights.sum_keepdim(4)?;
+    let mut out = own_weights
+        .reshape((b, nkv, group * t, own))?
+        .matmul(v)?
+        .reshape((b, nkv, group, t, hd))?;
+    let stacked_max = swap(max)?;
+    for (scores, (_, values)) in prefix_scores.into_iter().zip(shared) {
+        let len = values.dim(2)?;
+        let weights = scores.broadcast_sub(&stacked_max)?.exp()?;
+        total = (total + swap(weights.sum_keepdim(4)?)?)?;
+        let from_prefix = weights
+            .reshape((nkv, b * group * t, len))?
+            .matmul(&values.squeeze(0)?)?
+            .reshape((nkv, b, group, t, hd))?
+            .transpose(0, 1)?;
+        out = (out + from_prefix)?;
+    }
+    heads_first(out.broadcast_div(&total)?)
 }

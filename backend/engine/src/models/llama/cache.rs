@@ -4,19 +4,30 @@
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};
 
+/// One layer's keys and values, each (rows, kv heads, positions, head dim). `shared` holds
+/// one-row prefixes, in order, that every row of the batch attends to (a persona encoded once,
+/// then the tokens a batch's items start with): attention reads them in place instead of
+/// holding one copy per row. `own` holds each row's tokens after them.
+#[derive(Debug, Clone, Default)]
+pub(super) struct LayerKv {
+    pub(super) shared: Vec<(Tensor, Tensor)>,
+    pub(super) own: Option<(Tensor, Tensor)>,
+}
+
 /// Keys and values of every layer for the tokens seen so far, and which of them are real
-/// tokens (rows of a left-padded batch start with padding). Cloning is cheap (tensors are
-/// shared), which is how a prefix cache is forked.
+/// tokens (rows of a left-padded batch start with padding; `valid` covers the shared prefix
+/// too, repeated per row). Cloning is cheap (tensors are shared), which is how a prefix cache
+/// is forked.
 #[derive(Debug, Clone)]
 pub struct Cache {
-    pub(super) kv: Vec<Option<(Tensor, Tensor)>>,
+    pub(super) kv: Vec<LayerKv>,
     pub(super) valid: Vec<Vec<bool>>,
 }
 
 impl Cache {
     pub fn new(num_layers: usize) -> Cache {
         Cache {
-            kv: vec![None; num_layers],
+            kv: vec![LayerKv::default(); num_layers],
             valid: Vec::new(),
         }
     }
@@ -34,22 +45,23 @@ impl Cache {
         (!self.valid.is_empty()).then_some(self.valid.len())
     }
 
-    /// Copies a one-row cache into `n` rows, e.g. a persona prefix for a batch of items.
-    pub fn repeat_batch(&self, n: usize) -> Result<Cache> {
+    /// A one-row cache as the shared prefix of `n` rows, e.g. a persona for a batch of items.
+    /// Nothing is copied: every row's attention reads the same prefix keys and values.
+    pub fn share_batch(&self, n: usize) -> Result<Cache> {
         if self.valid.len() != 1 {
             return Err(Error::invalid(format!(
-                "only a one-row cache can be repeated (this one has {} rows)",
+                "only a one-row cache can be shared by a batch (this one has {} rows)",
                 self.valid.len()
             )));
         }
         let kv = self
             .kv
             .iter()
-            .map(|slot| match slot {
-                Some((k, v)) => Ok(Some((k.repeat((n, 1, 1, 1))?, v.repeat((n, 1, 1, 1))?))),
-                None => Ok(None),
+            .map(|layer| LayerKv {
+                shared: layer.shared.iter().chain(&layer.own).cloned().collect(),
+                own: None,
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect();
         Ok(Cache {
             kv,
             valid: vec![self.valid[0].clone(); n],

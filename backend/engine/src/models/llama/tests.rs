@@ -80,7 +80,7 @@ fn left_padded_rows_equal_unpadded_single_rows() {
 }
 
 #[test]
-fn repeated_prefix_cache_serves_a_padded_batch() {
+fn shared_prefix_cache_serves_a_padded_batch() {
     let model = tiny();
     let prefix = [1u32, 2, 3];
     let mut cache = model.new_cache();
@@ -92,7 +92,7 @@ fn repeated_prefix_cache_serves_a_padded_batch() {
         )
         .unwrap();
     let suffixes = vec![vec![10u32, 11], vec![20u32, 21, 22, 23]];
-    let mut batch_cache = cache.repeat_batch(2).unwrap();
+    let mut batch_cache = cache.share_batch(2).unwrap();
     let input = Input::left_padded(&suffixes, &[3, 3], 0, &Device::Cpu).unwrap();
     let batch = model.forward_last(&input, Some(&mut batch_cache)).unwrap();
     for (row, suffix) in suffixes.iter().enumerate() {
@@ -105,6 +105,161 @@ fn repeated_prefix_cache_serves_a_padded_batch() {
             "row {row}"
         );
     }
+}
+
+/// Attention written the plain way, one head and one row at a time, with the prefix's keys and
+/// values copied in front of each row's own: what [`block::attention`] must equal.
+fn attention_per_head(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    prefix: Option<&(Tensor, Tensor)>,
+    mask: &Tensor,
+) -> Tensor {
+    let (b, nh, t, hd) = q.dims4().unwrap();
+    let group = nh / k.dim(1).unwrap();
+    let rows: Vec<Tensor> = (0..b)
+        .map(|row| {
+            let heads: Vec<Tensor> = (0..nh)
+                .map(|head| {
+                    let kv_head = head / group;
+                    let own = |x: &Tensor| x.get(row).unwrap().get(kv_head).unwrap();
+                    let (keys, values) = match prefix {
+                        Some((pk, pv)) => (
+                            Tensor::cat(&[&pk.get(0).unwrap().get(kv_head).unwrap(), &own(k)], 0)
+                                .unwrap(),
+                            Tensor::cat(&[&pv.get(0).unwrap().get(kv_head).unwrap(), &own(v)], 0)
+                                .unwrap(),
+                        ),
+                        None => (own(k), own(v)),
+                    };
+                    let scores = (q
+                        .get(row)
+                        .unwrap()
+                        .get(head)
+                        .unwrap()
+                        .matmul(&keys.t().unwrap())
+                        .unwrap()
+                        * (1.0 / (hd as f64).sqrt()))
+                    .unwrap();
+                    let scores = (scores
+                        + mask
+                            .get(row.min(mask.dim(0).unwrap() - 1))
+                            .unwrap()
+                            .get(0)
+                            .unwrap())
+                    .unwrap();
+                    candle_nn::ops::softmax_last_dim(&scores)
+                        .unwrap()
+                        .matmul(&values)
+                        .unwrap()
+                })
+                .collect();
+            Tensor::cat(&heads, 1).unwrap()
+        })
+        .collect();
+    let out = Tensor::stack(&rows, 0).unwrap();
+    assert_eq!(out.dims(), &[b, t, nh * hd]);
+    out
+}
+
+#[test]
+fn grouped_attention_over_a_shared_prefix_equals_attention_per_head() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut random = |shape: &[usize]| {
+        let n: usize = shape.iter().product();
+        let values: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
+    };
+    let (b, nh, nkv, t, own, hd, prefix) = (3, 6, 2, 2, 5, 4, 7);
+    let q = random(&[b, nh, t, hd]);
+    let (k, v) = (random(&[b, nkv, own, hd]), random(&[b, nkv, own, hd]));
+    let shared = (random(&[1, nkv, prefix, hd]), random(&[1, nkv, prefix, hd]));
+    let cfg = Config::tiny(50);
+    let rotary = Rotary::new(&cfg, &vec![vec![0; t]; b], &Device::Cpu).unwrap();
+    for with_prefix in [false, true] {
+        let total = own + if with_prefix { prefix } else { 0 };
+        // Row 1 cannot see its first key (padding); every query sees itself.
+        let mask: Vec<f32> = (0..b * t * total)
+            .map(|i| {
+                let (row, j) = (i / (t * total), i % total);
+                if row == 1 && j == 0 {
+                    f32::NEG_INFINITY
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mask = Tensor::from_vec(mask, (b, 1, t, total), &Device::Cpu).unwrap();
+        let ctx = StepContext {
+            rotary: &rotary,
+            mask: Some(&mask),
+            mode: Mode::Inference,
+        };
+        // The prefix in two shared parts, as a persona and then a batch's common tokens.
+        let parts: Vec<(Tensor, Tensor)> = if with_prefix {
+            [(0, 3), (3, prefix - 3)]
+                .iter()
+                .map(|&(at, len)| {
+                    (
+                        shared.0.narrow(2, at, len).unwrap(),
+                        shared.1.narrow(2, at, len).unwrap(),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let fast = block::attention(&q, &k, &v, &parts, &ctx).unwrap();
+        let plain = attention_per_head(&q, &k, &v, with_prefix.then_some(&shared), &mask);
+        assert!(max_abs_diff(&fast, &plain) < 1e-5, "prefix {with_prefix}");
+    }
+}
+
+#[test]
+fn decoding_after_a_shared_prefix_equals_a_full_forward_per_row() {
+    let model = tiny();
+    let prefix = [1u32, 2, 3, 4];
+    let mut cache = model.new_cache();
+    let hidden = |input: &Input, cache: Option<&mut Cache>| {
+        model.forward_hidden(input, cache, Mode::Inference).unwrap()
+    };
+    hidden(
+        &Input::from_tokens(&prefix[..2], 0, &Device::Cpu).unwrap(),
+        Some(&mut cache),
+    );
+    // A one-row fork that adds its own tokens, shared again: two shared parts.
+    let mut one = cache.share_batch(1).unwrap();
+    hidden(
+        &Input::from_tokens(&prefix[2..], 2, &Device::Cpu).unwrap(),
+        Some(&mut one),
+    );
+    let mut batch = one.share_batch(2).unwrap();
+    let mut rows = vec![vec![10u32], vec![20u32, 21, 22]];
+    let input = Input::left_padded(&rows, &[4, 4], 0, &Device::Cpu).unwrap();
+    hidden(&input, Some(&mut batch));
+    for step in 0..3u32 {
+        let next = [30 + step, 40 + step];
+        let positions: Vec<usize> = rows.iter().map(|r| prefix.len() + r.len()).collect();
+        let input = Input {
+            ids: Tensor::new(&[[next[0]], [next[1]]], &Device::Cpu).unwrap(),
+            positions: positions.iter().map(|&p| vec![p as u32]).collect(),
+            valid: None,
+        };
+        let out = hidden(&input, Some(&mut batch));
+        for (row, tokens) in rows.iter_mut().enumerate() {
+            tokens.push(next[row]);
+            let full: Vec<u32> = prefix.iter().chain(tokens.iter()).copied().collect();
+            let whole = hidden(&Input::from_tokens(&full, 0, &Device::Cpu).unwrap(), None);
+            let last = whole.narrow(1, full.len() - 1, 1).unwrap();
+            assert!(
+                max_abs_diff(&out.narrow(0, row, 1).unwrap(), &last) < 1e-4,
+                "step {step}, row {row}"
+            );
+        }
+    }
+    assert_eq!(batch.len(), prefix.len() + 3 + 3);
 }
 
 #[test]
