@@ -7,7 +7,7 @@
 use crate::data::{groups, pvq, DataDir};
 use crate::eval::methods::{persona, Method};
 use crate::generate::{score_items_with_prefix, ChoiceItem, Normalisation, PrefixState};
-use crate::models::{load_model, Input, LoadedModel};
+use crate::models::{load_model_with, InferenceWeights, Input, LoadedModel};
 use crate::Result;
 use candle_core::{Device, D};
 use rand::{Rng, SeedableRng};
@@ -23,6 +23,7 @@ pub struct BenchConfig {
     pub batches: Vec<usize>,
     pub repeats: usize,
     pub train_steps: usize,
+    pub inference_weights: InferenceWeights,
     /// Where PVQ items and a target group for the scoring benchmark come from (skipped without).
     pub data_dir: Option<DataDir>,
 }
@@ -36,6 +37,7 @@ impl Default for BenchConfig {
             batches: vec![1, 8],
             repeats: 3,
             train_steps: 3,
+            inference_weights: InferenceWeights::default(),
             data_dir: None,
         }
     }
@@ -66,6 +68,8 @@ pub struct BenchSettings {
     pub batches: Vec<usize>,
     pub repeats: usize,
     pub train_steps: usize,
+    /// The weights of decoding steps; llama.cpp always uses the file's own.
+    pub inference_weights: InferenceWeights,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -74,6 +78,8 @@ pub struct BenchReport {
     pub settings: BenchSettings,
     pub threads: usize,
     pub load_s: f64,
+    /// Memory of the quantised weight copies (0 with f32 inference weights).
+    pub quantized_mb: f64,
     pub prompt: Vec<Throughput>,
     pub generation: Vec<Throughput>,
     pub scoring: Option<ScoringFigures>,
@@ -139,13 +145,13 @@ fn generation_throughput(
         let next: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
         let ids = candle_core::Tensor::from_vec(next, (batch, 1), model.device())?;
         let positions = vec![vec![(16 + step) as u32]; batch];
-        logits = model.llama.forward_last(
+        logits = model.llama.decode_step(
             &Input {
                 ids,
                 positions,
                 valid: None,
             },
-            Some(&mut cache),
+            &mut cache,
         )?;
     }
     Ok((batch * cfg.gen_tokens) as f64 / start.elapsed().as_secs_f64())
@@ -198,7 +204,7 @@ pub fn run(
 ) -> Result<BenchReport> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     progress("loading the model");
-    let (mut model, load_s) = timed(|| load_model(&cfg.model, device))?;
+    let (mut model, load_s) = timed(|| load_model_with(&cfg.model, device, cfg.inference_weights))?;
     let mut prompt = Vec::new();
     let mut generation = Vec::new();
     for &batch in &cfg.batches {
@@ -238,9 +244,11 @@ pub fn run(
             batches: cfg.batches.clone(),
             repeats: cfg.repeats,
             train_steps: cfg.train_steps,
+            inference_weights: cfg.inference_weights,
         },
         threads: rayon::current_num_threads(),
         load_s,
+        quantized_mb: model.llama.quantized_bytes() as f64 / 1e6,
         prompt,
         generation,
         scoring,

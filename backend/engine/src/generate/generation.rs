@@ -195,7 +195,7 @@ pub fn generate_with_prefix(
             positions: positions.iter().map(|&p| vec![p as u32]).collect(),
             valid: None,
         };
-        logits = model.llama.forward_last(&step, Some(&mut cache))?;
+        logits = model.llama.decode_step(&step, &mut cache)?;
         for p in &mut positions {
             *p += 1;
         }

@@ -20,7 +20,7 @@ fn smollm2() -> LoadedModel {
 
 #[test]
 fn smollm2_loads_tokenizes_generates_and_scores() {
-    let model = smollm2();
+    let mut model = smollm2();
     let cfg = model.config();
     assert_eq!(
         (
@@ -105,7 +105,7 @@ fn smollm2_loads_tokenizes_generates_and_scores() {
     };
     assert!(top5(&theirs).contains(&top5(&ours)[0]) && top5(&ours).contains(&top5(&theirs)[0]));
 
-    // Greedy generation writes real words.
+    // Greedy generation writes real words (its decoding steps on the Q8_0 copies).
     let out = generate(
         &model,
         "",
@@ -126,6 +126,59 @@ fn smollm2_loads_tokenizes_generates_and_scores() {
         .unwrap()
         .remove(0);
     assert!(scores.probs[0] > 0.9, "P(Paris) = {}", scores.probs[0]);
+
+    // The Q8_0 steps follow the f32 ones: teacher-forced along the f32 greedy answer, each
+    // step's f32 choice is among the Q8_0 top 5 and the logits correlate above 0.99.
+    let (answer, exact) = decoding_logits(&model, &tokens, None);
+    model.llama.set_quantized_inference(true).unwrap();
+    let (_, fast) = decoding_logits(&model, &tokens, Some(&answer));
+    for (step, (a, b)) in exact.iter().zip(&fast).enumerate() {
+        let r = pearson(a, b);
+        assert!(r > 0.99, "step {step}: f32 and Q8_0 logits correlate {r}");
+        assert!(top5(b).contains(&(answer[step] as usize)), "step {step}");
+    }
+    let scores = score_items(&model, "", &items, Normalisation::Sum)
+        .unwrap()
+        .remove(0);
+    assert!(
+        scores.probs[0] > 0.9,
+        "Q8_0: P(Paris) = {}",
+        scores.probs[0]
+    );
+}
+
+/// The prompt's last logits and seven decoding steps after it: the tokens (greedy, or
+/// `forced`) and each step's logits.
+fn decoding_logits(
+    model: &LoadedModel,
+    prompt: &[u32],
+    forced: Option<&[u32]>,
+) -> (Vec<u32>, Vec<Vec<f32>>) {
+    let mut cache = model.llama.new_cache();
+    let mut logits = model
+        .llama
+        .forward_last(
+            &Input::from_tokens(prompt, 0, &Device::Cpu).unwrap(),
+            Some(&mut cache),
+        )
+        .unwrap();
+    let (mut tokens, mut steps) = (Vec::new(), Vec::new());
+    for step in 0..8 {
+        let row = logits.squeeze(0).unwrap().to_vec1::<f32>().unwrap();
+        let next = match forced {
+            Some(forced) => forced[step],
+            None => logits
+                .argmax(candle_core::D::Minus1)
+                .unwrap()
+                .to_vec1::<u32>()
+                .unwrap()[0],
+        };
+        steps.push(row);
+        tokens.push(next);
+        let input = Input::from_tokens(&[next], prompt.len() + step, &Device::Cpu).unwrap();
+        logits = model.llama.decode_step(&input, &mut cache).unwrap();
+    }
+    (tokens, steps)
 }
 
 fn pearson(a: &[f32], b: &[f32]) -> f64 {

@@ -288,6 +288,16 @@ fn run_inner(job: &Job, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result
 }
 
 /// Runs `work` in a rayon pool of `threads` threads (None: the current pool).
+/// candle's quantised kernels ([`crate::lora::quantized`]) run on a pool of their own, sized
+/// once, on first use, from `CANDLE_NUM_THREADS` (else `RAYON_NUM_THREADS`, else every core).
+/// Sets it to the thread count a command asked for, unless the user set it; call it before any
+/// model work and before other threads start (it writes the environment).
+pub fn size_quantized_kernel_pool(threads: usize) {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", threads.max(1).to_string());
+    }
+}
+
 pub fn in_thread_pool<T: Send>(
     threads: Option<usize>,
     work: impl FnOnce() -> T + Send,

@@ -4,7 +4,11 @@
 //! weights included (ENGINE-NOTES trap 2: for SmolLM2 that includes the 49152×576 tied output
 //! layer). [`FrozenLinear`] is a custom op whose backward returns only the input gradient,
 //! which is all LoRA training needs.
+//!
+//! A frozen layer may also hold a quantised copy of its weight ([`QuantizedWeight`]) that
+//! decoding steps multiply by; everything else uses the f32 weight.
 
+use crate::lora::quantized::QuantizedWeight;
 use crate::lora::LoraConfig;
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CudaStorage, CustomOp1, Layout, Shape, Storage, Tensor};
@@ -16,6 +20,7 @@ use rand_chacha::ChaCha8Rng;
 pub struct FrozenLinear {
     weight: Tensor,
     bias: Option<Tensor>,
+    quantized: Option<QuantizedWeight>,
 }
 
 struct FrozenMatmul {
@@ -88,11 +93,30 @@ impl FrozenLinear {
         Ok(Self {
             weight: weight.detach().contiguous()?,
             bias: bias.map(|b| b.detach()),
+            quantized: None,
         })
     }
 
     pub fn weight(&self) -> &Tensor {
         &self.weight
+    }
+
+    /// Adds (or with `false` drops) the quantised copy of the weight that decoding steps use; a
+    /// weight whose input size Q8_0 cannot block stays f32 only.
+    pub fn set_quantized(&mut self, on: bool) -> candle_core::Result<()> {
+        if on == self.quantized.is_some() {
+            return Ok(());
+        }
+        self.quantized = if on && self.weight.device().is_cpu() {
+            QuantizedWeight::of(&self.weight)?
+        } else {
+            None
+        };
+        Ok(())
+    }
+
+    pub fn quantized(&self) -> Option<&QuantizedWeight> {
+        self.quantized.as_ref()
     }
 
     pub fn in_features(&self) -> usize {
@@ -103,10 +127,28 @@ impl FrozenLinear {
         self.weight.dims()[0]
     }
 
+    /// `x·Wᵀ (+ b)` by the f32 weight.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let y = x.contiguous()?.apply_op1(FrozenMatmul {
-            weight: self.weight.clone(),
-        })?;
+        self.forward_with(x, false)
+    }
+
+    /// `x·Wᵀ (+ b)` by the quantised copy where there is one and no gradient has to pass
+    /// ([`QuantizedWeight::forward`]), else by the f32 weight.
+    pub fn forward_quantized(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.forward_with(x, true)
+    }
+
+    fn forward_with(&self, x: &Tensor, quantized: bool) -> candle_core::Result<Tensor> {
+        let quantized = match &self.quantized {
+            Some(q) if quantized => q.forward(x)?,
+            _ => None,
+        };
+        let y = match quantized {
+            Some(y) => y,
+            None => x.contiguous()?.apply_op1(FrozenMatmul {
+                weight: self.weight.clone(),
+            })?,
+        };
         match &self.bias {
             Some(b) => y.broadcast_add(b),
             None => Ok(y),
@@ -163,6 +205,10 @@ impl LoraLinear {
         &self.base
     }
 
+    pub fn base_mut(&mut self) -> &mut FrozenLinear {
+        &mut self.base
+    }
+
     pub fn lora(&self) -> Option<&LoraWeights> {
         self.lora.as_ref()
     }
@@ -210,7 +256,22 @@ impl LoraLinear {
 
     /// `x·Wᵀ + scale·dropout(x)·Aᵀ·Bᵀ`; dropout only when `rng` is given (training).
     pub fn forward(&self, x: &Tensor, rng: Option<&mut DropoutRng>) -> candle_core::Result<Tensor> {
-        let y = self.base.forward(x)?;
+        self.forward_with(x, rng, false)
+    }
+
+    /// As [`Self::forward`] without dropout, the base product by the quantised copy of the
+    /// weight where there is one ([`FrozenLinear::forward_quantized`]); the adapter stays f32.
+    pub fn forward_quantized(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.forward_with(x, None, true)
+    }
+
+    fn forward_with(
+        &self,
+        x: &Tensor,
+        rng: Option<&mut DropoutRng>,
+        quantized: bool,
+    ) -> candle_core::Result<Tensor> {
+        let y = self.base.forward_with(x, quantized)?;
         let Some(lora) = &self.lora else { return Ok(y) };
         let x = match rng {
             Some(rng) if lora.dropout > 0.0 => (x * rng.mask(x, lora.dropout)?)?,
@@ -227,7 +288,9 @@ impl LoraLinear {
         if let Some(lora) = self.lora.take() {
             let delta = (lora.b.matmul(&lora.a)? * lora.scale)?;
             let weight = (self.base.weight.detach() + delta.detach())?;
+            let quantized = self.base.quantized.is_some();
             self.base = FrozenLinear::new(weight, self.base.bias.clone())?;
+            self.base.set_quantized(quantized)?;
         }
         Ok(())
     }

@@ -108,6 +108,30 @@ impl Llama {
         &self.offsets
     }
 
+    /// Gives every frozen linear layer (and the output layer) a quantised copy of its weight
+    /// for [`Self::decode_step`] ([`crate::lora::quantized`]), or with `false` drops them. Only
+    /// on the CPU: other devices keep f32.
+    pub fn set_quantized_inference(&mut self, on: bool) -> Result<()> {
+        for block in &mut self.blocks {
+            for linear in &mut block.linears {
+                linear.base_mut().set_quantized(on)?;
+            }
+        }
+        self.lm_head.set_quantized(on)?;
+        Ok(())
+    }
+
+    /// Bytes held by the quantised copies (0: the model runs in f32 only).
+    pub fn quantized_bytes(&self) -> usize {
+        self.blocks
+            .iter()
+            .flat_map(|b| b.linears.iter().map(|l| l.base()))
+            .chain(std::iter::once(&self.lm_head))
+            .filter_map(|l| l.quantized())
+            .map(|q| q.size_in_bytes())
+            .sum()
+    }
+
     /// Every frozen weight of the model, for tests that check no gradient reaches them.
     #[cfg(test)]
     pub(crate) fn frozen_weights(&self) -> Vec<&Tensor> {
@@ -180,11 +204,22 @@ impl Llama {
     }
 
     /// Final-norm hidden states (batch, time, hidden); appends this step to `cache` when given.
+    /// Multiplies by the f32 weights.
     pub fn forward_hidden(
         &self,
         input: &Input,
         cache: Option<&mut Cache>,
         mode: Mode,
+    ) -> Result<Tensor> {
+        self.hidden_states(input, cache, mode, false)
+    }
+
+    fn hidden_states(
+        &self,
+        input: &Input,
+        cache: Option<&mut Cache>,
+        mode: Mode,
+        quantized: bool,
     ) -> Result<Tensor> {
         let (b, t) = input.ids.dims2()?;
         if input.positions.len() != b || input.positions.iter().any(|p| p.len() != t) {
@@ -206,6 +241,7 @@ impl Llama {
             rotary: &rotary,
             mask: mask.as_ref(),
             mode,
+            quantized,
         };
         let x = self.run_blocks(input, cache, &ctx, self.blocks.len(), None)?;
         self.norm.forward(&x, mode)
@@ -228,6 +264,7 @@ impl Llama {
             rotary: &rotary,
             mask: mask.as_ref(),
             mode: Mode::Inference,
+            quantized: false,
         };
         let mut stream = Vec::with_capacity(last + 1);
         self.run_blocks(input, None, &ctx, last + 1, Some(&mut stream))?;
@@ -285,6 +322,18 @@ impl Llama {
         let hidden = self.forward_hidden(input, cache, Mode::Inference)?;
         let t = hidden.dim(1)?;
         self.logits(&hidden.narrow(1, t - 1, 1)?.squeeze(1)?)
+    }
+
+    /// A decoding step of generation: [`Self::forward_last`] multiplied by the quantised copies
+    /// of the weights where [`Self::set_quantized_inference`] made them (the f32 weights
+    /// otherwise). Its logits differ from the f32 ones by the Q8_0 rounding (tested in
+    /// `llama::tests`); scoring and prompts never take this path.
+    pub fn decode_step(&self, input: &Input, cache: &mut Cache) -> Result<Tensor> {
+        let hidden = self.hidden_states(input, Some(cache), Mode::Inference, true)?;
+        let t = hidden.dim(1)?;
+        Ok(self
+            .lm_head
+            .forward_quantized(&hidden.narrow(1, t - 1, 1)?.squeeze(1)?)?)
     }
 
     fn lora_targets<'a>(&self, cfg: &'a LoraConfig) -> Result<Vec<(usize, &'a str, usize)>> {

@@ -22,10 +22,62 @@ pub use tokenizer::TextTokenizer;
 use crate::{Error, Result};
 use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
+use serde::Serialize;
 
 /// End-of-text markers that stop generation when the vocabulary has them, besides the eos ids
 /// the model's files declare: SmolLM2 declares `<|im_end|>` but ends plain text with `<|endoftext|>`.
 const END_MARKERS: [&str; 2] = ["<|endoftext|>", "<|end_of_text|>"];
+
+/// Environment variable choosing the weights that decoding steps multiply by:
+/// [`InferenceWeights`] `q8_0` (the default) or `f32`.
+pub const INFERENCE_WEIGHTS_ENV: &str = "VALUELAB_INFERENCE_WEIGHTS";
+
+/// Which weights the decoding steps of generation (one new token per row, after the prompt)
+/// multiply by on the CPU. Prompts, option scoring and training always use f32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum InferenceWeights {
+    /// A Q8_0 copy of every linear layer besides the f32 one (about 1.06 bytes per weight).
+    #[default]
+    #[serde(rename = "q8_0")]
+    Q8_0,
+    /// f32 only: the exact dequantised weights, the slower generation.
+    #[serde(rename = "f32")]
+    F32,
+}
+
+impl std::str::FromStr for InferenceWeights {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "q8_0" => Ok(Self::Q8_0),
+            "f32" => Ok(Self::F32),
+            _ => Err(Error::invalid(format!(
+                "'{s}' is not a weight type: use q8_0 (the default) or f32"
+            ))),
+        }
+    }
+}
+
+impl InferenceWeights {
+    /// From [`INFERENCE_WEIGHTS_ENV`], the default when unset.
+    pub fn from_env() -> Result<Self> {
+        match std::env::var(INFERENCE_WEIGHTS_ENV) {
+            Err(_) => Ok(Self::default()),
+            Ok(v) if v.is_empty() => Ok(Self::default()),
+            Ok(v) => v
+                .parse()
+                .map_err(|e: Error| Error::invalid(format!("{INFERENCE_WEIGHTS_ENV}: {e}"))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Q8_0 => "q8_0",
+            Self::F32 => "f32",
+        }
+    }
+}
 
 /// A model ready for inference: weights, tokenizer, prompt format and stop ids.
 pub struct LoadedModel {
@@ -112,8 +164,18 @@ pub fn select_device(cuda: bool) -> Result<Device> {
     }
 }
 
-/// Loads `spec` (`smollm2`, a `.gguf` path or a Hugging Face Llama directory) onto `device`.
+/// Loads `spec` (`smollm2`, a `.gguf` path or a Hugging Face Llama directory) onto `device`,
+/// with the inference weights [`INFERENCE_WEIGHTS_ENV`] asks for.
 pub fn load_model(spec: &str, device: &Device) -> Result<LoadedModel> {
+    load_model_with(spec, device, InferenceWeights::from_env()?)
+}
+
+/// [`load_model`] with the inference weights given.
+pub fn load_model_with(
+    spec: &str,
+    device: &Device,
+    weights: InferenceWeights,
+) -> Result<LoadedModel> {
     let source = source::resolve(spec)?;
     let mut model = match &source {
         ModelSource::Gguf(path) => {
@@ -144,6 +206,9 @@ pub fn load_model(spec: &str, device: &Device) -> Result<LoadedModel> {
         }
     };
     model.source = Some(source);
+    model
+        .llama
+        .set_quantized_inference(weights == InferenceWeights::Q8_0)?;
     Ok(model)
 }
 
@@ -161,4 +226,26 @@ fn check_vocab(config: &Config, tokenizer: &TextTokenizer, path: &std::path::Pat
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inference_weights_parse_by_name_and_bad_names_list_the_choices() {
+        assert_eq!(
+            "q8_0".parse::<InferenceWeights>().unwrap(),
+            InferenceWeights::Q8_0
+        );
+        assert_eq!(
+            "F32".parse::<InferenceWeights>().unwrap(),
+            InferenceWeights::F32
+        );
+        let err = "q4".parse::<InferenceWeights>().unwrap_err().to_string();
+        assert!(
+            err.contains("'q4'") && err.contains("q8_0") && err.contains("f32"),
+            "{err}"
+        );
+    }
 }

@@ -276,6 +276,14 @@ mod tests {
             write_tiny_gguf(&path, &cfg, &tensors).unwrap();
             let model = load_model(path.to_str().unwrap(), &Device::Cpu).unwrap();
             assert_eq!(model.config().tie_word_embeddings, tied);
+            if crate::models::InferenceWeights::from_env().unwrap()
+                == crate::models::InferenceWeights::Q8_0
+            {
+                assert!(
+                    model.llama.quantized_bytes() > 0,
+                    "loaded without the Q8_0 copies"
+                );
+            }
             assert_eq!(
                 model.chat.as_ref().map(|c| c.format.clone()),
                 Some(crate::models::chat::ChatFormat::ChatMl)

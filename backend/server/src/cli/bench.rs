@@ -6,6 +6,7 @@ use anyhow::Context;
 use std::path::PathBuf;
 use valuelab_engine::bench::{self, BenchConfig};
 use valuelab_engine::data::DataDir;
+use valuelab_engine::models::InferenceWeights;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -26,6 +27,10 @@ pub struct BenchArgs {
     /// Timed LoRA train steps (0 skips training).
     #[arg(long, default_value_t = 3)]
     pub train_steps: usize,
+    /// Weights of the decoding steps (generation after the prompt): q8_0 (a quantised copy
+    /// beside the f32 weights) or f32 only. Overrides VALUELAB_INFERENCE_WEIGHTS.
+    #[arg(long)]
+    pub inference_weights: Option<InferenceWeights>,
     /// Write the figures as JSON here as well.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -47,6 +52,10 @@ fn bench(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
         batches: args.batches,
         repeats: args.repeats.max(1),
         train_steps: args.train_steps,
+        inference_weights: match args.inference_weights {
+            Some(weights) => weights,
+            None => InferenceWeights::from_env()?,
+        },
         data_dir,
     };
     let device = valuelab_engine::models::select_device(args.model.cuda)?;
@@ -54,6 +63,11 @@ fn bench(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
     println!("model           {}", report.model);
     println!("threads         {}", report.threads);
     println!("load            {:.2} s", report.load_s);
+    println!(
+        "weights         {} for decoding steps ({:.0} MB quantised)",
+        report.settings.inference_weights.name(),
+        report.quantized_mb
+    );
     for t in &report.prompt {
         println!("prompt   b{:<3}  {:.1} tok/s", t.batch, t.tokens_per_s);
     }

@@ -129,6 +129,9 @@ pub enum Command {
 impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         let global = self.global;
+        if let Some(n) = global.threads {
+            valuelab_engine::jobs::size_quantized_kernel_pool(n);
+        }
         let runs_a_job = matches!(
             self.command,
             Command::Groups(_)

@@ -204,6 +204,7 @@ fn bench_json_names_its_settings_and_the_ratio_table_divides_by_the_peer() {
         ])
         .arg(&json)
         .env_remove("VALUELAB_DATA_DIR")
+        .env_remove("VALUELAB_INFERENCE_WEIGHTS")
         .env("RAYON_NUM_THREADS", "1")
         .output()
         .unwrap();
@@ -211,6 +212,8 @@ fn bench_json_names_its_settings_and_the_ratio_table_divides_by_the_peer() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let settings = &report["settings"];
+    assert_eq!(settings["inference_weights"], "q8_0");
+    assert!(report["quantized_mb"].as_f64().unwrap() > 0.0, "{report}");
     assert_eq!(settings["model_file"], model.as_str());
     assert_eq!(settings["prompt_tokens"], 8);
     assert_eq!(settings["gen_tokens"], 2);
@@ -257,4 +260,42 @@ fn bench_json_names_its_settings_and_the_ratio_table_divides_by_the_peer() {
         "{table}"
     );
     assert!(table.contains("| what | valuelab | llama.cpp | valuelab / llama.cpp |"));
+}
+
+#[test]
+fn bench_measures_the_f32_decoding_steps_on_request_and_bad_weight_names_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_gguf(dir.path());
+    let json = dir.path().join("f32.json");
+    let bench = |weights: &[&str], env: &str| {
+        Command::new(env!("CARGO_BIN_EXE_valuelab"))
+            .args(["bench", "--model", &model, "--prompt-tokens", "4"])
+            .args(["--gen-tokens", "2", "--batches", "1", "--repeats", "1"])
+            .args(["--train-steps", "0", "--json"])
+            .arg(&json)
+            .args(weights)
+            .env_remove("VALUELAB_DATA_DIR")
+            .env("VALUELAB_INFERENCE_WEIGHTS", env)
+            .env("RAYON_NUM_THREADS", "1")
+            .output()
+            .unwrap()
+    };
+    // The flag wins over the environment.
+    let out = bench(&["--inference-weights", "f32"], "q8_0");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("weights         f32 for decoding steps (0 MB quantised)"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["settings"]["inference_weights"], "f32");
+    assert_eq!(report["quantized_mb"], 0.0);
+
+    let out = bench(&[], "q4");
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "VALUELAB_INFERENCE_WEIGHTS: 'q4' is not a weight type: use q8_0 (the default) or f32"
+        ),
+        "{err}"
+    );
 }

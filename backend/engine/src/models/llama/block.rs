@@ -110,6 +110,8 @@ pub(super) struct StepContext<'a> {
     pub(super) rotary: &'a Rotary,
     pub(super) mask: Option<&'a Tensor>,
     pub(super) mode: Mode,
+    /// Multiply by the linears' quantised copies where they have them (decoding steps).
+    pub(super) quantized: bool,
 }
 
 impl Block {
@@ -144,10 +146,13 @@ impl Block {
         i: usize,
         x: &Tensor,
         rng: &Mutex<DropoutRng>,
-        mode: Mode,
+        ctx: &StepContext,
     ) -> Result<Tensor> {
         let layer = &self.linears[i];
-        if mode == Mode::Training && layer.lora().is_some_and(|l| l.dropout > 0.0) {
+        if ctx.quantized {
+            return Ok(layer.forward_quantized(x)?);
+        }
+        if ctx.mode == Mode::Training && layer.lora().is_some_and(|l| l.dropout > 0.0) {
             let mut rng = rng
                 .lock()
                 .map_err(|_| Error::invalid("dropout rng poisoned by a panic"))?;
@@ -169,15 +174,15 @@ impl Block {
         let (nh, nkv, hd) = (cfg.num_heads, cfg.num_kv_heads, cfg.head_dim);
         let h = self.input_layernorm.forward(x, ctx.mode)?;
         let q = self
-            .linear(0, &h, rng, ctx.mode)?
+            .linear(0, &h, rng, ctx)?
             .reshape((b, t, nh, hd))?
             .transpose(1, 2)?;
         let k = self
-            .linear(1, &h, rng, ctx.mode)?
+            .linear(1, &h, rng, ctx)?
             .reshape((b, t, nkv, hd))?
             .transpose(1, 2)?;
         let v = self
-            .linear(2, &h, rng, ctx.mode)?
+            .linear(2, &h, rng, ctx)?
             .reshape((b, t, nkv, hd))?
             .transpose(1, 2)?
             .contiguous()?;
@@ -195,12 +200,12 @@ impl Block {
             None => (k, v, Vec::new()),
         };
         let attn = attention(&q, &k, &v, &shared, ctx)?;
-        let x = (x + self.linear(3, &attn, rng, ctx.mode)?)?;
+        let x = (x + self.linear(3, &attn, rng, ctx)?)?;
 
         let h = self.post_attention_layernorm.forward(&x, ctx.mode)?;
-        let gate = candle_nn::ops::silu(&self.linear(4, &h, rng, ctx.mode)?)?;
-        let up = self.linear(5, &h, rng, ctx.mode)?;
-        Ok((&x + self.linear(6, &(gate * up)?, rng, ctx.mode)?)?)
+        let gate = candle_nn::ops::silu(&self.linear(4, &h, rng, ctx)?)?;
+        let up = self.linear(5, &h, rng, ctx)?;
+        Ok((&x + self.linear(6, &(gate * up)?, rng, ctx)?)?)
     }
 }
 

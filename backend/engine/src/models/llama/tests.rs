@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::models::testing::max_abs_diff;
+use candle_core::D;
 
 fn tiny() -> Llama {
     random_model(&Config::tiny(50), 42, &Device::Cpu).unwrap()
@@ -196,6 +197,7 @@ fn grouped_attention_over_a_shared_prefix_equals_attention_per_head() {
             rotary: &rotary,
             mask: Some(&mask),
             mode: Mode::Inference,
+            quantized: false,
         };
         // The prefix in two shared parts, as a persona and then a batch's common tokens.
         let parts: Vec<(Tensor, Tensor)> = if with_prefix {
@@ -368,4 +370,154 @@ fn adapters_for_other_modules_are_rejected() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("k_proj"), "{err}");
+}
+
+/// Logits of a left-padded two-row prompt (its last positions, f32) and of four greedy
+/// decoding steps after it ([`Llama::decode_step`]): the steps generation takes.
+fn prompt_and_decoding_logits(model: &Llama) -> Vec<Tensor> {
+    let rows = vec![vec![3u32, 7, 11, 13, 17, 19], vec![23u32, 29, 31]];
+    let input = Input::left_padded(&rows, &[0, 0], 0, &Device::Cpu).unwrap();
+    let mut cache = model.new_cache();
+    let mut logits = vec![model.forward_last(&input, Some(&mut cache)).unwrap()];
+    for step in 0..4u32 {
+        let next: Vec<u32> = logits
+            .last()
+            .unwrap()
+            .argmax(D::Minus1)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let input = Input {
+            ids: Tensor::from_vec(next, (2, 1), &Device::Cpu).unwrap(),
+            positions: vec![vec![6 + step], vec![3 + step]],
+            valid: None,
+        };
+        logits.push(model.decode_step(&input, &mut cache).unwrap());
+    }
+    logits
+}
+
+#[test]
+fn quantised_decoding_stays_within_tolerance_of_f32() {
+    let exact = tiny();
+    let mut quantised = tiny();
+    quantised.set_quantized_inference(true).unwrap();
+    // Seven linears in each of 2 layers plus the output layer, at 34 bytes per 32 weights.
+    let weights = 2 * (32 * 32 + 16 * 32 * 2 + 32 * 32 + 64 * 32 * 2 + 32 * 64) + 50 * 32;
+    assert_eq!(quantised.quantized_bytes(), weights / 32 * 34);
+    for (step, (a, b)) in prompt_and_decoding_logits(&exact)
+        .iter()
+        .zip(&prompt_and_decoding_logits(&quantised))
+        .enumerate()
+    {
+        let scale = a
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let diff = max_abs_diff(a, b);
+        if step == 0 {
+            assert_eq!(diff, 0.0, "the prompt's logits are f32");
+            continue;
+        }
+        assert!(
+            diff > 0.0,
+            "step {step} should run on the quantised weights"
+        );
+        assert!(
+            diff < 0.02 * scale,
+            "step {step}: logits differ by {diff} (scale {scale})"
+        );
+        let probs = |l: &Tensor| candle_nn::ops::softmax_last_dim(l).unwrap();
+        let prob_diff = max_abs_diff(&probs(a), &probs(b));
+        assert!(
+            prob_diff < 0.01,
+            "step {step}: probabilities differ by {prob_diff}"
+        );
+    }
+    quantised.set_quantized_inference(false).unwrap();
+    assert_eq!(quantised.quantized_bytes(), 0);
+    let logits = prompt_and_decoding_logits(&quantised);
+    assert_eq!(
+        max_abs_diff(&logits[4], &prompt_and_decoding_logits(&exact)[4]),
+        0.0
+    );
+}
+
+#[test]
+fn only_decoding_steps_use_the_quantised_copies() {
+    let mut model = tiny();
+    model.set_quantized_inference(true).unwrap();
+    let varmap = VarMap::new();
+    model
+        .attach_lora(&LoraConfig::default(), &varmap, 1)
+        .unwrap();
+    let mut exact = tiny();
+    let adapter: HashMap<String, Tensor> = model.lora_tensors().into_iter().collect();
+    exact.load_lora(&LoraConfig::default(), &adapter).unwrap();
+    // Four tokens: as few rows as a decoding step of a batch of four.
+    let input = Input::from_tokens(&[1, 4, 9, 16], 0, &Device::Cpu).unwrap();
+    for mode in [Mode::Training, Mode::Inference] {
+        let hidden = |m: &Llama| m.forward_hidden(&input, None, mode).unwrap();
+        assert_eq!(
+            max_abs_diff(&hidden(&model), &hidden(&exact)),
+            0.0,
+            "{mode:?}"
+        );
+    }
+    assert_eq!(
+        max_abs_diff(
+            &model.forward_last(&input, None).unwrap(),
+            &exact.forward_last(&input, None).unwrap()
+        ),
+        0.0
+    );
+    let step = |m: &Llama| {
+        let mut cache = m.new_cache();
+        m.decode_step(&input, &mut cache).unwrap()
+    };
+    assert!(max_abs_diff(&step(&model), &step(&exact)) > 0.0);
+}
+
+#[test]
+fn merging_an_adapter_requantises_the_merged_weights() {
+    let cfg = LoraConfig::default();
+    let mut model = tiny();
+    let varmap = VarMap::new();
+    model.attach_lora(&cfg, &varmap, 5).unwrap();
+    for (name, var) in varmap.data().lock().unwrap().iter() {
+        if name.contains("lora_B") {
+            var.set(&(var.as_tensor().ones_like().unwrap() * 0.05).unwrap())
+                .unwrap();
+        }
+    }
+    let tensors: HashMap<String, Tensor> = model.lora_tensors().into_iter().collect();
+    let mut quantised = tiny();
+    quantised.set_quantized_inference(true).unwrap();
+    let bytes = quantised.quantized_bytes();
+    quantised.load_lora(&cfg, &tensors).unwrap();
+    quantised.merge_lora().unwrap();
+    assert_eq!(quantised.quantized_bytes(), bytes);
+    let mut merged = tiny();
+    merged.load_lora(&cfg, &tensors).unwrap();
+    merged.merge_lora().unwrap();
+    let (a, b) = (
+        prompt_and_decoding_logits(&merged),
+        prompt_and_decoding_logits(&quantised),
+    );
+    let plain = prompt_and_decoding_logits(&tiny());
+    let scale = a[4]
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(max_abs_diff(&a[4], &b[4]) < 0.02 * scale);
+    assert!(
+        max_abs_diff(&a[4], &plain[4]) > max_abs_diff(&a[4], &b[4]),
+        "the quantised copy should hold the merged weights, not the base ones"
+    );
 }
