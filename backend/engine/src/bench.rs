@@ -204,7 +204,11 @@ pub fn run(
 ) -> Result<BenchReport> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     progress("loading the model");
-    let (mut model, load_s) = timed(|| load_model_with(&cfg.model, device, cfg.inference_weights))?;
+    let (mut model, load_s) = timed(|| {
+        let model = load_model_with(&cfg.model, device, cfg.inference_weights)?;
+        model.llama.quantize_now()?;
+        Ok(model)
+    })?;
     let mut prompt = Vec::new();
     let mut generation = Vec::new();
     for &batch in &cfg.batches {

@@ -287,7 +287,6 @@ fn run_inner(job: &Job, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result
     })
 }
 
-/// Runs `work` in a rayon pool of `threads` threads (None: the current pool).
 /// candle's quantised kernels ([`crate::lora::quantized`]) run on a pool of their own, sized
 /// once, on first use, from `CANDLE_NUM_THREADS` (else `RAYON_NUM_THREADS`, else every core).
 /// Sets it to the thread count a command asked for, unless the user set it; call it before any
@@ -298,6 +297,7 @@ pub fn size_quantized_kernel_pool(threads: usize) {
     }
 }
 
+/// Runs `work` in a rayon pool of `threads` threads (None: the current pool).
 pub fn in_thread_pool<T: Send>(
     threads: Option<usize>,
     work: impl FnOnce() -> T + Send,

@@ -14,13 +14,18 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CudaStorage, CustomOp1, Layout, Shape, Storage, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::sync::OnceLock;
 
 /// `y = x·Wᵀ (+ b)` with `W` of shape (out, in) held constant.
 #[derive(Debug, Clone)]
 pub struct FrozenLinear {
     weight: Tensor,
     bias: Option<Tensor>,
-    quantized: Option<QuantizedWeight>,
+    /// Whether decoding steps multiply by a quantised copy of the weight.
+    quantize: bool,
+    /// That copy, made by the first decoding step (scoring-only work never pays for it); None
+    /// inside where Q8_0 cannot hold the weight.
+    quantized: OnceLock<Option<QuantizedWeight>>,
 }
 
 struct FrozenMatmul {
@@ -93,7 +98,8 @@ impl FrozenLinear {
         Ok(Self {
             weight: weight.detach().contiguous()?,
             bias: bias.map(|b| b.detach()),
-            quantized: None,
+            quantize: false,
+            quantized: OnceLock::new(),
         })
     }
 
@@ -101,22 +107,32 @@ impl FrozenLinear {
         &self.weight
     }
 
-    /// Adds (or with `false` drops) the quantised copy of the weight that decoding steps use; a
-    /// weight whose input size Q8_0 cannot block stays f32 only.
-    pub fn set_quantized(&mut self, on: bool) -> candle_core::Result<()> {
-        if on == self.quantized.is_some() {
-            return Ok(());
+    /// Lets decoding steps multiply by a quantised copy of the weight, made on first use (or
+    /// with `false` drops it). Only on the CPU; a weight whose input size Q8_0 cannot block
+    /// stays f32 only.
+    pub fn set_quantized(&mut self, on: bool) {
+        let on = on && self.weight.device().is_cpu();
+        if on != self.quantize {
+            self.quantize = on;
+            self.quantized = OnceLock::new();
         }
-        self.quantized = if on && self.weight.device().is_cpu() {
-            QuantizedWeight::of(&self.weight)?
-        } else {
-            None
-        };
-        Ok(())
     }
 
+    /// The quantised copy, made now if decoding steps use one and it does not exist yet.
+    pub fn quantized_now(&self) -> candle_core::Result<Option<&QuantizedWeight>> {
+        if !self.quantize {
+            return Ok(None);
+        }
+        if self.quantized.get().is_none() {
+            // Two threads may both quantise; one copy is kept, both are equal.
+            let _ = self.quantized.set(QuantizedWeight::of(&self.weight)?);
+        }
+        Ok(self.quantized.get().and_then(Option::as_ref))
+    }
+
+    /// The quantised copy if one has been made.
     pub fn quantized(&self) -> Option<&QuantizedWeight> {
-        self.quantized.as_ref()
+        self.quantized.get().and_then(Option::as_ref)
     }
 
     pub fn in_features(&self) -> usize {
@@ -139,9 +155,12 @@ impl FrozenLinear {
     }
 
     fn forward_with(&self, x: &Tensor, quantized: bool) -> candle_core::Result<Tensor> {
-        let quantized = match &self.quantized {
-            Some(q) if quantized => q.forward(x)?,
-            _ => None,
+        let quantized = match quantized {
+            true => match self.quantized_now()? {
+                Some(q) => q.forward(x)?,
+                None => None,
+            },
+            false => None,
         };
         let y = match quantized {
             Some(y) => y,
@@ -288,9 +307,9 @@ impl LoraLinear {
         if let Some(lora) = self.lora.take() {
             let delta = (lora.b.matmul(&lora.a)? * lora.scale)?;
             let weight = (self.base.weight.detach() + delta.detach())?;
-            let quantized = self.base.quantized.is_some();
+            let quantize = self.base.quantize;
             self.base = FrozenLinear::new(weight, self.base.bias.clone())?;
-            self.base.set_quantized(quantized)?;
+            self.base.set_quantized(quantize);
         }
         Ok(())
     }

@@ -60,7 +60,7 @@ impl QuantizedWeight {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::testing::max_abs_diff;
+    use crate::models::testing::{max_abs, max_abs_diff};
     use candle_core::{Device, Var};
     use rand::{Rng, SeedableRng};
 
@@ -84,13 +84,7 @@ mod tests {
             .unwrap()
             .expect("an untracked input takes the quantised path");
         let err = max_abs_diff(&y, &exact);
-        let scale = exact
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let scale = max_abs(&exact);
         // Q8_0 rounds weights and inputs to 1/127 of each 32-value block's largest magnitude.
         assert!(
             err > 0.0,

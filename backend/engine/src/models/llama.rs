@@ -108,25 +108,37 @@ impl Llama {
         &self.offsets
     }
 
-    /// Gives every frozen linear layer (and the output layer) a quantised copy of its weight
-    /// for [`Self::decode_step`] ([`crate::lora::quantized`]), or with `false` drops them. Only
-    /// on the CPU: other devices keep f32.
-    pub fn set_quantized_inference(&mut self, on: bool) -> Result<()> {
+    /// Lets [`Self::decode_step`] multiply every frozen linear layer (and the output layer) by
+    /// a quantised copy of its weight ([`crate::lora::quantized`]), made on its first use, or
+    /// with `false` drops the copies. Only on the CPU: other devices keep f32.
+    pub fn set_quantized_inference(&mut self, on: bool) {
         for block in &mut self.blocks {
             for linear in &mut block.linears {
-                linear.base_mut().set_quantized(on)?;
+                linear.base_mut().set_quantized(on);
             }
         }
-        self.lm_head.set_quantized(on)?;
+        self.lm_head.set_quantized(on);
+    }
+
+    /// Makes the quantised copies now rather than in the first decoding step (a benchmark
+    /// counts them in the load time).
+    pub fn quantize_now(&self) -> Result<()> {
+        for linear in self.frozen_linears() {
+            linear.quantized_now()?;
+        }
         Ok(())
     }
 
-    /// Bytes held by the quantised copies (0: the model runs in f32 only).
-    pub fn quantized_bytes(&self) -> usize {
+    fn frozen_linears(&self) -> impl Iterator<Item = &FrozenLinear> {
         self.blocks
             .iter()
             .flat_map(|b| b.linears.iter().map(|l| l.base()))
             .chain(std::iter::once(&self.lm_head))
+    }
+
+    /// Bytes held by the quantised copies made so far (0: none made, or f32 only).
+    pub fn quantized_bytes(&self) -> usize {
+        self.frozen_linears()
             .filter_map(|l| l.quantized())
             .map(|q| q.size_in_bytes())
             .sum()

@@ -208,7 +208,7 @@ pub fn load_model_with(
     model.source = Some(source);
     model
         .llama
-        .set_quantized_inference(weights == InferenceWeights::Q8_0)?;
+        .set_quantized_inference(weights == InferenceWeights::Q8_0);
     Ok(model)
 }
 

@@ -19,12 +19,24 @@ pub fn data_dir() -> PathBuf {
 
 /// The built binary on the research data, one model thread (test binaries run in parallel).
 pub fn valuelab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_valuelab"))
+    valuelab_env(args, &[])
+}
+
+/// [`valuelab`] with changes to its environment: `(name, Some(value))` sets a variable,
+/// `(name, None)` removes it.
+pub fn valuelab_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_valuelab"));
+    command
         .args(args)
         .env("VALUELAB_DATA_DIR", data_dir())
-        .env("RAYON_NUM_THREADS", "1")
-        .output()
-        .expect("the valuelab binary runs")
+        .env("RAYON_NUM_THREADS", "1");
+    for (name, value) in env {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    command.output().expect("the valuelab binary runs")
 }
 
 pub fn text(bytes: &[u8]) -> String {

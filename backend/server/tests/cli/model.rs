@@ -1,7 +1,7 @@
 //! `valuelab generate` and `valuelab score` end to end on a tiny GGUF written by the engine's
 //! test helpers (random weights, byte-level test tokenizer), plus their error messages.
 
-use crate::common::text;
+use crate::common::{text, valuelab_env};
 use std::path::Path;
 use std::process::{Command, Output};
 use valuelab_engine::models::testing::write_random_tiny_gguf;
@@ -183,8 +183,9 @@ fn bench_json_names_its_settings_and_the_ratio_table_divides_by_the_peer() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_gguf(dir.path());
     let json = dir.path().join("valuelab.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_valuelab"))
-        .args([
+    let json_arg = json.to_str().unwrap();
+    let out = valuelab_env(
+        &[
             "bench",
             "--model",
             &model,
@@ -192,8 +193,6 @@ fn bench_json_names_its_settings_and_the_ratio_table_divides_by_the_peer() {
             "8",
             "--gen-tokens",
             "2",
-        ])
-        .args([
             "--batches",
             "1",
             "--repeats",
@@ -201,13 +200,13 @@ fn bench_json_names_its_settings_and_the_ratio_table_divides_by_the_peer() {
             "--train-steps",
             "0",
             "--json",
-        ])
-        .arg(&json)
-        .env_remove("VALUELAB_DATA_DIR")
-        .env_remove("VALUELAB_INFERENCE_WEIGHTS")
-        .env("RAYON_NUM_THREADS", "1")
-        .output()
-        .unwrap();
+            json_arg,
+        ],
+        &[
+            ("VALUELAB_DATA_DIR", None),
+            ("VALUELAB_INFERENCE_WEIGHTS", None),
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -267,18 +266,19 @@ fn bench_measures_the_f32_decoding_steps_on_request_and_bad_weight_names_are_ref
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_gguf(dir.path());
     let json = dir.path().join("f32.json");
+    let json_arg = json.to_str().unwrap();
     let bench = |weights: &[&str], env: &str| {
-        Command::new(env!("CARGO_BIN_EXE_valuelab"))
-            .args(["bench", "--model", &model, "--prompt-tokens", "4"])
-            .args(["--gen-tokens", "2", "--batches", "1", "--repeats", "1"])
-            .args(["--train-steps", "0", "--json"])
-            .arg(&json)
-            .args(weights)
-            .env_remove("VALUELAB_DATA_DIR")
-            .env("VALUELAB_INFERENCE_WEIGHTS", env)
-            .env("RAYON_NUM_THREADS", "1")
-            .output()
-            .unwrap()
+        let mut args = vec!["bench", "--model", &model, "--prompt-tokens", "4"];
+        args.extend(["--gen-tokens", "2", "--batches", "1", "--repeats", "1"]);
+        args.extend(["--train-steps", "0", "--json", json_arg]);
+        args.extend(weights);
+        valuelab_env(
+            &args,
+            &[
+                ("VALUELAB_DATA_DIR", None),
+                ("VALUELAB_INFERENCE_WEIGHTS", Some(env)),
+            ],
+        )
     };
     // The flag wins over the environment.
     let out = bench(&["--inference-weights", "f32"], "q8_0");

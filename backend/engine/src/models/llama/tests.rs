@@ -1,7 +1,7 @@
 //! The decoder against itself: shapes, caches, padding, LoRA, offsets and the training path.
 
 use super::*;
-use crate::models::testing::max_abs_diff;
+use crate::models::testing::{max_abs, max_abs_diff};
 use candle_core::D;
 
 fn tiny() -> Llama {
@@ -401,22 +401,19 @@ fn prompt_and_decoding_logits(model: &Llama) -> Vec<Tensor> {
 fn quantised_decoding_stays_within_tolerance_of_f32() {
     let exact = tiny();
     let mut quantised = tiny();
-    quantised.set_quantized_inference(true).unwrap();
+    quantised.set_quantized_inference(true);
+    // The copies are made by the first decoding step, not before: scoring never pays for them.
+    assert_eq!(quantised.quantized_bytes(), 0);
+    let fast = prompt_and_decoding_logits(&quantised);
     // Seven linears in each of 2 layers plus the output layer, at 34 bytes per 32 weights.
     let weights = 2 * (32 * 32 + 16 * 32 * 2 + 32 * 32 + 64 * 32 * 2 + 32 * 64) + 50 * 32;
     assert_eq!(quantised.quantized_bytes(), weights / 32 * 34);
     for (step, (a, b)) in prompt_and_decoding_logits(&exact)
         .iter()
-        .zip(&prompt_and_decoding_logits(&quantised))
+        .zip(&fast)
         .enumerate()
     {
-        let scale = a
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let scale = max_abs(a);
         let diff = max_abs_diff(a, b);
         if step == 0 {
             assert_eq!(diff, 0.0, "the prompt's logits are f32");
@@ -437,7 +434,7 @@ fn quantised_decoding_stays_within_tolerance_of_f32() {
             "step {step}: probabilities differ by {prob_diff}"
         );
     }
-    quantised.set_quantized_inference(false).unwrap();
+    quantised.set_quantized_inference(false);
     assert_eq!(quantised.quantized_bytes(), 0);
     let logits = prompt_and_decoding_logits(&quantised);
     assert_eq!(
@@ -449,7 +446,7 @@ fn quantised_decoding_stays_within_tolerance_of_f32() {
 #[test]
 fn only_decoding_steps_use_the_quantised_copies() {
     let mut model = tiny();
-    model.set_quantized_inference(true).unwrap();
+    model.set_quantized_inference(true);
     let varmap = VarMap::new();
     model
         .attach_lora(&LoraConfig::default(), &varmap, 1)
@@ -495,11 +492,13 @@ fn merging_an_adapter_requantises_the_merged_weights() {
     }
     let tensors: HashMap<String, Tensor> = model.lora_tensors().into_iter().collect();
     let mut quantised = tiny();
-    quantised.set_quantized_inference(true).unwrap();
+    quantised.set_quantized_inference(true);
+    quantised.quantize_now().unwrap();
     let bytes = quantised.quantized_bytes();
     quantised.load_lora(&cfg, &tensors).unwrap();
     quantised.merge_lora().unwrap();
-    assert_eq!(quantised.quantized_bytes(), bytes);
+    // The merged layers (q and v) drop their stale copies and make new ones on use.
+    assert!(quantised.quantized_bytes() < bytes);
     let mut merged = tiny();
     merged.load_lora(&cfg, &tensors).unwrap();
     merged.merge_lora().unwrap();
@@ -508,13 +507,8 @@ fn merging_an_adapter_requantises_the_merged_weights() {
         prompt_and_decoding_logits(&quantised),
     );
     let plain = prompt_and_decoding_logits(&tiny());
-    let scale = a[4]
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    assert_eq!(quantised.quantized_bytes(), bytes);
+    let scale = max_abs(&a[4]);
     assert!(max_abs_diff(&a[4], &b[4]) < 0.02 * scale);
     assert!(
         max_abs_diff(&a[4], &plain[4]) > max_abs_diff(&a[4], &b[4]),

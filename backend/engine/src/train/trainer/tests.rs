@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::models::llama::{random_model, Config};
-use crate::models::testing::max_abs_diff;
 use crate::models::testing::test_tokenizer;
+use crate::models::testing::{max_abs, max_abs_diff};
 use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 use rand::{Rng, SeedableRng};
@@ -195,13 +195,7 @@ fn every_lora_variable_receives_a_gradient_and_no_base_weight_does() {
         let g = grads
             .get(var.as_tensor())
             .unwrap_or_else(|| panic!("no gradient for {name}"));
-        let norm = g
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let norm = max_abs(g);
         assert!(norm > 0.0, "zero gradient for {name}");
         seen += 1;
     }
