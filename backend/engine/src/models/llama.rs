@@ -332,8 +332,7 @@ impl Llama {
     /// Logits at the last position of every row: (batch, vocab).
     pub fn forward_last(&self, input: &Input, cache: Option<&mut Cache>) -> Result<Tensor> {
         let hidden = self.forward_hidden(input, cache, Mode::Inference)?;
-        let t = hidden.dim(1)?;
-        self.logits(&hidden.narrow(1, t - 1, 1)?.squeeze(1)?)
+        self.logits(&last_position(&hidden)?)
     }
 
     /// A decoding step of generation: [`Self::forward_last`] multiplied by the quantised copies
@@ -342,10 +341,7 @@ impl Llama {
     /// `llama::tests`); scoring and prompts never take this path.
     pub fn decode_step(&self, input: &Input, cache: &mut Cache) -> Result<Tensor> {
         let hidden = self.hidden_states(input, Some(cache), Mode::Inference, true)?;
-        let t = hidden.dim(1)?;
-        Ok(self
-            .lm_head
-            .forward_quantized(&hidden.narrow(1, t - 1, 1)?.squeeze(1)?)?)
+        Ok(self.lm_head.forward_quantized(&last_position(&hidden)?)?)
     }
 
     fn lora_targets<'a>(&self, cfg: &'a LoraConfig) -> Result<Vec<(usize, &'a str, usize)>> {
@@ -451,6 +447,12 @@ impl Llama {
         }
         Ok(())
     }
+}
+
+/// Hidden states (batch, time, hidden) at each row's last position: (batch, hidden).
+fn last_position(hidden: &Tensor) -> Result<Tensor> {
+    let t = hidden.dim(1)?;
+    Ok(hidden.narrow(1, t - 1, 1)?.squeeze(1)?)
 }
 
 /// A randomly initialised model of any configuration, for tests and benchmarks.
