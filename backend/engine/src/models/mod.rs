@@ -49,13 +49,14 @@ impl std::str::FromStr for InferenceWeights {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "q8_0" => Ok(Self::Q8_0),
-            "f32" => Ok(Self::F32),
-            _ => Err(Error::invalid(format!(
-                "'{s}' is not a weight type: use q8_0 (the default) or f32"
-            ))),
-        }
+        [Self::Q8_0, Self::F32]
+            .into_iter()
+            .find(|w| w.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "'{s}' is not a weight type: use q8_0 (the default) or f32"
+                ))
+            })
     }
 }
 
@@ -71,6 +72,7 @@ impl InferenceWeights {
         }
     }
 
+    /// The name the environment variable, `--inference-weights` and the bench JSON use.
     pub fn name(self) -> &'static str {
         match self {
             Self::Q8_0 => "q8_0",
