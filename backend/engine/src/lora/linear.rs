@@ -318,16 +318,8 @@ impl LoraLinear {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::testing::max_abs_diff;
+    use crate::models::testing::{max_abs_diff, rand_tensor};
     use candle_core::{Device, Var};
-
-    fn rand_tensor(shape: (usize, usize), seed: u64) -> Tensor {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let v: Vec<f32> = (0..shape.0 * shape.1)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect();
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
 
     #[test]
     fn frozen_linear_matches_a_plain_matmul_on_batched_input() {

@@ -60,24 +60,15 @@ impl QuantizedWeight {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::testing::{max_abs, max_abs_diff};
-    use candle_core::{Device, Var};
-    use rand::{Rng, SeedableRng};
-
-    fn random(shape: (usize, usize), seed: u64) -> Tensor {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let values: Vec<f32> = (0..shape.0 * shape.1)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect();
-        Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
-    }
+    use crate::models::testing::{max_abs, max_abs_diff, rand_tensor};
+    use candle_core::Var;
 
     #[test]
     fn the_quantised_product_is_within_a_percent_of_f32() {
-        let w = random((48, 64), 1);
+        let w = rand_tensor((48, 64), 1);
         let q = QuantizedWeight::of(&w).unwrap().unwrap();
         assert_eq!(q.size_in_bytes(), 48 * 64 / 32 * 34);
-        let x = random((8, 64), 2);
+        let x = rand_tensor((8, 64), 2);
         let exact = x.matmul(&w.t().unwrap()).unwrap();
         let y = q
             .forward(&x)
@@ -98,9 +89,11 @@ mod tests {
 
     #[test]
     fn inputs_a_gradient_passes_through_keep_f32() {
-        let q = QuantizedWeight::of(&random((16, 32), 3)).unwrap().unwrap();
-        assert!(q.forward(&random((2, 32), 4)).unwrap().is_some());
-        let tracked = Var::from_tensor(&random((1, 32), 5)).unwrap();
+        let q = QuantizedWeight::of(&rand_tensor((16, 32), 3))
+            .unwrap()
+            .unwrap();
+        assert!(q.forward(&rand_tensor((2, 32), 4)).unwrap().is_some());
+        let tracked = Var::from_tensor(&rand_tensor((1, 32), 5)).unwrap();
         assert!(q.forward(tracked.as_tensor()).unwrap().is_none());
         let derived = (tracked.as_tensor() * 2.0).unwrap();
         assert!(q.forward(&derived).unwrap().is_none());
@@ -108,6 +101,8 @@ mod tests {
 
     #[test]
     fn inputs_that_do_not_fill_whole_blocks_stay_f32_only() {
-        assert!(QuantizedWeight::of(&random((16, 40), 6)).unwrap().is_none());
+        assert!(QuantizedWeight::of(&rand_tensor((16, 40), 6))
+            .unwrap()
+            .is_none());
     }
 }

@@ -13,6 +13,15 @@ use candle_nn::VarBuilder;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 
+/// A (rows, columns) tensor of values uniform in [-1, 1), seeded.
+pub fn rand_tensor(shape: (usize, usize), seed: u64) -> Tensor {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let values: Vec<f32> = (0..shape.0 * shape.1)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    Tensor::from_vec(values, shape, &Device::Cpu).expect("a tensor of that shape")
+}
+
 /// The largest magnitude in an f32 tensor: the scale tolerances are stated against.
 pub fn max_abs(t: &Tensor) -> f32 {
     t.abs()
