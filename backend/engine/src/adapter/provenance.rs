@@ -15,6 +15,9 @@ pub const PROVENANCE_FILE: &str = "valuelab_adapter.json";
 pub const PROFILE_IN_PROMPT_METHOD: &str = "vim-cond";
 /// Its `group`: no single group.
 pub const ANY_PROFILE: &str = "any profile";
+/// Its `profile_scores`: how the prompt printed the profile's scores in training, which is how
+/// evaluation prints them (`eval::persona`).
+pub const TWO_DECIMALS: &str = "two decimals";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdapterProvenance {
@@ -30,6 +33,11 @@ pub struct AdapterProvenance {
     pub seed: u64,
     /// The groups file the group came from.
     pub groups_file: String,
+    /// `vim-cond` only: how its training prompts printed the scores (`two decimals`). Absent
+    /// in the records of `vim-cond` adapters trained before the prompt took two decimals (they
+    /// read the authors' form, seventeen digits for a k-means group's mean).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_scores: Option<String>,
 }
 
 pub fn write(adapter_dir: &Path, provenance: &AdapterProvenance) -> Result<()> {
@@ -86,8 +94,22 @@ pub fn check_group(adapter_dir: &Path, group: &str) -> Result<()> {
 
 /// Fails when the adapter in `adapter_dir` says it holds one group's values, so it cannot read a
 /// profile from the prompt (`vim-cond`). An adapter made elsewhere (no record) is accepted.
-pub fn check_profile_conditioned(adapter_dir: &Path) -> Result<()> {
+/// Returns a warning for a `vim-cond` adapter trained on scores printed otherwise than the
+/// prompt prints them now.
+pub fn check_profile_conditioned(adapter_dir: &Path) -> Result<Option<String>> {
     match read(adapter_dir)? {
+        Some(p)
+            if p.method == PROFILE_IN_PROMPT_METHOD
+                && p.profile_scores.as_deref() != Some(TWO_DECIMALS) =>
+        {
+            Ok(Some(format!(
+                "{}: this vim-cond adapter was trained with the scores printed in the authors' form \
+                 (seventeen digits for a k-means group's mean); the prompt now prints them with two \
+                 decimals, so its answers for such profiles may differ from what it learnt: train it \
+                 again with `valuelab train --method vim-cond`",
+                adapter_dir.display()
+            )))
+        }
         Some(p) if p.method != PROFILE_IN_PROMPT_METHOD => Err(Error::file(
             adapter_dir,
             None,
@@ -103,7 +125,7 @@ pub fn check_profile_conditioned(adapter_dir: &Path) -> Result<()> {
                 }
             ),
         )),
-        _ => Ok(()),
+        _ => Ok(None),
     }
 }
 
@@ -120,6 +142,7 @@ mod tests {
             threshold: 3.0,
             seed: 0,
             groups_file: "country_and_group.csv".to_string(),
+            profile_scores: None,
         }
     }
 
@@ -149,14 +172,24 @@ mod tests {
     #[test]
     fn a_vim_cond_adapter_serves_every_profile_and_no_single_group_method() {
         let dir = tempfile::tempdir().unwrap();
-        check_profile_conditioned(dir.path()).unwrap();
-        let record = AdapterProvenance {
+        assert_eq!(check_profile_conditioned(dir.path()).unwrap(), None);
+        let mut record = AdapterProvenance {
             group: ANY_PROFILE.into(),
             method: PROFILE_IN_PROMPT_METHOD.into(),
             ..record("x")
         };
+        // A record from before the two-decimal prompt is served with a warning.
         write(dir.path(), &record).unwrap();
-        check_profile_conditioned(dir.path()).unwrap();
+        let warning = check_profile_conditioned(dir.path()).unwrap().unwrap();
+        assert!(warning.contains("train it again"), "{warning}");
+        record.profile_scores = Some(TWO_DECIMALS.into());
+        write(dir.path(), &record).unwrap();
+        assert_eq!(check_profile_conditioned(dir.path()).unwrap(), None);
+        let text = std::fs::read_to_string(dir.path().join(PROVENANCE_FILE)).unwrap();
+        assert!(
+            text.contains("\"profile_scores\": \"two decimals\""),
+            "{text}"
+        );
         let err = check_group(dir.path(), "Albania").unwrap_err().to_string();
         assert!(err.contains("--method vim-cond"), "{err}");
     }

@@ -187,16 +187,18 @@ fn format_score(score: f64) -> String {
     }
 }
 
-fn score_lines(group: &TargetGroup) -> String {
+/// `vim-cond`'s scores: always two decimals ("4.65", "3.45", "5.00"). The authors' format prints
+/// a k-means group's mean as seventeen digits ("3.4457627118644067"), which the tokenizer splits
+/// into many digit tokens; an adapter trained on both kinds learnt to read the short ones only
+/// (`docs/results.md`), so the adapter reads one short form in training and in use.
+fn format_score_two_decimals(score: f64) -> String {
+    format!("{score:.2}")
+}
+
+fn score_lines(group: &TargetGroup, format: fn(f64) -> String) -> String {
     ALL_VALUES
         .iter()
-        .map(|&v| {
-            format!(
-                "- {}: {}\n",
-                score_label(v),
-                format_score(group.values.score(v))
-            )
-        })
+        .map(|&v| format!("- {}: {}\n", score_label(v), format(group.values.score(v))))
         .collect()
 }
 
@@ -219,10 +221,16 @@ pub fn persona(method: Method, group: &TargetGroup) -> String {
         | Method::VimQa
         | Method::ProfileOffset
         | Method::Steer => String::new(),
-        // vim-cond's adapter learnt to read this prompt (`vim::profiles`).
+        // vim-cond's adapter learns to read this prompt (`vim::profiles`), with its scores in
+        // one short form.
         Method::PromptShort | Method::VimCond => {
+            let format = if method == Method::VimCond {
+                format_score_two_decimals
+            } else {
+                format_score
+            };
             let mut text = String::from("Let's roleplay.\nValue Score:\n");
-            text.push_str(&score_lines(group));
+            text.push_str(&score_lines(group, format));
             for line in ANSWER_INSTRUCTIONS {
                 text.push_str(line);
                 text.push('\n');
@@ -240,7 +248,7 @@ pub fn persona(method: Method, group: &TargetGroup) -> String {
                 text.push_str(&format!("- {}: values {}\n", v.name(), v.definition()));
             }
             text.push_str("\nValue Score:\n\n");
-            text.push_str(&score_lines(group));
+            text.push_str(&score_lines(group, format_score));
             for line in ANSWER_INSTRUCTIONS {
                 text.push('\n');
                 text.push_str(line);
@@ -325,7 +333,26 @@ As this person, please answer the following question.\n\
 You just have to choose the answer, you don't have to explain it.\n\
 Please choose only one option, even if you're not sure.\n";
         assert_eq!(persona(Method::PromptShort, &albania()), expected);
-        assert_eq!(persona(Method::VimCond, &albania()), expected);
+        // vim-cond's adapter reads every score with two decimals, a k-means group's too.
+        let mut group = albania();
+        group.values = ValueDistribution::parse([
+            3.4457627118644067,
+            5.23,
+            4.56,
+            4.52,
+            3.89,
+            5.15,
+            4.69,
+            3.76,
+            4.91,
+            5.0,
+        ])
+        .unwrap();
+        let vim_cond = expected
+            .replace("4.65", "3.45")
+            .replace("Universalism: 5.0\n", "Universalism: 5.00\n");
+        assert_eq!(persona(Method::VimCond, &group), vim_cond);
+        assert!(persona(Method::PromptShort, &group).contains("Achievement: 3.4457627118644067\n"));
     }
 
     #[test]

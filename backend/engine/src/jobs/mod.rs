@@ -287,13 +287,32 @@ fn run_inner(job: &Job, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result
     })
 }
 
-/// candle's quantised kernels ([`crate::lora::quantized`]) run on a pool of their own, sized
-/// once, on first use, from `CANDLE_NUM_THREADS` (else `RAYON_NUM_THREADS`, else every core).
-/// Sets it to the thread count a command asked for, unless the user set it; call it before any
-/// model work and before other threads start (it writes the environment).
-pub fn size_quantized_kernel_pool(threads: usize) {
-    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-        std::env::set_var("CANDLE_NUM_THREADS", threads.max(1).to_string());
+/// How many times an idle worker of candle's own thread pool checks for work before it sleeps,
+/// unless the user sets `CANDLE_BARRIER_POOL_SPIN_LIMIT` (candle's default is 25,000).
+///
+/// Why: candle runs its elementwise and quantised kernels on that pool and its matrix products
+/// on rayon's, each with a worker per core. After every elementwise op candle's worker kept
+/// spinning for about half a millisecond, on a core that rayon's workers needed for the next
+/// matrix product; with the shorter spin, option scoring and the LoRA train step were faster on
+/// 2 cores (docs/performance.md).
+pub const CANDLE_POOL_SPIN_LIMIT: u32 = 500;
+
+/// Sets up candle's own thread pool before any model work; call it before other threads start
+/// (it writes the environment). The pool serves candle's elementwise and quantised kernels
+/// ([`crate::lora::quantized`]) and is sized once, on first use, from `CANDLE_NUM_THREADS`
+/// (else `RAYON_NUM_THREADS`, else every core): `threads` (a command's `--threads`) sets it,
+/// unless the user did. Its workers' spin before sleeping is [`CANDLE_POOL_SPIN_LIMIT`].
+pub fn configure_candle_pool(threads: Option<usize>) {
+    if let Some(threads) = threads {
+        if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+            std::env::set_var("CANDLE_NUM_THREADS", threads.max(1).to_string());
+        }
+    }
+    if std::env::var_os("CANDLE_BARRIER_POOL_SPIN_LIMIT").is_none() {
+        std::env::set_var(
+            "CANDLE_BARRIER_POOL_SPIN_LIMIT",
+            CANDLE_POOL_SPIN_LIMIT.to_string(),
+        );
     }
 }
 

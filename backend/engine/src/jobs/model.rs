@@ -123,7 +123,9 @@ impl ModelChoice {
                         format!("{}: not an adapter folder (expected the output of `valuelab train --method vim-cond`)", dir.display()),
                     ));
                 }
-                check_profile_conditioned(dir)?;
+                if let Some(warning) = check_profile_conditioned(dir)? {
+                    sink.event(&JobEvent::message(warning));
+                }
                 groups
                     .iter()
                     .map(|g| (g.name.clone(), dir.clone()))

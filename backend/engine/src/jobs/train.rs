@@ -168,6 +168,7 @@ impl TrainJob {
                     threshold: spec.threshold,
                     seed: spec.seed,
                     groups_file: groups_path.display().to_string(),
+                    profile_scores: None,
                 },
             )?;
         }

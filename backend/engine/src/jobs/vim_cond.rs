@@ -15,7 +15,9 @@
 use super::profile_split::ProfileSources;
 use super::progress::{CancelToken, JobEvent, ProgressSink};
 use super::train::LoraTraining;
-use crate::adapter::provenance::{self, AdapterProvenance, ANY_PROFILE, PROFILE_IN_PROMPT_METHOD};
+use crate::adapter::provenance::{
+    self, AdapterProvenance, ANY_PROFILE, PROFILE_IN_PROMPT_METHOD, TWO_DECIMALS,
+};
 use crate::conditioning::profiles::mean_profile;
 use crate::conditioning::{NamedProfile, ProfileSplit};
 use crate::data::groups::TargetGroup;
@@ -152,6 +154,7 @@ impl VimCondJob {
                         .unwrap_or_else(|| data.groups_csv())
                         .display()
                         .to_string(),
+                    profile_scores: Some(TWO_DECIMALS.to_string()),
                 },
             )?;
         }

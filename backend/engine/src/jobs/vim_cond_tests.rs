@@ -92,6 +92,10 @@ fn a_vim_cond_adapter_trains_and_answers_each_group_from_its_prompt() {
         (record.method.as_str(), record.group.as_str()),
         (PROFILE_IN_PROMPT_METHOD, ANY_PROFILE)
     );
+    assert_eq!(
+        record.profile_scores.as_deref(),
+        Some(provenance::TWO_DECIMALS)
+    );
     assert!(out.join(crate::adapter::peft::CONFIG_FILE).is_file());
 
     // One adapter answers every group, each from its own short prompt.

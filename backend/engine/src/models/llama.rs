@@ -3,8 +3,8 @@
 //! - scoring and generation need logits at chosen positions, batches of left-padded prompts
 //!   and a KV cache that can be forked (a persona prefix encoded once, reused per item);
 //! - LoRA training needs differentiable ops throughout (candle's fast rms-norm, rope and
-//!   softmax kernels have no backward: ENGINE-NOTES trap 1) and frozen linears that skip weight
-//!   gradients (trap 2).
+//!   softmax kernels have no backward: ENGINE-NOTES trap 1, so `fused` has its own, with
+//!   backward passes) and frozen linears that skip weight gradients (trap 2).
 //!
 //! Weights come from a `VarBuilder` with HF names; the GGUF loader dequantises to f32 and
 //! un-permutes q/k so that adapters line up with Hugging Face checkpoints.
@@ -20,6 +20,7 @@ use std::sync::Mutex;
 
 mod block;
 mod cache;
+mod fused;
 
 use block::{Block, RmsNorm, Rotary, StepContext, ATTENTION_MODULES, MLP_MODULES};
 mod config;
@@ -27,7 +28,8 @@ mod config;
 pub use cache::{Cache, Input};
 pub use config::{Config, LlamaConfig, RopeScaling};
 
-/// Inference uses candle's fused kernels; training only differentiable ops and LoRA dropout.
+/// Inference uses candle's fused kernels; training differentiable ops (`fused`'s on the CPU)
+/// and LoRA dropout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Inference,

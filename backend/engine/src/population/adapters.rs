@@ -104,6 +104,7 @@ mod tests {
                 threshold: 3.0,
                 seed: 0,
                 groups_file: "groups.csv".into(),
+                profile_scores: None,
             },
         )
         .unwrap();

@@ -3,7 +3,7 @@
 //! resumable checkpoints and progress events.
 //!
 //! Cost notes (ENGINE-NOTES traps 1 and 2): the model runs in `Mode::Training` (differentiable
-//! kernels), its base linears are `FrozenLinear`s whose backward skips weight gradients, and the
+//! kernels: on the CPU fused passes with their own backward, `models::llama::fused`), its base linears are `FrozenLinear`s whose backward skips weight gradients, and the
 //! output layer (49152×576 for SmolLM2) is applied only at the positions that predict an answer
 //! token rather than at every position.
 

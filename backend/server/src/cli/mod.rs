@@ -129,9 +129,7 @@ pub enum Command {
 impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         let global = self.global;
-        if let Some(n) = global.threads {
-            valuelab_engine::jobs::size_quantized_kernel_pool(n);
-        }
+        valuelab_engine::jobs::configure_candle_pool(global.threads);
         let runs_a_job = matches!(
             self.command,
             Command::Groups(_)

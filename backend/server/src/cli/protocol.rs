@@ -23,7 +23,8 @@ pub struct Args {
     /// A steer conditioner folder (from `valuelab train --method steer`).
     #[arg(long, value_name = "DIR")]
     pub steer: Option<PathBuf>,
-    /// Methods that need no folder, compared at the same time, comma-separated.
+    /// Methods that need no folder, compared at the same time, comma-separated; `none` for only
+    /// the trained methods given by folder.
     #[arg(
         long,
         value_delimiter = ',',
@@ -76,7 +77,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
 
 pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<ProtocolJob> {
     let mut methods = Vec::new();
-    for name in &args.methods {
+    let none = matches!(args.methods.as_slice(), [only] if only.eq_ignore_ascii_case("none"));
+    for name in args.methods.iter().filter(|_| !none) {
         let method: Method = name.parse()?;
         if method.needs_adapter() {
             bail!("--methods takes methods without a folder; give {method}'s folder with its own flag (--vim-cond DIR, --profile-offset DIR, --steer DIR)");

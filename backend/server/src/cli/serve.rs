@@ -38,9 +38,7 @@ pub struct Args {
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     let settings = settings(global, args, Settings::from_env()?);
-    if let Some(n) = settings.jobs.threads {
-        valuelab_engine::jobs::size_quantized_kernel_pool(n);
-    }
+    valuelab_engine::jobs::configure_candle_pool(settings.jobs.threads);
     let host = display_host(&settings.host).to_string();
     let static_dir = settings.static_dir.clone();
     actix_web::rt::System::new().block_on(async move {

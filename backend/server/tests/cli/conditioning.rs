@@ -142,6 +142,22 @@ fn each_kind_of_training_refuses_the_other_kinds_flags() {
         "{}",
         text(&output.stderr)
     );
+    // `--methods none`: only the trained methods given by folder.
+    let output = valuelab(&[
+        "--print-spec",
+        "protocol",
+        "--steer",
+        "cond",
+        "--methods",
+        "none",
+        "--out",
+        "x",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let spec: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let methods = spec["methods"].as_array().unwrap();
+    assert_eq!(methods.len(), 1, "{spec}");
+    assert_eq!(methods[0]["method"], "steer", "{spec}");
     // --print-spec shows the job the web app and the cluster run.
     let output = valuelab(&[
         "--print-spec",

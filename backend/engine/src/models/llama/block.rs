@@ -2,6 +2,7 @@
 //! KV cache, the MLP, and the linear layers that LoRA wraps.
 
 use super::cache::LayerKv;
+use super::fused;
 use super::{Config, Mode};
 use crate::lora::linear::DropoutRng;
 use crate::lora::{FrozenLinear, LoraLinear};
@@ -28,6 +29,10 @@ impl RmsNorm {
         Ok(match mode {
             Mode::Inference => {
                 candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps as f32)?
+            }
+            // The fused pass gives the weight no gradient: it is frozen (detached at load).
+            Mode::Training if fused::applies(x) && !self.weight.track_op() => {
+                fused::rms_norm(x, &self.weight, self.eps)?
             }
             Mode::Training => candle_nn::ops::rms_norm_slow(x, &self.weight, self.eps as f32)?,
         })
@@ -97,6 +102,7 @@ impl Rotary {
                 &self.cos,
                 &self.sin,
             )?),
+            Mode::Training if fused::applies(x) => fused::rope(x, &self.cos, &self.sin),
             Mode::Training => {
                 let cos = Tensor::cat(&[&self.cos, &self.cos], D::Minus1)?.unsqueeze(1)?;
                 let sin = Tensor::cat(&[&self.sin, &self.sin], D::Minus1)?.unsqueeze(1)?;
@@ -203,9 +209,14 @@ impl Block {
         let x = (x + self.linear(3, &attn, rng, ctx)?)?;
 
         let h = self.post_attention_layernorm.forward(&x, ctx.mode)?;
-        let gate = candle_nn::ops::silu(&self.linear(4, &h, rng, ctx)?)?;
+        let gate = self.linear(4, &h, rng, ctx)?;
         let up = self.linear(5, &h, rng, ctx)?;
-        Ok((&x + self.linear(6, &(gate * up)?, rng, ctx)?)?)
+        let activation = if fused::applies(&gate) {
+            fused::silu_mul(&gate, &up)?
+        } else {
+            (candle_nn::ops::silu(&gate)? * up)?
+        };
+        Ok((&x + self.linear(6, &activation, rng, ctx)?)?)
     }
 }
 
@@ -246,6 +257,7 @@ pub(super) fn attention(
         };
         let probs = match ctx.mode {
             Mode::Inference => candle_nn::ops::softmax_last_dim(&scores)?,
+            Mode::Training if fused::applies(&scores) => fused::softmax(&scores)?,
             Mode::Training => candle_nn::ops::softmax(&scores, D::Minus1)?,
         };
         return heads_first(probs.reshape((b, nkv, group * t, own))?.matmul(v)?);
