@@ -62,6 +62,14 @@ fn map_rows<const N: usize>(
 /// RMS norm over the last dimension, `x / sqrt(mean(x²) + eps) * weight`. The weight gets no
 /// gradient: LoRA trains the linears only, and the norms' weights are frozen.
 pub(super) fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> crate::Result<Tensor> {
+    // The pass splits x into rows of the weight's length, so a mismatch would give wrong
+    // numbers rather than an error (candle's own kernel checks the same).
+    let (width, size) = (x.dim(candle_core::D::Minus1)?, weight.dims1()?);
+    if width != size {
+        return Err(crate::Error::invalid(format!(
+            "valuelab-rms-norm: x's last dimension is {width}, the weight's {size}"
+        )));
+    }
     Ok(x.contiguous()?.apply_op2(weight, RmsNorm { eps })?)
 }
 

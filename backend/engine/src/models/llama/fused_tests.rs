@@ -51,6 +51,13 @@ fn rms_norm_matches_the_composed_ops_and_their_gradient() {
         &candle_nn::ops::rms_norm_slow(&t, &weight, eps as f32).unwrap(),
     );
     assert!(strided < 1e-5, "{strided}");
+    // A weight of another length is refused, not read as rows of its length.
+    let err = rms_norm(&x, &weight.narrow(0, 0, 12).unwrap(), eps).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("last dimension is 24, the weight's 12"),
+        "{err}"
+    );
 }
 
 #[test]
