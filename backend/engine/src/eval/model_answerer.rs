@@ -1,7 +1,8 @@
 //! The real [`Answerer`]: a loaded Llama-family model (`engine::models`) answering through
 //! `engine::generate`. Each persona's prompt prefix is encoded once and its KV cache reused for
-//! every item of the group (the runner asks one group at a time); option scoring and generation
-//! batch across items.
+//! every item of the group (the runner asks one group at a time), and the next group's persona
+//! reuses the blocks of it that start the same way; option scoring and generation batch across
+//! items.
 //!
 //! VIM methods bring one LoRA adapter per group (found by `adapter::find`). Adapters are merged into the weights for speed, so switching groups reloads the base model.
 //! Profile conditioners (`profile-offset`, `steer`) set residual offsets for each group's
@@ -80,11 +81,12 @@ impl ModelAnswerer {
         &self.model
     }
 
-    /// The encoded prefix of `persona`, reused while the persona stays the same.
+    /// The encoded prefix of `persona`, reused while the persona stays the same; a new persona
+    /// reuses the blocks it starts with in common with the last one (a method's template).
     fn prefix(&mut self, persona: &str) -> Result<&PrefixState> {
         if self.prefix.as_ref().is_none_or(|p| p.persona != persona) {
-            let state = PrefixState::new(&self.model, persona)?;
-            self.tokens += state.len() as u64;
+            let state = PrefixState::reusing(&self.model, persona, self.prefix.as_ref())?;
+            self.tokens += state.computed as u64;
             self.prefix = Some(state);
         }
         self.prefix

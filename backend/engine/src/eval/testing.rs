@@ -12,6 +12,8 @@ use valuelab_common::{Value, ALL_VALUES};
 pub struct PersonaFollower {
     /// Items scored so far (counts resumed work).
     pub items_scored: usize,
+    /// The prompt of every item scored, in the order asked.
+    pub prompts_scored: Vec<String>,
     pub generate_calls: usize,
     /// The answer start of every `generate` call, in order.
     pub answer_starts: Vec<String>,
@@ -70,6 +72,8 @@ impl Answerer for PersonaFollower {
         items: &[ChoiceItem],
     ) -> Result<Vec<Vec<f64>>> {
         self.items_scored += items.len();
+        self.prompts_scored
+            .extend(items.iter().map(|item| item.prompt.clone()));
         Ok(items
             .iter()
             .map(|item| {

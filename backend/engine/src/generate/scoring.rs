@@ -10,7 +10,8 @@
 //!
 //! Items whose options are all single tokens (chat prompts with "1".."6") need step 1 only,
 //! so they run [`ITEM_BATCH`] items at a time as one batch. Tokens that every item's rest
-//! starts with (a task's instructions) join the prefix first and run once.
+//! starts with (a task's instructions) join the prefix first and run once per persona
+//! ([`PrefixState::extended`] keeps the last extension made).
 //!
 //! Right padding is safe without a mask: padding sits after a row's real tokens, and causal
 //! attention never lets a real token see later positions.
@@ -192,20 +193,11 @@ fn extend_by_shared_start(
     if shared.is_empty() {
         return Ok(prefix.clone());
     }
-    let mut cache = prefix.batch_cache(model, 1)?;
-    model.llama.forward_hidden(
-        &Input::from_tokens(&shared, prefix.len(), model.device())?,
-        Some(&mut cache),
-        Mode::Inference,
-    )?;
+    let extended = prefix.extended(model, &shared)?;
     for p in prepared.iter_mut() {
         p.rest.drain(..shared.len());
     }
-    Ok(PrefixState {
-        persona: prefix.persona.clone(),
-        tokens: prefix.tokens.iter().chain(&shared).copied().collect(),
-        cache,
-    })
+    Ok(extended)
 }
 
 fn prepare(

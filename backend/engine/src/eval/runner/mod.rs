@@ -149,6 +149,7 @@ pub fn run(
         let pending: Vec<usize> = (0..task.items.len())
             .filter(|&i| !finished.contains_key(&(group.name.clone(), task.items[i].id.clone())))
             .collect();
+        let pending = asking_order(task, pending, spec.answer_mode);
         if pending.is_empty() {
             continue;
         }
@@ -207,17 +208,34 @@ pub fn predict(
         answerer.select_group(&group.name)?;
         answerer.condition_on(&group.values)?;
         let persona = persona(spec.method, group);
-        let indices: Vec<usize> = (0..task.items.len()).collect();
+        let indices = asking_order(task, (0..task.items.len()).collect(), spec.answer_mode);
+        let mut answered = Vec::with_capacity(indices.len());
         for batch in indices.chunks(spec.batch_size.max(1)) {
             if stop.load(Ordering::SeqCst) {
                 return Ok(None);
             }
-            records.extend(answer_batch(task, batch, group, &persona, spec, answerer)?);
-            let done = records.len();
+            let batch_records = answer_batch(task, batch, group, &persona, spec, answerer)?;
+            answered.extend(batch.iter().copied().zip(batch_records));
+            let done = records.len() + answered.len();
             progress(&Progress::at(&group.name, done, total, done, started));
         }
+        // Back in the task's order.
+        answered.sort_by_key(|(i, _)| *i);
+        records.extend(answered.into_iter().map(|(_, record)| record));
     }
     Ok(Some(records))
+}
+
+/// The order a group's `items` are asked in. Expect mode asks the shortest prompts first, so
+/// that the items of one call are of similar lengths and their batched rows carry little
+/// padding (PVQ-40 under prompt-long, 8 groups, calls of 16: about 4 % faster than in the
+/// questionnaire's order, docs/performance.md). Answers are kept by item, so the order shows
+/// only in the order of `items.jsonl`. Sample mode and argument generation keep the task's order.
+fn asking_order(task: &Task, mut items: Vec<usize>, mode: AnswerMode) -> Vec<usize> {
+    if mode == AnswerMode::Expect && task.kind != TaskKind::Args {
+        items.sort_by_key(|&i| task.items[i].prompt.len());
+    }
+    items
 }
 
 fn check_spec(spec: &RunSpec) -> Result<()> {

@@ -388,6 +388,38 @@ fn expect_mode_chooses_the_stance_by_likelihood_and_continues_a_lead_in() {
 }
 
 #[test]
+fn expect_mode_asks_the_shortest_prompts_first_and_keeps_answers_by_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let item = |number, value: Value, text: &str| PvqItem {
+        number,
+        value,
+        text: text.into(),
+    };
+    let task = pvq::task(&[
+        item(
+            1,
+            Value::Power,
+            "Power, money and a long list of other things matter to him.",
+        ),
+        item(2, Value::Benevolence, "Benevolence matters."),
+        item(3, Value::Power, "Power matters to him."),
+    ])
+    .unwrap();
+    let mut fake = PersonaFollower::default();
+    let result = run_to_end(dir.path(), &task, &spec(Method::PromptLong), &mut fake);
+    let asked: Vec<usize> = fake.prompts_scored[..3]
+        .iter()
+        .map(|p| task.items.iter().position(|i| &i.prompt == p).unwrap())
+        .collect();
+    assert_eq!(asked, [1, 2, 0]);
+    // Each answer stays with its item: Albania's Benevolence 5.23 and Power 3.89.
+    assert_close(
+        &result.groups[0].predicted,
+        &ben_pow((5.23 - 1.0) / 5.0, (3.89 - 1.0) / 5.0),
+    );
+}
+
+#[test]
 fn predict_ess_answers_groups_and_questions_it_has_never_seen() {
     let dir = tempfile::tempdir().unwrap();
     let groups_tsv = dir.path().join("groups.tsv");

@@ -41,6 +41,11 @@ impl Cache {
         self.len() == 0
     }
 
+    /// Number of model layers the cache holds keys and values for.
+    pub fn num_layers(&self) -> usize {
+        self.kv.len()
+    }
+
     pub fn batch_size(&self) -> Option<usize> {
         (!self.valid.is_empty()).then_some(self.valid.len())
     }
@@ -65,6 +70,85 @@ impl Cache {
         Ok(Cache {
             kv,
             valid: vec![self.valid[0].clone(); n],
+        })
+    }
+}
+
+/// Building a prompt prefix block by block ([`crate::generate::PrefixState`]): each block's
+/// tokens run over the blocks before it, read as shared prefixes, and only the block's own keys
+/// and values are kept, so a later prompt that starts with the same blocks reuses them.
+impl Cache {
+    /// A one-row cache whose shared prefixes are `blocks` in order (one-row caches from
+    /// [`Cache::own_part`]); an empty list gives an empty cache of `num_layers` layers.
+    pub fn over_blocks(blocks: &[Cache], num_layers: usize) -> Result<Cache> {
+        let mut cache = Cache::new(num_layers);
+        for block in blocks {
+            if block.valid.len() != 1 || block.kv.len() != num_layers {
+                return Err(Error::invalid(format!(
+                    "a prefix block must be a one-row cache of {num_layers} layers"
+                )));
+            }
+            for (layer, block_layer) in cache.kv.iter_mut().zip(&block.kv) {
+                let own = block_layer.own.clone().ok_or_else(|| {
+                    Error::invalid("a prefix block holds no keys and values of its own")
+                })?;
+                layer.shared.push(own);
+            }
+            match cache.valid.first_mut() {
+                Some(valid) => valid.extend_from_slice(&block.valid[0]),
+                None => cache.valid.push(block.valid[0].clone()),
+            }
+        }
+        Ok(cache)
+    }
+
+    /// Only the keys and values of this cache's own steps, without its shared prefixes.
+    pub fn own_part(&self) -> Result<Cache> {
+        let own_len = self
+            .kv
+            .first()
+            .and_then(|layer| layer.own.as_ref())
+            .map_or(Ok(0), |(k, _)| k.dim(2))?;
+        let kv = self
+            .kv
+            .iter()
+            .map(|layer| LayerKv {
+                shared: Vec::new(),
+                own: layer.own.clone(),
+            })
+            .collect();
+        let valid = self
+            .valid
+            .iter()
+            .map(|row| row[row.len() - own_len..].to_vec())
+            .collect();
+        Ok(Cache { kv, valid })
+    }
+
+    /// One-row `blocks` joined along time into one cache whose keys and values are all its
+    /// own, as if the whole prefix had run in one step.
+    pub fn join(blocks: &[Cache], num_layers: usize) -> Result<Cache> {
+        let chained = Cache::over_blocks(blocks, num_layers)?;
+        let kv = chained
+            .kv
+            .iter()
+            .map(|layer| -> Result<LayerKv> {
+                let own = if layer.shared.is_empty() {
+                    None
+                } else {
+                    let keys: Vec<&Tensor> = layer.shared.iter().map(|(k, _)| k).collect();
+                    let values: Vec<&Tensor> = layer.shared.iter().map(|(_, v)| v).collect();
+                    Some((Tensor::cat(&keys, 2)?, Tensor::cat(&values, 2)?))
+                };
+                Ok(LayerKv {
+                    shared: Vec::new(),
+                    own,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Cache {
+            kv,
+            valid: chained.valid,
         })
     }
 }

@@ -515,3 +515,37 @@ fn merging_an_adapter_requantises_the_merged_weights() {
         "the quantised copy should hold the merged weights, not the base ones"
     );
 }
+
+#[test]
+fn prefix_blocks_join_into_one_cache_and_refuse_what_is_not_a_block() {
+    let model = tiny();
+    let layers = model.new_cache().num_layers();
+    let step = |blocks: &[Cache], tokens: &[u32], start: usize| {
+        let mut cache = Cache::over_blocks(blocks, layers).unwrap();
+        let input = Input::from_tokens(tokens, start, &Device::Cpu).unwrap();
+        model
+            .forward_hidden(&input, Some(&mut cache), Mode::Inference)
+            .unwrap();
+        cache.own_part().unwrap()
+    };
+    let first = step(&[], &[3, 7, 11], 0);
+    let second = step(std::slice::from_ref(&first), &[13, 17], 3);
+    assert_eq!((first.len(), second.len()), (3, 2));
+    let joined = Cache::join(&[first.clone(), second], layers).unwrap();
+    assert_eq!(joined.len(), 5);
+    // The joined cache decodes as the cache of the five tokens run in one step does.
+    let mut whole = model.new_cache();
+    let input = Input::from_tokens(&[3, 7, 11, 13, 17], 0, &Device::Cpu).unwrap();
+    model
+        .forward_hidden(&input, Some(&mut whole), Mode::Inference)
+        .unwrap();
+    let next = Input::from_tokens(&[19], 5, &Device::Cpu).unwrap();
+    let mut joined_fork = joined.clone();
+    let a = model.forward_last(&next, Some(&mut joined_fork)).unwrap();
+    let b = model.forward_last(&next, Some(&mut whole)).unwrap();
+    assert!(max_abs_diff(&a, &b) < 1e-4);
+    // A batch of two rows, or a cache with no keys of its own, is not a block.
+    let two_rows = first.share_batch(2).unwrap();
+    assert!(Cache::over_blocks(&[two_rows], layers).is_err());
+    assert!(Cache::over_blocks(&[model.new_cache()], layers).is_err());
+}
