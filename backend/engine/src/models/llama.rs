@@ -21,6 +21,7 @@ use std::sync::Mutex;
 mod block;
 mod cache;
 mod fused;
+mod prefix_softmax;
 
 use block::{Block, RmsNorm, Rotary, StepContext, ATTENTION_MODULES, MLP_MODULES};
 mod config;

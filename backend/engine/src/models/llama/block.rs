@@ -3,6 +3,7 @@
 
 use super::cache::LayerKv;
 use super::fused;
+use super::prefix_softmax;
 use super::{Config, Mode};
 use crate::lora::linear::DropoutRng;
 use crate::lora::{FrozenLinear, LoraLinear};
@@ -274,9 +275,17 @@ pub(super) fn attention(
         let len = keys.dim(2)?;
         let scores =
             (stacked.matmul(&keys.squeeze(0)?.t()?)? * scale)?.reshape((nkv, b, group, t, len))?;
-        prefix_scores.push(match &mask {
-            Some(mask) => scores.broadcast_add(&mask.narrow(4, start, len)?.transpose(0, 1)?)?,
-            None => scores,
+        let mask_part = match &mask {
+            Some(mask) => Some(mask.narrow(4, start, len)?.transpose(0, 1)?),
+            None => None,
+        };
+        // A prefix's positions are real tokens that every query sees, so its part of the mask
+        // is zero; adding it would be a pass over the largest scores for nothing.
+        prefix_scores.push(match mask_part {
+            Some(part) if part.min_all()?.to_scalar::<f32>()? < 0.0 => {
+                scores.broadcast_add(&part)?
+            }
+            _ => scores,
         });
         start += len;
     }
@@ -286,12 +295,35 @@ pub(super) fn attention(
     };
     // (batch, kv heads, group, time, 1) ↔ (kv heads, batch, …): the per-query statistics.
     let swap = |x: Tensor| -> Result<Tensor> { Ok(x.transpose(0, 1)?.contiguous()?) };
-    let mut max = own_scores.max_keepdim(4)?;
+    // In inference on the CPU the row statistics run as parallel passes (`prefix_softmax`).
+    let by_rows = ctx.mode == Mode::Inference && fused::applies(&own_scores);
+    let row_max = |x: &Tensor| -> Result<Tensor> {
+        if by_rows {
+            prefix_softmax::row_max(x)
+        } else {
+            Ok(x.max_keepdim(4)?)
+        }
+    };
+    let row_sum = |x: &Tensor| -> Result<Tensor> {
+        if by_rows {
+            prefix_softmax::row_sum(x)
+        } else {
+            Ok(x.sum_keepdim(4)?)
+        }
+    };
+    let exp_minus = |x: &Tensor, max: &Tensor| -> Result<Tensor> {
+        if by_rows {
+            prefix_softmax::exp_minus(x, max)
+        } else {
+            Ok(x.broadcast_sub(max)?.exp()?)
+        }
+    };
+    let mut max = row_max(&own_scores)?;
     for scores in &prefix_scores {
-        max = max.maximum(&swap(scores.max_keepdim(4)?)?)?;
+        max = max.maximum(&swap(row_max(scores)?)?)?;
     }
-    let own_weights = own_scores.broadcast_sub(&max)?.exp()?;
-    let mut total = own_weights.sum_keepdim(4)?;
+    let own_weights = exp_minus(&own_scores, &max)?;
+    let mut total = row_sum(&own_weights)?;
     let mut out = own_weights
         .reshape((b, nkv, group * t, own))?
         .matmul(v)?
@@ -299,8 +331,8 @@ pub(super) fn attention(
     let stacked_max = swap(max)?;
     for (scores, (_, values)) in prefix_scores.into_iter().zip(shared) {
         let len = values.dim(2)?;
-        let weights = scores.broadcast_sub(&stacked_max)?.exp()?;
-        total = (total + swap(weights.sum_keepdim(4)?)?)?;
+        let weights = exp_minus(&scores, &stacked_max)?;
+        total = (total + swap(row_sum(&weights)?)?)?;
         let from_prefix = weights
             .reshape((nkv, b * group * t, len))?
             .matmul(&values.squeeze(0)?)?

@@ -12,17 +12,17 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-type OpResult<T> = candle_core::Result<T>;
+pub(super) type OpResult<T> = candle_core::Result<T>;
 
 /// Rows per rayon task: enough work to pay for the split.
-const MIN_ROWS_PER_TASK: usize = 8;
+pub(super) const MIN_ROWS_PER_TASK: usize = 8;
 
 /// Whether the fused passes serve `x`: f32 on the CPU.
 pub(super) fn applies(x: &Tensor) -> bool {
     x.device().is_cpu() && x.dtype() == DType::F32
 }
 
-fn slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> OpResult<&'a [f32]> {
+pub(super) fn slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> OpResult<&'a [f32]> {
     let data = storage.as_slice::<f32>()?;
     match layout.contiguous_offsets() {
         Some((start, end)) => Ok(&data[start..end]),
@@ -30,14 +30,14 @@ fn slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> OpResult<&'a
     }
 }
 
-fn output(data: Vec<f32>, layout: &Layout) -> (CpuStorage, Shape) {
+pub(super) fn output(data: Vec<f32>, layout: &Layout) -> (CpuStorage, Shape) {
     (CpuStorage::F32(data), layout.shape().clone())
 }
 
 /// The output of `f` run on each row of `width` elements (the last may be shorter), split
 /// across rayon's threads: `f` gets the row's index, its output and the same row of each input
 /// (inputs of one length).
-fn map_rows<const N: usize>(
+pub(super) fn map_rows<const N: usize>(
     width: usize,
     min_rows_per_task: usize,
     inputs: [&[f32]; N],
