@@ -252,11 +252,16 @@ impl Llama {
         }
         let mask = self.attention_mask(input, t, past_valid)?;
         let rotary = Rotary::new(&self.cfg, &input.positions, &self.device)?;
+        let shared_visible = match &cache {
+            Some(cache) => cache.shared_prefixes_visible()?,
+            None => true,
+        };
         let ctx = StepContext {
             rotary: &rotary,
             mask: mask.as_ref(),
             mode,
             quantized,
+            shared_visible,
         };
         let x = self.run_blocks(input, cache, &ctx, self.blocks.len(), None)?;
         self.norm.forward(&x, mode)
@@ -280,6 +285,7 @@ impl Llama {
             mask: mask.as_ref(),
             mode: Mode::Inference,
             quantized: false,
+            shared_visible: true,
         };
         let mut stream = Vec::with_capacity(last + 1);
         self.run_blocks(input, None, &ctx, last + 1, Some(&mut stream))?;

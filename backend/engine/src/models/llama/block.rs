@@ -119,6 +119,9 @@ pub(super) struct StepContext<'a> {
     pub(super) mode: Mode,
     /// Multiply by the linears' quantised copies where they have them (decoding steps).
     pub(super) quantized: bool,
+    /// Every query sees every position of the cache's shared prefixes, so their part of the
+    /// mask is zero and attention does not add it (`Cache::shared_prefixes_visible`).
+    pub(super) shared_visible: bool,
 }
 
 impl Block {
@@ -275,15 +278,11 @@ pub(super) fn attention(
         let len = keys.dim(2)?;
         let scores =
             (stacked.matmul(&keys.squeeze(0)?.t()?)? * scale)?.reshape((nkv, b, group, t, len))?;
-        let mask_part = match &mask {
-            Some(mask) => Some(mask.narrow(4, start, len)?.transpose(0, 1)?),
-            None => None,
-        };
-        // A prefix's positions are real tokens that every query sees, so its part of the mask
-        // is zero; adding it would be a pass over the largest scores for nothing.
-        prefix_scores.push(match mask_part {
-            Some(part) if part.min_all()?.to_scalar::<f32>()? < 0.0 => {
-                scores.broadcast_add(&part)?
+        // Where every query sees the prefix its part of the mask is zero, and adding it
+        // would be a pass over the largest scores for nothing.
+        prefix_scores.push(match &mask {
+            Some(mask) if !ctx.shared_visible => {
+                scores.broadcast_add(&mask.narrow(4, start, len)?.transpose(0, 1)?)?
             }
             _ => scores,
         });

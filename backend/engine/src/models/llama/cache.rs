@@ -41,6 +41,24 @@ impl Cache {
         self.len() == 0
     }
 
+    /// Whether every row sees every position of the shared prefixes: they hold real tokens
+    /// (a one-row cache of them is what [`Cache::share_batch`] shares), so attention need not
+    /// add their part of the mask, which is then zero.
+    pub(super) fn shared_prefixes_visible(&self) -> Result<bool> {
+        let shared_len = match self.kv.first() {
+            Some(layer) => layer
+                .shared
+                .iter()
+                .map(|(k, _)| k.dim(2))
+                .sum::<candle_core::Result<usize>>()?,
+            None => 0,
+        };
+        Ok(self
+            .valid
+            .iter()
+            .all(|row| row[..shared_len].iter().all(|&v| v)))
+    }
+
     /// Number of model layers the cache holds keys and values for.
     pub fn num_layers(&self) -> usize {
         self.kv.len()

@@ -198,6 +198,8 @@ fn grouped_attention_over_a_shared_prefix_equals_attention_per_head() {
             mask: Some(&mask),
             mode: Mode::Inference,
             quantized: false,
+            // The mask hides a prefix position of row 1.
+            shared_visible: false,
         };
         // The prefix in two shared parts, as a persona and then a batch's common tokens.
         let parts: Vec<(Tensor, Tensor)> = if with_prefix {
