@@ -96,6 +96,7 @@ pub enum Field {
     Respondents,
     MaxSeqLen,
     Weight,
+    Groups,
 }
 
 /// A candle error's message without the backtrace candle attaches to it (with RUST_BACKTRACE

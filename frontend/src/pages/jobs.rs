@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use valuelab_common::api::jobs::{JobCreated, JobTemplate, JobView, NewJobTemplate};
 
 const TASKS: [&str; 4] = ["pvq", "valuenet", "ess", "args"];
-const METHODS: [&str; 10] = [
+const METHODS: [&str; 11] = [
     "base",
     "prompt-short",
     "prompt-long",
@@ -22,6 +22,7 @@ const METHODS: [&str; 10] = [
     "vim-cond",
     "profile-offset",
     "steer",
+    "profile-readout",
 ];
 
 #[component]
@@ -300,7 +301,7 @@ fn NewJob() -> impl IntoView {
                     {field("Method", "model.method", view! { <select id="method" bind:value=form.method>{options(&METHODS)}</select> }, errors)}
                     {field("Groups: all, sample N, or names separated by commas", "groups", view! { <input id="groups" bind:value=form.groups/> }, errors)}
                     {field("Model: smollm2, a .gguf file or a Hugging Face folder", "model.model", view! { <input id="model" bind:value=form.model/> }, errors)}
-                    {field("Adapter or conditioner folder (vim, vim-cond, profile-offset, steer)", "model.adapter", view! { <input id="adapter" bind:value=form.adapter/> }, errors)}
+                    {field("Adapter or conditioner folder (vim, vim-cond, profile-offset, steer, profile-readout)", "model.adapter", view! { <input id="adapter" bind:value=form.adapter/> }, errors)}
                     {field("Answers", "model.answer", view! { <select id="answer" bind:value=form.answer>{options(&["expect", "sample"])}</select> }, errors)}
                     {field("Batch size", "model.batch_size", view! { <input id="batch-size" bind:value=form.batch_size/> }, errors)}
                     {field("Items (empty: all)", "limit_items", view! { <input id="limit-items" bind:value=form.limit_items/> }, errors)}

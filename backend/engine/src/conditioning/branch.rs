@@ -71,9 +71,27 @@ pub fn option_log_probs(
     items: &[BranchItem],
     mode: Mode,
 ) -> Result<Vec<Tensor>> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let logits = model.llama.logits(&answer_states(model, items, mode)?)?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(row, item)| {
+            let index = Tensor::new(item.options.as_slice(), model.device())?;
+            let picked = logits.get(row)?.index_select(&index, 0)?;
+            Ok(candle_nn::ops::log_softmax(&picked, D::Minus1)?)
+        })
+        .collect()
+}
+
+/// The final-norm hidden state at each item's branching point, (items, hidden), from one
+/// right-padded batch.
+pub fn answer_states(model: &LoadedModel, items: &[BranchItem], mode: Mode) -> Result<Tensor> {
     let width = items.iter().map(|i| i.tokens.len()).max().unwrap_or(0);
     if width == 0 {
-        return Ok(Vec::new());
+        return Err(Error::invalid("no item tokens to run"));
     }
     let pad = model.tokenizer.pad_id();
     let ids: Vec<u32> = items
@@ -98,19 +116,9 @@ pub fn option_log_probs(
         .map(|(row, i)| (row * width + i.tokens.len() - 1) as u32)
         .collect();
     let size = hidden.dim(2)?;
-    let selected = hidden
+    Ok(hidden
         .reshape(((), size))?
-        .index_select(&Tensor::new(last.as_slice(), model.device())?, 0)?;
-    let logits = model.llama.logits(&selected)?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(row, item)| {
-            let index = Tensor::new(item.options.as_slice(), model.device())?;
-            let picked = logits.get(row)?.index_select(&index, 0)?;
-            Ok(candle_nn::ops::log_softmax(&picked, D::Minus1)?)
-        })
-        .collect()
+        .index_select(&Tensor::new(last.as_slice(), model.device())?, 0)?)
 }
 
 /// Mean KL(target ‖ model) over the items, as a differentiable scalar.

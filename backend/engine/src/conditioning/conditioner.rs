@@ -6,13 +6,18 @@
 //! - `steer`: the rows of `M` are steering vectors (contrastive mean activations, one per value)
 //!   at one layer, `scale` the strength α chosen on validation profiles.
 //!
+//! `profile-readout` has no layer maps but a readout after the final norm
+//! (`models::Readout`): the gate `z·G` (`G` of shape (10, hidden)) and a direction, learned
+//! across training profiles on cached answer states (`readout`).
+//!
 //! There is no bias term: a zero profile difference (the mean profile) leaves the model as it
 //! is, so the model's usual answer cannot pass for profile signal.
 //!
-//! Saved as `conditioner.safetensors` (tensor `layers.{l}`, shape (10, hidden)) plus
-//! `conditioning.json` ([`ConditionerConfig`]).
+//! Saved as `conditioner.safetensors` (tensors `layers.{l}`, shape (10, hidden); a readout's
+//! `readout.gate`, (10, hidden), and `readout.direction`, (1, hidden)) plus `conditioning.json`
+//! ([`ConditionerConfig`]).
 
-use crate::models::ResidualOffsets;
+use crate::models::{Readout, ResidualOffsets};
 use crate::{Error, Field, Result, ResultExt};
 use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -22,12 +27,15 @@ use valuelab_common::VALUE_COUNT;
 
 pub const CONFIG_FILE: &str = "conditioning.json";
 pub const TENSORS_FILE: &str = "conditioner.safetensors";
+const READOUT_GATE: &str = "readout.gate";
+const READOUT_DIRECTION: &str = "readout.direction";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ConditionerKind {
     ProfileOffset,
     Steer,
+    ProfileReadout,
 }
 
 impl ConditionerKind {
@@ -35,6 +43,7 @@ impl ConditionerKind {
         match self {
             ConditionerKind::ProfileOffset => "profile-offset",
             ConditionerKind::Steer => "steer",
+            ConditionerKind::ProfileReadout => "profile-readout",
         }
     }
 }
@@ -60,6 +69,8 @@ pub struct ProfileConditioner {
     pub config: ConditionerConfig,
     /// One (10, hidden) map per entry of `config.layers`.
     pub maps: Vec<Tensor>,
+    /// `profile-readout`: the gate map (10, hidden) and the direction (1, hidden).
+    pub readout: Option<(Tensor, Tensor)>,
 }
 
 impl ProfileConditioner {
@@ -80,7 +91,25 @@ impl ProfileConditioner {
                 )));
             }
         }
-        Ok(Self { config, maps })
+        Ok(Self {
+            config,
+            maps,
+            readout: None,
+        })
+    }
+
+    /// The same conditioner with a readout: `gate_map` (10, hidden), `direction` (1, hidden).
+    pub fn with_readout(mut self, gate_map: Tensor, direction: Tensor) -> Result<Self> {
+        let hidden = self.config.hidden_size;
+        if gate_map.dims() != [VALUE_COUNT, hidden] || direction.dims() != [1, hidden] {
+            return Err(Error::invalid(format!(
+                "a readout has gate map {:?} and direction {:?}; expected ({VALUE_COUNT}, {hidden}) and (1, {hidden})",
+                gate_map.dims(),
+                direction.dims()
+            )));
+        }
+        self.readout = Some((gate_map, direction));
+        Ok(self)
     }
 
     /// The profile differences z (rows, 10) of `profiles`.
@@ -94,10 +123,12 @@ impl ProfileConditioner {
 
     /// The offsets for one profile per batch row (or one profile for the whole batch).
     pub fn offsets(&self, profiles: &[[f64; VALUE_COUNT]]) -> Result<ResidualOffsets> {
-        let Some(first) = self.maps.first() else {
-            return Ok(ResidualOffsets::default());
+        let device = match (self.maps.first(), &self.readout) {
+            (Some(map), _) => map.device(),
+            (None, Some((gate_map, _))) => gate_map.device(),
+            (None, None) => return Ok(ResidualOffsets::default()),
         };
-        let z = self.centred(profiles, first.device())?;
+        let z = self.centred(profiles, device)?;
         let offsets = self
             .config
             .layers
@@ -105,18 +136,32 @@ impl ProfileConditioner {
             .zip(&self.maps)
             .map(|(&layer, map)| Ok((layer, (z.matmul(map)? * self.config.scale)?)))
             .collect::<Result<Vec<_>>>()?;
-        ResidualOffsets::new(offsets)
+        let offsets = ResidualOffsets::new(offsets)?;
+        Ok(match &self.readout {
+            Some((gate_map, direction)) => offsets.with_readout(Readout {
+                gate: (z.matmul(gate_map)? * self.config.scale)?,
+                direction: direction.clone(),
+            }),
+            None => offsets,
+        })
     }
 
     pub fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
-        let tensors: HashMap<String, Tensor> = self
+        let mut tensors: HashMap<String, Tensor> = self
             .config
             .layers
             .iter()
             .zip(&self.maps)
             .map(|(l, m)| Ok((format!("layers.{l}"), m.to_dtype(DType::F32)?.detach())))
             .collect::<Result<_>>()?;
+        if let Some((gate_map, direction)) = &self.readout {
+            tensors.insert(READOUT_GATE.into(), gate_map.to_dtype(DType::F32)?.detach());
+            tensors.insert(
+                READOUT_DIRECTION.into(),
+                direction.to_dtype(DType::F32)?.detach(),
+            );
+        }
         candle_core::safetensors::save(&tensors, dir.join(TENSORS_FILE))?;
         crate::output::write_json(&dir.join(CONFIG_FILE), &self.config)
     }
@@ -128,7 +173,7 @@ impl ProfileConditioner {
             Error::input(
                 Field::Adapter,
                 format!(
-                    "{}: {e}; a profile-offset or steer method needs the folder written by `valuelab train --method profile-offset|steer`",
+                    "{}: {e}; a profile-offset, steer or profile-readout method needs the folder written by `valuelab train --method profile-offset|steer|profile-readout`",
                     config_path.display()
                 ),
             )
@@ -146,6 +191,17 @@ impl ProfileConditioner {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Self::new(config, maps)
+        let readout = config.method == ConditionerKind::ProfileReadout;
+        let conditioner = Self::new(config, maps)?;
+        if !readout {
+            return Ok(conditioner);
+        }
+        let get = |name: &str| {
+            tensors
+                .get(name)
+                .cloned()
+                .ok_or_else(|| Error::invalid(format!("{TENSORS_FILE} has no tensor {name}")))
+        };
+        conditioner.with_readout(get(READOUT_GATE)?, get(READOUT_DIRECTION)?)
     }
 }

@@ -96,7 +96,8 @@ impl ExampleSet {
         .ok_or_else(|| Error::invalid("an argument without values reached conditioning"))
     }
 
-    fn tokens(&mut self, model: &LoadedModel, example: &Example) -> Result<BranchItem> {
+    /// The example's item, tokenised once.
+    pub fn item(&mut self, model: &LoadedModel, example: &Example) -> Result<BranchItem> {
         let key = (example.argument, example.task);
         if let Some(item) = self.tokenised.get(&key) {
             return Ok(item.clone());
@@ -123,7 +124,7 @@ impl ExampleSet {
     ) -> Result<(Tensor, usize)> {
         let items = batch
             .iter()
-            .map(|e| self.tokens(model, e))
+            .map(|e| self.item(model, e))
             .collect::<Result<Vec<_>>>()?;
         let tokens = items.iter().map(|i| i.tokens.len()).sum();
         let targets = batch

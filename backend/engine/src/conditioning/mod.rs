@@ -5,7 +5,9 @@
 //!   ([`train_offset`]), trained across real people's profiles on Touché-built examples with a
 //!   KL loss to the target distributions ([`targets`]);
 //! - `steer`: training-free steering vectors, one per value, from contrastive mean activations
-//!   ([`steer`]).
+//!   ([`steer`]);
+//! - `profile-readout`: a learned, item-dependent shift after the final norm, `h += (h·G·z) d`,
+//!   fit on cached answer states ([`readout`]).
 //!
 //! Profiles are split so that no held-out profile reaches training ([`profiles`]).
 
@@ -13,8 +15,11 @@ pub mod branch;
 pub mod conditioner;
 pub mod examples;
 pub mod profiles;
+pub mod readout;
 pub mod steer;
 pub mod targets;
+#[cfg(test)]
+pub mod testing;
 pub mod train_offset;
 
 pub use conditioner::{ConditionerConfig, ConditionerKind, ProfileConditioner, CONFIG_FILE};

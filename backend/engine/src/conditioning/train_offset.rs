@@ -67,6 +67,18 @@ pub trait OffsetProgress {
     fn cancelled(&self) -> bool;
 }
 
+/// Whether a validation is due at `step`: at the start, every `validate_every` steps, and when
+/// training stops, once per step (`last` is the step of the last validation).
+pub(super) fn validation_due(
+    step: usize,
+    validate_every: usize,
+    stopping: bool,
+    last: Option<usize>,
+) -> bool {
+    let due = step == 0 || (validate_every > 0 && step.is_multiple_of(validate_every)) || stopping;
+    due && last != Some(step)
+}
+
 /// The profiles a conditioner learns from and is watched on, and the mean it centres on.
 pub struct TrainingProfiles<'a> {
     pub train: &'a [ValueDistribution],
@@ -141,12 +153,13 @@ pub fn train_profile_offset(
         } else {
             None
         };
-        // At the start, every `validate_every` steps, and at the end (once per step).
-        let due = report.steps == 0
-            || (opts.validate_every > 0 && report.steps.is_multiple_of(opts.validate_every))
-            || stop.is_some();
-        let done = report.validation.last().map(|p| p.step) == Some(report.steps);
-        if due && !done && !validation.is_empty() && !held.is_empty() {
+        let due = validation_due(
+            report.steps,
+            opts.validate_every,
+            stop.is_some(),
+            report.validation.last().map(|p| p.step),
+        );
+        if due && !validation.is_empty() && !held.is_empty() {
             let kl = set.mean_kl(
                 model,
                 Some(&conditioner(&vars)?),
@@ -199,30 +212,9 @@ pub fn train_profile_offset(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::touche::{Argument, Stance};
+    use crate::conditioning::testing::{argument, Quiet};
     use crate::models::testing::tiny_model;
     use crate::vim::Rule;
-
-    struct Quiet;
-    impl OffsetProgress for Quiet {
-        fn step(&mut self, _: usize, _: usize, _: f64, _: usize, _: f64) {}
-        fn validated(&mut self, _: &ValidationPoint) {}
-        fn cancelled(&self) -> bool {
-            false
-        }
-    }
-
-    fn argument(id: usize, value: usize) -> Argument {
-        let mut values = [false; VALUE_COUNT];
-        values[value] = true;
-        Argument {
-            id,
-            conclusion: format!("we should do thing {id}"),
-            stance: Stance::InFavorOf,
-            premise: format!("it matters for reason {id}"),
-            values,
-        }
-    }
 
     #[test]
     fn training_lowers_the_kl_on_the_profiles_it_learns_from() {

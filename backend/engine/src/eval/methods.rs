@@ -3,7 +3,7 @@
 //! value, the style of the value-prompting paper), or through a LoRA adapter trained by
 //! `valuelab train` (`vim`, `vim-ag`, `vim-qa`), which take no persona text, or one adapter for
 //! every profile that reads the short prompt (`vim-cond`), or through a profile conditioner
-//! (`profile-offset`, `steer`: `conditioning`), one for every profile.
+//! (`profile-offset`, `steer`, `profile-readout`: `conditioning`), one for every profile.
 
 use crate::data::groups::TargetGroup;
 use crate::{Error, Result};
@@ -25,9 +25,10 @@ pub enum Method {
     VimCond,
     ProfileOffset,
     Steer,
+    ProfileReadout,
 }
 
-pub const ALL_METHODS: [Method; 10] = [
+pub const ALL_METHODS: [Method; 11] = [
     Method::Base,
     Method::PromptShort,
     Method::PromptLong,
@@ -38,6 +39,7 @@ pub const ALL_METHODS: [Method; 10] = [
     Method::VimCond,
     Method::ProfileOffset,
     Method::Steer,
+    Method::ProfileReadout,
 ];
 
 impl Method {
@@ -54,6 +56,7 @@ impl Method {
             Method::VimCond => "vim-cond",
             Method::ProfileOffset => "profile-offset",
             Method::Steer => "steer",
+            Method::ProfileReadout => "profile-readout",
         }
     }
 
@@ -66,9 +69,13 @@ impl Method {
         ) || self.conditions_on_profile()
     }
 
-    /// Whether one conditioner folder answers for any profile (`profile-offset`, `steer`).
+    /// Whether one conditioner folder answers for any profile (`profile-offset`, `steer`,
+    /// `profile-readout`).
     pub fn conditions_on_profile(self) -> bool {
-        matches!(self, Method::ProfileOffset | Method::Steer)
+        matches!(
+            self,
+            Method::ProfileOffset | Method::Steer | Method::ProfileReadout
+        )
     }
 }
 
@@ -220,7 +227,8 @@ pub fn persona(method: Method, group: &TargetGroup) -> String {
         | Method::VimAg
         | Method::VimQa
         | Method::ProfileOffset
-        | Method::Steer => String::new(),
+        | Method::Steer
+        | Method::ProfileReadout => String::new(),
         // vim-cond's adapter learns to read this prompt (`vim::profiles`), with its scores in
         // one short form.
         Method::PromptShort | Method::VimCond => {
@@ -309,7 +317,7 @@ mod tests {
         let err = "prompt".parse::<Method>().unwrap_err().to_string();
         assert!(err.contains("unknown method 'prompt'"), "{err}");
         assert!(
-            err.contains("base, prompt-short, prompt-long, prompt-dominant, vim, vim-ag, vim-qa, vim-cond, profile-offset, steer"),
+            err.contains("base, prompt-short, prompt-long, prompt-dominant, vim, vim-ag, vim-qa, vim-cond, profile-offset, steer, profile-readout"),
             "{err}"
         );
         assert!(Method::VimQa.needs_adapter() && !Method::PromptLong.needs_adapter());
@@ -426,6 +434,7 @@ Please choose only one option, even if you're not sure.
             Method::VimQa,
             Method::ProfileOffset,
             Method::Steer,
+            Method::ProfileReadout,
         ] {
             assert_eq!(persona(m, &albania()), "");
         }

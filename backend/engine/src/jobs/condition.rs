@@ -1,10 +1,11 @@
-//! `valuelab train --method profile-offset|steer`: one profile conditioner for every profile
+//! `valuelab train --method profile-offset|steer|profile-readout`: one profile conditioner for
+//! every profile
 //! (`conditioning`). Profiles are split first (countries and 20 k-means groups held out,
 //! validation groups kept apart); training profiles are the other k-means groups and real ESS
 //! respondents' own PVQ-21 profiles; examples come from Touché's train split only.
 //!
 //! Writes to `out`: `conditioning.json` and `conditioner.safetensors` (what `--method
-//! profile-offset|steer --adapter OUT` loads), `split.json` (which profile went where) and
+//! profile-offset|steer|profile-readout --adapter OUT` loads), `split.json` (which profile went where) and
 //! `training.json` (budget, validation KL, for steer every (layer, α) tried). A cancelled run
 //! saves what it has and is marked cancelled; running it again starts over.
 
@@ -13,6 +14,7 @@ use super::profile_split::ProfileSources;
 use super::progress::{CancelToken, JobEvent, ProgressSink};
 use crate::conditioning::examples::ExampleSet;
 use crate::conditioning::profiles::mean_profile;
+use crate::conditioning::readout::{train_profile_readout, ReadoutTraining};
 use crate::conditioning::steer::{
     choose_strength, contrastive_vectors, mean_activations, statements,
 };
@@ -34,7 +36,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
-use valuelab_common::ValueDistribution;
+use valuelab_common::{ValueDistribution, VALUE_COUNT};
 
 pub const TRAINING_FILE: &str = "training.json";
 
@@ -75,6 +77,12 @@ pub struct ConditionJob {
     /// Steer: arguments whose activations give the steering vectors.
     #[serde(default = "default_steer_arguments")]
     pub steer_arguments: usize,
+    /// Profile-readout: arguments whose answer states are computed (QA and AG each).
+    #[serde(default = "default_readout_arguments")]
+    pub readout_arguments: usize,
+    /// Profile-readout: (profile, item) pairs per step.
+    #[serde(default = "default_readout_pairs")]
+    pub readout_pairs: usize,
     #[serde(default)]
     pub seed: u64,
     pub out: PathBuf,
@@ -109,6 +117,12 @@ fn default_alphas() -> Vec<f64> {
 }
 fn default_steer_arguments() -> usize {
     400
+}
+fn default_readout_arguments() -> usize {
+    1000
+}
+fn default_readout_pairs() -> usize {
+    256
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -251,6 +265,14 @@ impl ConditionJob {
             ConditionerKind::Steer => {
                 self.steer(&mut model, &mut set, &validation, mean, &layers, sink)?
             }
+            ConditionerKind::ProfileReadout => {
+                let profiles = TrainingProfiles {
+                    train: &train,
+                    validation: &validation,
+                    mean,
+                };
+                self.readout(&mut model, &mut set, profiles, sink, cancel, started)?
+            }
         };
         conditioner.config.training = serde_json::json!({
             "profiles": { "train": train.len(), "validation": validation.len(), "held_out": split.held_out.len() },
@@ -266,6 +288,18 @@ impl ConditionJob {
             after,
             started.elapsed().as_secs_f64(),
         );
+        if self.method == ConditionerKind::ProfileReadout {
+            let report = &training["report"];
+            summary.push_str(&format!(
+                "; answer states of {} training and {} validation items in {:.0} s, then {} steps of {} pairs; kept step {}",
+                report["items"],
+                report["validation_items"],
+                report["states_s"].as_f64().unwrap_or(0.0),
+                report["steps"],
+                self.readout_pairs,
+                report["kept_step"]
+            ));
+        }
         if self.method == ConditionerKind::ProfileOffset {
             let report = &training["report"];
             summary.push_str(&format!(
@@ -285,6 +319,78 @@ impl ConditionJob {
             validation_before: before,
             validation_after: after,
             summary,
+        })
+    }
+
+    /// `profile-readout`: answer states (saved in the output folder), then the maps.
+    fn readout(
+        &self,
+        model: &mut LoadedModel,
+        set: &mut ExampleSet,
+        profiles: TrainingProfiles,
+        sink: &dyn ProgressSink,
+        cancel: &CancelToken,
+        started: Instant,
+    ) -> Result<Made> {
+        let opts = ReadoutTraining {
+            arguments: self.readout_arguments,
+            steps: self.steps,
+            pairs: self.readout_pairs,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            seed: self.seed,
+            validation_pairs: self.validation_examples,
+            validate_every: self.validate_every,
+        };
+        sink.event(&JobEvent::message(format!(
+            "answer states of {} arguments (QA and AG items)",
+            opts.arguments.min(set.arguments.len())
+        )));
+        let mut progress = SinkProgress {
+            sink,
+            cancel,
+            tokens: 0,
+            seconds: 0.0,
+            budget_s: f64::INFINITY,
+            started,
+        };
+        let hidden = model.llama.config().hidden_size;
+        let mut states_progress = |done: usize, total: usize| {
+            if done == total || done.is_multiple_of(64) {
+                sink.event(&JobEvent::message(format!(
+                    "answer states: {done} of {total} items"
+                )));
+            }
+            if done == total {
+                sink.event(&JobEvent::Train {
+                    event: TrainEvent::Started {
+                        total_steps: opts.steps,
+                        start_step: 0,
+                        epochs: 1,
+                        train_examples: opts.steps * opts.pairs,
+                        valid_examples: opts.validation_pairs,
+                        trainable_params: (VALUE_COUNT + 1) * hidden,
+                    },
+                });
+            }
+        };
+        let (c, report) = train_profile_readout(
+            model,
+            &self.model.model,
+            set,
+            profiles,
+            &opts,
+            Some(&self.out),
+            &mut progress,
+            &mut states_progress,
+        )?;
+        let best = report.validation.iter().map(|p| p.kl).reduce(f64::min);
+        Ok(Made {
+            conditioner: c,
+            details: serde_json::json!({ "settings": opts, "report": report }),
+            cancelled: report.stopped_by == "cancelled",
+            before: report.validation.first().map(|p| p.kl),
+            after: best,
         })
     }
 

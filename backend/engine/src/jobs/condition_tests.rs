@@ -32,6 +32,8 @@ fn condition_job(model: &str, method: ConditionerKind, out: &std::path::Path) ->
         validate_every: 2,
         alphas: vec![0.0, 4.0],
         steer_arguments: 12,
+        readout_arguments: 12,
+        readout_pairs: 8,
         seed: 1,
         out: out.to_path_buf(),
     }
@@ -130,6 +132,63 @@ fn a_trained_profile_offset_keeps_held_out_profiles_apart_and_answers_any_group(
         err.contains("holds a profile-offset conditioner, not one for method steer"),
         "{err}"
     );
+}
+
+#[test]
+fn a_trained_profile_readout_keeps_its_best_step_and_answers_any_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, out, done) = trained(dir.path(), ConditionerKind::ProfileReadout, |spec| {
+        spec.steps = 6;
+        spec.lr = 0.01;
+    });
+    let JobOutput::Condition(output) = &done.output else {
+        panic!("not a conditioner")
+    };
+    assert!(
+        output.summary.starts_with("profile-readout:"),
+        "{}",
+        output.summary
+    );
+    let conditioner = ProfileConditioner::load(&out, &candle_core::Device::Cpu).unwrap();
+    assert_eq!(conditioner.config.method, ConditionerKind::ProfileReadout);
+    assert!(conditioner.maps.is_empty() && conditioner.readout.is_some());
+    let training: serde_json::Value = read_json(&out.join(TRAINING_FILE), "training").unwrap();
+    let report = &training["details"]["report"];
+    let points = report["validation"].as_array().unwrap();
+    let steps: Vec<u64> = points.iter().map(|p| p["step"].as_u64().unwrap()).collect();
+    assert_eq!(steps, vec![0, 2, 4, 6]);
+    let best = points
+        .iter()
+        .min_by(|a, b| {
+            a["kl"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["kl"].as_f64().unwrap())
+        })
+        .unwrap();
+    assert_eq!(report["kept_step"], best["step"]);
+    assert_eq!(output.validation_after, best["kl"].as_f64());
+    // Of 12 arguments, a tenth (one) validates: 22 training items.
+    assert_eq!(report["items"], 22);
+
+    let result = eval_result(
+        &run(
+            &eval_with(
+                &model,
+                Method::ProfileReadout,
+                &out,
+                &dir.path().join("eval"),
+            ),
+            &NullSink,
+            &CancelToken::new(),
+        )
+        .unwrap(),
+    );
+    assert_eq!(result.groups.len(), 2);
+    assert!(result
+        .groups
+        .iter()
+        .all(|g| g.predicted.iter().any(Option::is_some)));
 }
 
 #[test]

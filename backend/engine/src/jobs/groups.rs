@@ -1,8 +1,10 @@
 //! `GroupsJob`: target groups from ESS microdata (`build`: respondents' PVQ-21 values clustered
 //! with k-means++, plus one group per country; optionally the elbow curve to choose k), and the
-//! groups' gold opinions (`gold`: each group's mean answer per question).
+//! groups' gold opinions (`gold`: each group's mean answer per question); `rescore` puts the
+//! authors' k-means groups on the countries' scale (`rescore_groups`).
 
 use super::progress::{JobEvent, ProgressSink};
+use super::rescore_groups::RescoreGroups;
 use crate::data::{self, DataDir};
 use crate::groups::elbow::{self, ElbowPoint};
 use crate::groups::{self, KMeansSettings};
@@ -17,6 +19,7 @@ use valuelab_common::Value;
 pub enum GroupsJob {
     Build(BuildGroups),
     Gold(GoldOpinions),
+    Rescore(RescoreGroups),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,7 +81,7 @@ impl GroupsJob {
     pub fn seed(&self) -> Option<u64> {
         match self {
             GroupsJob::Build(b) => Some(b.seed),
-            GroupsJob::Gold(_) => None,
+            GroupsJob::Gold(_) | GroupsJob::Rescore(_) => None,
         }
     }
 
@@ -91,6 +94,7 @@ impl GroupsJob {
                 .or(b.elbow_out.as_deref())
                 .unwrap_or(&b.ess),
             GroupsJob::Gold(g) => &g.out,
+            GroupsJob::Rescore(r) => &r.out,
         }
     }
 
@@ -98,6 +102,7 @@ impl GroupsJob {
         match self {
             GroupsJob::Build(b) => b.run(sink),
             GroupsJob::Gold(g) => g.run(sink),
+            GroupsJob::Rescore(r) => r.run(sink),
         }
     }
 }

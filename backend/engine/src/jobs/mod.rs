@@ -30,6 +30,7 @@ pub mod protocol;
 mod protocol_countries;
 pub mod record;
 pub mod report;
+pub mod rescore_groups;
 pub mod simulate;
 pub mod train;
 pub mod vim_cond;
@@ -143,6 +144,7 @@ impl Job {
         match &mut self {
             Job::Groups(GroupsJob::Build(j)) => fill(&mut j.data_dir),
             Job::Groups(GroupsJob::Gold(j)) => fill(&mut j.data_dir),
+            Job::Groups(GroupsJob::Rescore(j)) => fill(&mut j.data_dir),
             Job::VimData(j) => fill(&mut j.examples.data_dir),
             Job::Train(j) => {
                 fill(&mut j.examples.data_dir);

@@ -44,6 +44,11 @@ impl Job {
                 optional(&mut j.elbow_out);
                 optional(&mut j.key);
             }
+            Job::Groups(GroupsJob::Rescore(j)) => {
+                optional(&mut j.data_dir);
+                optional(&mut j.groups);
+                path(&mut j.out);
+            }
             Job::Groups(GroupsJob::Gold(j)) => {
                 optional(&mut j.data_dir);
                 path(&mut j.ess);

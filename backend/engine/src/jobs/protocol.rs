@@ -124,7 +124,7 @@ impl ProtocolJob {
             self.split.clone()
         };
         read_json(&path, "profile split").map_err(|e| {
-            Error::input(Field::Adapter, format!("{e}; give --split the folder of `valuelab train --method vim-cond|profile-offset|steer` (it writes {SPLIT_FILE})"))
+            Error::input(Field::Adapter, format!("{e}; give --split the folder of `valuelab train --method vim-cond|profile-offset|steer|profile-readout` (it writes {SPLIT_FILE})"))
         })
     }
 

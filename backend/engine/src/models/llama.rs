@@ -264,7 +264,7 @@ impl Llama {
             shared_visible,
         };
         let x = self.run_blocks(input, cache, &ctx, self.blocks.len(), None)?;
-        self.norm.forward(&x, mode)
+        self.offsets.read_out(self.norm.forward(&x, mode)?)
     }
 
     /// The residual stream after each block 0..=`last`, before any later block or the final

@@ -15,7 +15,7 @@ pub mod tokenizer;
 
 pub use chat::{ChatTemplate, PromptParts};
 pub use llama::{Cache, Config, Input, Llama, Mode};
-pub use residual::ResidualOffsets;
+pub use residual::{Readout, ResidualOffsets};
 pub use source::{resolve, ModelSource};
 pub use tokenizer::TextTokenizer;
 

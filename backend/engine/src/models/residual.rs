@@ -2,6 +2,10 @@
 //! Profile conditioning uses them (`conditioning`): a learned map from a value profile to an
 //! offset, or a sum of steering vectors. An offset has one row for the whole batch or one row
 //! per batch row, so a training batch can mix profiles while inference conditions one group.
+//!
+//! A readout ([`Readout`]) acts after the final norm instead, and depends on the position's own
+//! hidden state: `h += (h·g) d`, so an item whose state lines up with the gate `g` is pushed
+//! along `d` and an item orthogonal to it is left alone (`profile-readout`).
 
 use crate::{Error, Result};
 use candle_core::Tensor;
@@ -10,6 +14,16 @@ use candle_core::Tensor;
 pub struct ResidualOffsets {
     /// (block index, offset of shape (rows, hidden)); at most one per block.
     by_layer: Vec<(usize, Tensor)>,
+    readout: Option<Readout>,
+}
+
+/// A shift of the final-norm hidden state `h` along `direction` by `h·gate`.
+#[derive(Debug, Clone)]
+pub struct Readout {
+    /// (rows, hidden): one gate for the whole batch or one per batch row.
+    pub gate: Tensor,
+    /// (1, hidden).
+    pub direction: Tensor,
 }
 
 impl ResidualOffsets {
@@ -22,11 +36,20 @@ impl ResidualOffsets {
                 None => by_layer.push((layer, offset)),
             }
         }
-        Ok(Self { by_layer })
+        Ok(Self {
+            by_layer,
+            readout: None,
+        })
+    }
+
+    /// The same offsets with `readout` after the final norm.
+    pub fn with_readout(mut self, readout: Readout) -> Self {
+        self.readout = Some(readout);
+        self
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_layer.is_empty()
+        self.by_layer.is_empty() && self.readout.is_none()
     }
 
     pub fn layers(&self) -> Vec<usize> {
@@ -49,7 +72,32 @@ impl ResidualOffsets {
                 )));
             }
         }
+        if let Some(readout) = &self.readout {
+            let (gate, direction) = (readout.gate.dims(), readout.direction.dims());
+            if gate.len() != 2 || gate[1] != hidden || direction != [1, hidden] {
+                return Err(Error::invalid(format!(
+                    "a readout has gate {gate:?} and direction {direction:?}; expected (rows, {hidden}) and (1, {hidden})"
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// The final-norm hidden states `h` (batch, time, hidden) shifted by the readout, if any.
+    pub fn read_out(&self, h: Tensor) -> Result<Tensor> {
+        let Some(readout) = &self.readout else {
+            return Ok(h);
+        };
+        let (batch, rows) = (h.dim(0)?, readout.gate.dim(0)?);
+        if rows != 1 && rows != batch {
+            return Err(Error::invalid(format!(
+                "a readout gate has {rows} rows for a batch of {batch}"
+            )));
+        }
+        let gate = readout.gate.unsqueeze(1)?.to_dtype(h.dtype())?;
+        let amount = h.broadcast_mul(&gate)?.sum_keepdim(2)?;
+        let direction = readout.direction.unsqueeze(0)?.to_dtype(h.dtype())?;
+        Ok((&h + amount.broadcast_mul(&direction)?)?)
     }
 
     /// `x` (batch, time, hidden) after block `layer`, plus that block's offset if it has one.
@@ -195,6 +243,65 @@ mod tests {
                 "a frozen weight got a gradient"
             );
         }
+    }
+
+    #[test]
+    fn a_readout_shifts_each_state_along_its_direction_by_its_gate() {
+        let mut model = tiny();
+        let plain = model
+            .forward_hidden(&batch(), None, Mode::Inference)
+            .unwrap();
+        let hidden = model.config().hidden_size;
+        let zeros = Tensor::zeros((1, hidden), DType::F32, &Device::Cpu).unwrap();
+        let direction = Tensor::ones((1, hidden), DType::F32, &Device::Cpu).unwrap();
+        let readout = |gate: &Tensor| {
+            ResidualOffsets::default().with_readout(Readout {
+                gate: gate.clone(),
+                direction: direction.clone(),
+            })
+        };
+        model.set_residual_offsets(readout(&zeros)).unwrap();
+        assert!(!model.residual_offsets().is_empty());
+        let shifted = model
+            .forward_hidden(&batch(), None, Mode::Inference)
+            .unwrap();
+        assert_eq!(
+            max_abs_diff(&plain, &shifted),
+            0.0,
+            "a zero gate moves nothing"
+        );
+
+        // The second row's gate picks the first hidden unit; the first row's is zero.
+        let mut unit = vec![0f32; 2 * hidden];
+        unit[hidden] = 2.0;
+        let gate = Tensor::from_vec(unit, (2, hidden), &Device::Cpu).unwrap();
+        model.set_residual_offsets(readout(&gate)).unwrap();
+        let shifted = model
+            .forward_hidden(&batch(), None, Mode::Inference)
+            .unwrap();
+        let (row0, row1) = (shifted.get(0).unwrap(), shifted.get(1).unwrap());
+        assert_eq!(max_abs_diff(&plain.get(0).unwrap(), &row0), 0.0);
+        let first_unit = plain.get(1).unwrap().narrow(1, 0, 1).unwrap();
+        let expected = plain
+            .get(1)
+            .unwrap()
+            .broadcast_add(&(first_unit * 2.0).unwrap())
+            .unwrap();
+        assert!(max_abs_diff(&expected, &row1) < 1e-5);
+
+        let wrong = Tensor::zeros((1, hidden + 1), DType::F32, &Device::Cpu).unwrap();
+        let err = model
+            .set_residual_offsets(readout(&wrong))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a readout has gate"), "{err}");
+        let three = Tensor::zeros((3, hidden), DType::F32, &Device::Cpu).unwrap();
+        model.set_residual_offsets(readout(&three)).unwrap();
+        let err = model
+            .forward_hidden(&batch(), None, Mode::Inference)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("3 rows for a batch of 2"), "{err}");
     }
 
     #[test]

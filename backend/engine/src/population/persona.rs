@@ -70,7 +70,8 @@ pub fn persona_text(
             | Method::VimAg
             | Method::VimQa
             | Method::ProfileOffset
-            | Method::Steer,
+            | Method::Steer
+            | Method::ProfileReadout,
         ) => Ok(String::new()),
         (PersonaTarget::Dominant { value }, Method::PromptDominant) => Ok(dominant_prompt(*value)),
         (PersonaTarget::Profile { scores, .. }, Method::PromptDominant) => {

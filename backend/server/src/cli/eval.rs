@@ -113,7 +113,7 @@ pub struct PredictEssArgs {
     )]
     pub groups: Option<PathBuf>,
     /// An ESS CSV of respondents (the 21 PVQ items): each respondent is predicted with their
-    /// own profile, named `respondent <idno>` (best with --method profile-offset or steer).
+    /// own profile, named `respondent <idno>` (best with --method profile-offset, steer or profile-readout).
     #[arg(long, value_name = "FILE")]
     pub respondents: Option<PathBuf>,
     /// Question table in the format of ess_round6_questions.tsv (code, chapter, scale, question).

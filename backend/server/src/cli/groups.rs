@@ -1,10 +1,12 @@
 //! `valuelab groups`: target groups from ESS microdata (`build`, with the elbow method) and the
-//! groups' gold opinions (`gold`). The work is `valuelab_engine::jobs::GroupsJob`.
+//! groups' gold opinions (`gold`), and the authors' k-means groups on the countries' scale
+//! (`rescore`). The work is `valuelab_engine::jobs::GroupsJob`.
 
 use super::GlobalArgs;
 use std::path::PathBuf;
 use valuelab_engine::groups::KMeansSettings;
 use valuelab_engine::jobs::groups::{BuildGroups, GoldOpinions};
+use valuelab_engine::jobs::rescore_groups::RescoreGroups;
 use valuelab_engine::jobs::{GroupsJob, GroupsOutput, Job};
 
 #[derive(Debug, clap::Subcommand)]
@@ -14,6 +16,19 @@ pub enum Command {
     Build(BuildArgs),
     /// Assign respondents to the nearest group and write each group's mean answer per question.
     Gold(GoldArgs),
+    /// Write the groups file with the k-means groups (Group_*) turned from the ESS answer
+    /// coding (1 = very much like me) to the importance scale of the countries (7 − score).
+    Rescore(RescoreArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RescoreArgs {
+    /// The groups file to read (default: the data directory's country_and_group.csv).
+    #[arg(long, value_name = "FILE")]
+    pub groups: Option<PathBuf>,
+    /// Where to write the rescored groups (then pass it to any command as --groups FILE).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -93,6 +108,11 @@ pub fn job(global: &GlobalArgs, cmd: Command) -> GroupsJob {
             out: args.out,
             key: args.key,
             weight: args.weight.filter(|w| !w.eq_ignore_ascii_case("none")),
+        }),
+        Command::Rescore(args) => GroupsJob::Rescore(RescoreGroups {
+            data_dir: global.data_dir.clone(),
+            groups: args.groups,
+            out: args.out,
         }),
     }
 }

@@ -26,6 +26,7 @@ pub fn flag_hint(field: Field) -> &'static str {
         Field::Respondents => "pass --respondents FILE (an ESS CSV with the 21 PVQ items)",
         Field::MaxSeqLen => "use --max-seq-len N",
         Field::Weight => "use --weight COLUMN, or --weight none",
+        Field::Groups => "pass --groups FILE (the format of country_and_group.csv)",
     }
 }
 

@@ -23,6 +23,9 @@ pub struct Args {
     /// A steer conditioner folder (from `valuelab train --method steer`).
     #[arg(long, value_name = "DIR")]
     pub steer: Option<PathBuf>,
+    /// A profile-readout conditioner folder (from `valuelab train --method profile-readout`).
+    #[arg(long, value_name = "DIR")]
+    pub profile_readout: Option<PathBuf>,
     /// Methods that need no folder, compared at the same time, comma-separated; `none` for only
     /// the trained methods given by folder.
     #[arg(
@@ -32,7 +35,7 @@ pub struct Args {
     )]
     pub methods: Vec<String>,
     /// The held-out split: a conditioner or vim-cond folder, or its split.json (default: the
-    /// --vim-cond folder, else --profile-offset, else --steer).
+    /// --vim-cond folder, else --profile-offset, else --steer, else --profile-readout).
     #[arg(long, value_name = "DIR|FILE")]
     pub split: Option<PathBuf>,
     /// Tasks, comma-separated: pvq and valuenet on the held-out profiles; ess, the opinions of
@@ -81,7 +84,7 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<ProtocolJob> {
     for name in args.methods.iter().filter(|_| !none) {
         let method: Method = name.parse()?;
         if method.needs_adapter() {
-            bail!("--methods takes methods without a folder; give {method}'s folder with its own flag (--vim-cond DIR, --profile-offset DIR, --steer DIR)");
+            bail!("--methods takes methods without a folder; give {method}'s folder with its own flag (--vim-cond DIR, --profile-offset DIR, --steer DIR, --profile-readout DIR)");
         }
         methods.push(ProtocolMethod {
             method,
@@ -92,6 +95,7 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<ProtocolJob> {
         (Method::VimCond, &args.vim_cond),
         (Method::ProfileOffset, &args.profile_offset),
         (Method::Steer, &args.steer),
+        (Method::ProfileReadout, &args.profile_readout),
     ] {
         if let Some(dir) = dir {
             methods.push(ProtocolMethod {
@@ -105,8 +109,9 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<ProtocolJob> {
         .or(args.vim_cond.clone())
         .or(args.profile_offset.clone())
         .or(args.steer.clone())
+        .or(args.profile_readout.clone())
     else {
-        bail!("give a trained method (--vim-cond DIR, --profile-offset DIR or --steer DIR) or --split DIR: the held-out profiles come from its split.json");
+        bail!("give a trained method (--vim-cond DIR, --profile-offset DIR, --steer DIR or --profile-readout DIR) or --split DIR: the held-out profiles come from its split.json");
     };
     let tasks = args
         .tasks

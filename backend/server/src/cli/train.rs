@@ -4,7 +4,7 @@
 //! The work is `valuelab_engine::jobs::TrainJob`.
 //!
 //! `--method vim-cond` trains one adapter for every profile, each read from the short prompt
-//! (`valuelab_engine::jobs::VimCondJob`); `--method profile-offset|steer` makes one profile
+//! (`valuelab_engine::jobs::VimCondJob`); `--method profile-offset|steer|profile-readout` makes one profile
 //! conditioner for every profile (`valuelab_engine::jobs::ConditionJob`). Neither takes
 //! `--group`; their profile flags are below.
 
@@ -12,6 +12,7 @@ use super::args::{MethodArg, ModelArgs, RuleArg};
 use super::GlobalArgs;
 use anyhow::bail;
 use std::path::PathBuf;
+use valuelab_engine::conditioning::readout::READOUT_LR;
 use valuelab_engine::conditioning::ConditionerKind;
 use valuelab_engine::jobs::profile_split::ProfileSources;
 use valuelab_engine::jobs::train::LoraTraining;
@@ -38,6 +39,9 @@ pub enum TrainMethodArg {
     ProfileOffset,
     /// steering vectors, one per value; layer and strength chosen on validation profiles (no --group)
     Steer,
+    /// a learned shift of the answer state after the final norm that depends on the item and
+    /// the profile, fit on cached answer states (no --group)
+    ProfileReadout,
 }
 
 #[derive(Debug, clap::Args)]
@@ -46,7 +50,8 @@ pub struct Args {
     #[arg(long)]
     pub group: Option<String>,
     /// What to train: a VIM adapter for one group (ag, qa, vim), one adapter for every profile
-    /// (vim-cond), or a profile conditioner for every profile (profile-offset, steer).
+    /// (vim-cond), or a profile conditioner for every profile (profile-offset, steer,
+    /// profile-readout).
     #[arg(long, value_enum)]
     pub method: TrainMethodArg,
     #[command(flatten)]
@@ -58,7 +63,7 @@ pub struct Args {
     #[arg(long, default_value_t = 5)]
     pub epochs: usize,
     /// AdamW learning rate (default: the paper's 2e-5 for VIM adapters, 2e-4 for vim-cond, 0.01
-    /// for profile-offset).
+    /// for profile-offset, 0.003 for profile-readout).
     #[arg(long)]
     pub lr: Option<f64>,
     /// AdamW decoupled weight decay (PyTorch's default).
@@ -110,7 +115,7 @@ pub struct Args {
     #[command(flatten)]
     pub conditioning: ConditioningArgs,
     /// Output folder: the adapter (adapter_config.json, adapter_model.safetensors),
-    /// training_log.jsonl, trainer_state.json and checkpoint/; for profile-offset and steer
+    /// training_log.jsonl, trainer_state.json and checkpoint/; for the conditioners
     /// conditioning.json, conditioner.safetensors, split.json and training.json.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -153,6 +158,13 @@ pub struct ConditioningArgs {
     /// steer: arguments whose activations give the steering vectors.
     #[arg(long, default_value_t = 400)]
     pub steer_arguments: usize,
+    /// profile-readout: Touché arguments whose answer states are computed, each as a QA and an
+    /// AG item (about 0.4 s an item for the embedded model on 2 cores); a tenth validate.
+    #[arg(long, default_value_t = 1000)]
+    pub readout_arguments: usize,
+    /// profile-readout: (profile, item) pairs per step.
+    #[arg(long, default_value_t = 256)]
+    pub readout_pairs: usize,
     /// vim-cond: training examples drawn, one (profile, argument) pair each.
     #[arg(long, default_value_t = 4000)]
     pub examples: usize,
@@ -172,6 +184,9 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<Job> {
             return condition_job(global, args, ConditionerKind::ProfileOffset)
         }
         TrainMethodArg::Steer => return condition_job(global, args, ConditionerKind::Steer),
+        TrainMethodArg::ProfileReadout => {
+            return condition_job(global, args, ConditionerKind::ProfileReadout)
+        }
         TrainMethodArg::VimCond => return vim_cond_job(global, args),
     };
     let Some(group) = args.group.clone() else {
@@ -276,12 +291,17 @@ fn condition_job(global: &GlobalArgs, args: Args, kind: ConditionerKind) -> anyh
         steps: args.max_steps.unwrap_or(2000),
         minutes: c.minutes,
         batch_size: args.batch_size,
-        lr: args.lr.unwrap_or(0.01),
+        lr: args.lr.unwrap_or(match kind {
+            ConditionerKind::ProfileReadout => READOUT_LR,
+            ConditionerKind::ProfileOffset | ConditionerKind::Steer => 0.01,
+        }),
         weight_decay: args.weight_decay,
         validation_examples: c.validation_examples,
         validate_every: c.validate_every,
         alphas: c.alphas,
         steer_arguments: c.steer_arguments,
+        readout_arguments: c.readout_arguments,
+        readout_pairs: c.readout_pairs,
         seed: args.seed,
         out: args.out,
     }))

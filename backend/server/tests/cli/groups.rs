@@ -240,3 +240,58 @@ fn impossible_requests_fail_with_a_message() {
     assert!(!missing.status.success());
     assert!(text(&missing.stderr).contains("no-such.csv"));
 }
+
+/// The mean of `column` over the rows whose group name starts with "Group_" (or not).
+fn mean_of(rows: &[Vec<String>], column: &str, kmeans: bool) -> f64 {
+    let at = rows[0].iter().position(|h| h == column).unwrap();
+    let scores: Vec<f64> = rows[1..]
+        .iter()
+        .filter(|r| r.len() > at && r[1].starts_with("Group_") == kmeans)
+        .map(|r| r[at].parse::<f64>().unwrap())
+        .collect();
+    scores.iter().sum::<f64>() / scores.len() as f64
+}
+
+#[test]
+fn rescore_puts_the_authors_k_means_groups_on_the_countries_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rescored.tsv");
+    let done = valuelab(&["groups", "rescore", "--out", out.to_str().unwrap()]);
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    let stderr = text(&done.stderr);
+    assert!(
+        stderr.contains("100 k-means groups rescored as 7 − score"),
+        "{stderr}"
+    );
+
+    let before = tsv(&data_dir().join("vim/country_and_group.csv"));
+    let after = tsv(&out);
+    // As the authors give them, the groups rank Power above Benevolence, the reverse of the
+    // countries (the ESS's answer coding); rescored they rank like the countries.
+    assert!(mean_of(&before, "Power", true) > mean_of(&before, "Benevolence", true));
+    assert!(mean_of(&after, "Benevolence", true) > mean_of(&after, "Power", true) + 1.0);
+    for value in ["Benevolence", "Power", "Tradition"] {
+        let (old, new) = (mean_of(&before, value, true), mean_of(&after, value, true));
+        assert!((old + new - 7.0).abs() < 1e-9, "{value}: {old} + {new}");
+        let (old, new) = (
+            mean_of(&before, value, false),
+            mean_of(&after, value, false),
+        );
+        assert!((old - new).abs() < 1e-9, "countries kept: {value}");
+    }
+
+    let again = valuelab(&[
+        "groups",
+        "rescore",
+        "--groups",
+        out.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("write the rescored groups to a new file (use --out)"),
+        "{}",
+        text(&again.stderr)
+    );
+}
