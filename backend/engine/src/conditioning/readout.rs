@@ -334,6 +334,12 @@ fn gather_columns(values: &Tensor, columns: &Tensor) -> Result<Tensor> {
     Ok(values.gather(columns, 1)?)
 }
 
+/// The variable's values now, in storage of their own. `detach` would share the variable's
+/// storage, which the optimizer overwrites in place, so a kept step would follow every later one.
+fn snapshot(var: &Var) -> Result<Tensor> {
+    Ok(var.as_tensor().copy()?.detach())
+}
+
 /// (profile, item) pairs with their targets, ready for [`AnswerStates::loss`].
 struct Pairs {
     z: Tensor,
@@ -493,11 +499,7 @@ pub fn train_profile_readout(
         validation: Vec::new(),
         kept_step: 0,
     };
-    let mut best = (
-        f64::INFINITY,
-        gate_map.as_tensor().detach(),
-        direction.as_tensor().detach(),
-    );
+    let mut best = (f64::INFINITY, snapshot(&gate_map)?, snapshot(&direction)?);
     loop {
         let stop = if report.steps >= opts.steps {
             Some("steps")
@@ -521,11 +523,7 @@ pub fn train_profile_readout(
             progress.validated(&point);
             report.validation.push(point);
             if kl < best.0 {
-                best = (
-                    kl,
-                    gate_map.as_tensor().detach(),
-                    direction.as_tensor().detach(),
-                );
+                best = (kl, snapshot(&gate_map)?, snapshot(&direction)?);
                 report.kept_step = report.steps;
             }
         }

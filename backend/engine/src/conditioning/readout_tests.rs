@@ -321,3 +321,13 @@ fn saved_states_are_reused_only_for_the_same_model_and_arguments() {
             .is_none()
     );
 }
+
+#[test]
+fn a_snapshot_keeps_its_values_when_the_optimizer_moves_the_variable() {
+    let var = Var::from_tensor(&random((2, 3), 4)).unwrap();
+    let kept = snapshot(&var).unwrap();
+    let before = var.as_tensor().to_vec2::<f32>().unwrap();
+    var.set(&random((2, 3), 5)).unwrap();
+    assert_eq!(kept.to_vec2::<f32>().unwrap(), before);
+    assert!(max_abs_diff(&kept, var.as_tensor()) > 0.0);
+}
