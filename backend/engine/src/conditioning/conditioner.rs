@@ -8,16 +8,19 @@
 //!
 //! `profile-readout` has no layer maps but a readout after the final norm
 //! (`models::Readout`): the gate `z·G` (`G` of shape (10, hidden)) and a direction, learned
-//! across training profiles on cached answer states (`readout`).
+//! across training profiles on cached answer states (`readout`). Trained with a relevance layer,
+//! it has no gate: each item's value relevance `r` comes from a probe on its prompt's
+//! token-averaged states (`relevance`), and the item moves by `(r·z)` along the direction.
 //!
 //! There is no bias term: a zero profile difference (the mean profile) leaves the model as it
 //! is, so the model's usual answer cannot pass for profile signal.
 //!
 //! Saved as `conditioner.safetensors` (tensors `layers.{l}`, shape (10, hidden); a readout's
-//! `readout.gate`, (10, hidden), and `readout.direction`, (1, hidden)) plus `conditioning.json`
-//! ([`ConditionerConfig`]).
+//! `readout.gate`, (10, hidden), and `readout.direction`, (1, hidden); a relevance readout's
+//! `relevance.*` and `relevance.direction`) plus `conditioning.json` ([`ConditionerConfig`]).
 
-use crate::models::{Readout, ResidualOffsets};
+use super::relevance::ValueProbe;
+use crate::models::{LoadedModel, Readout, ResidualOffsets};
 use crate::{Error, Field, Result, ResultExt};
 use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -29,6 +32,7 @@ pub const CONFIG_FILE: &str = "conditioning.json";
 pub const TENSORS_FILE: &str = "conditioner.safetensors";
 const READOUT_GATE: &str = "readout.gate";
 const READOUT_DIRECTION: &str = "readout.direction";
+const RELEVANCE_DIRECTION: &str = "relevance.direction";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -62,6 +66,25 @@ pub struct ConditionerConfig {
     /// How it was made: profile counts, budget, validation figures (free-form, for reports).
     #[serde(default)]
     pub training: serde_json::Value,
+    /// `profile-readout` with item relevance: the layer its value probe reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relevance_layer: Option<usize>,
+}
+
+impl ConditionerConfig {
+    /// A `profile-readout` for `model` of width `hidden`: no layer maps, scale 1.
+    pub fn profile_readout(model: &str, hidden: usize, mean: [f64; VALUE_COUNT]) -> Self {
+        Self {
+            method: ConditionerKind::ProfileReadout,
+            model: model.to_string(),
+            hidden_size: hidden,
+            layers: Vec::new(),
+            mean,
+            scale: 1.0,
+            training: serde_json::Value::Null,
+            relevance_layer: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +94,8 @@ pub struct ProfileConditioner {
     pub maps: Vec<Tensor>,
     /// `profile-readout`: the gate map (10, hidden) and the direction (1, hidden).
     pub readout: Option<(Tensor, Tensor)>,
+    /// `profile-readout` with item relevance: the value probe and the direction (1, hidden).
+    pub relevance: Option<(ValueProbe, Tensor)>,
 }
 
 impl ProfileConditioner {
@@ -95,6 +120,7 @@ impl ProfileConditioner {
             config,
             maps,
             readout: None,
+            relevance: None,
         })
     }
 
@@ -110,6 +136,54 @@ impl ProfileConditioner {
         }
         self.readout = Some((gate_map, direction));
         Ok(self)
+    }
+
+    /// The same conditioner moving each item by its relevance (see [`Self::item_offsets`]).
+    pub fn with_relevance(mut self, probe: ValueProbe, direction: Tensor) -> Result<Self> {
+        let hidden = self.config.hidden_size;
+        if probe.hidden_size() != hidden || direction.dims() != [1, hidden] {
+            return Err(Error::invalid(format!(
+                "a relevance readout has a probe of width {} and direction {:?}; expected {hidden} and (1, {hidden})",
+                probe.hidden_size(),
+                direction.dims()
+            )));
+        }
+        self.config.relevance_layer = Some(probe.layer);
+        self.relevance = Some((probe, direction));
+        Ok(self)
+    }
+
+    /// Whether answers need each item's relevance ([`Self::relevance_of`]) to be conditioned.
+    pub fn needs_item_relevance(&self) -> bool {
+        self.relevance.is_some()
+    }
+
+    /// The value relevance (texts, 10) of item prompts; None without a relevance readout.
+    pub fn relevance_of(&self, model: &LoadedModel, prompts: &[String]) -> Result<Option<Tensor>> {
+        match &self.relevance {
+            Some((probe, _)) => Ok(Some(probe.relevance(model, prompts)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The offsets for one profile with one batch row per item: [`Self::offsets`] plus each
+    /// item's shift `(r·z)` along the relevance direction, `relevance` (items, 10).
+    pub fn item_offsets(
+        &self,
+        profile: &[f64; VALUE_COUNT],
+        relevance: &Tensor,
+    ) -> Result<ResidualOffsets> {
+        let offsets = self.offsets(&[*profile])?;
+        let Some((_, direction)) = &self.relevance else {
+            return Ok(offsets);
+        };
+        let z = self.centred(&[*profile], direction.device())?;
+        let shift = (relevance.matmul(&z.t()?)? * self.config.scale)?;
+        Ok(offsets.with_readout(Readout {
+            gate: None,
+            shift: Some(shift),
+            direction: direction.clone(),
+        }))
     }
 
     /// The profile differences z (rows, 10) of `profiles`.
@@ -139,7 +213,8 @@ impl ProfileConditioner {
         let offsets = ResidualOffsets::new(offsets)?;
         Ok(match &self.readout {
             Some((gate_map, direction)) => offsets.with_readout(Readout {
-                gate: (z.matmul(gate_map)? * self.config.scale)?,
+                gate: Some((z.matmul(gate_map)? * self.config.scale)?),
+                shift: None,
                 direction: direction.clone(),
             }),
             None => offsets,
@@ -159,6 +234,13 @@ impl ProfileConditioner {
             tensors.insert(READOUT_GATE.into(), gate_map.to_dtype(DType::F32)?.detach());
             tensors.insert(
                 READOUT_DIRECTION.into(),
+                direction.to_dtype(DType::F32)?.detach(),
+            );
+        }
+        if let Some((probe, direction)) = &self.relevance {
+            tensors.extend(probe.tensors()?);
+            tensors.insert(
+                RELEVANCE_DIRECTION.into(),
                 direction.to_dtype(DType::F32)?.detach(),
             );
         }
@@ -192,6 +274,7 @@ impl ProfileConditioner {
             })
             .collect::<Result<Vec<_>>>()?;
         let readout = config.method == ConditionerKind::ProfileReadout;
+        let (relevance_layer, hidden) = (config.relevance_layer, config.hidden_size);
         let conditioner = Self::new(config, maps)?;
         if !readout {
             return Ok(conditioner);
@@ -202,6 +285,12 @@ impl ProfileConditioner {
                 .cloned()
                 .ok_or_else(|| Error::invalid(format!("{TENSORS_FILE} has no tensor {name}")))
         };
-        conditioner.with_readout(get(READOUT_GATE)?, get(READOUT_DIRECTION)?)
+        match relevance_layer {
+            Some(layer) => conditioner.with_relevance(
+                ValueProbe::from_tensors(layer, hidden, &tensors)?,
+                get(RELEVANCE_DIRECTION)?,
+            ),
+            None => conditioner.with_readout(get(READOUT_GATE)?, get(READOUT_DIRECTION)?),
+        }
     }
 }

@@ -7,7 +7,8 @@
 //! - `steer`: training-free steering vectors, one per value, from contrastive mean activations
 //!   ([`steer`]);
 //! - `profile-readout`: a learned, item-dependent shift after the final norm, `h += (h·G·z) d`,
-//!   fit on cached answer states ([`readout`]).
+//!   fit on cached answer states ([`readout`], [`train_readout`]); or, with a relevance layer,
+//!   `h += (r·z) d` with each item's value relevance `r` read from its prompt ([`relevance`]).
 //!
 //! Profiles are split so that no held-out profile reaches training ([`profiles`]).
 
@@ -16,11 +17,13 @@ pub mod conditioner;
 pub mod examples;
 pub mod profiles;
 pub mod readout;
+pub mod relevance;
 pub mod steer;
 pub mod targets;
 #[cfg(test)]
 pub mod testing;
 pub mod train_offset;
+pub mod train_readout;
 
 pub use conditioner::{ConditionerConfig, ConditionerKind, ProfileConditioner, CONFIG_FILE};
 pub use profiles::{split_profiles, NamedProfile, ProfileSource, ProfileSplit, SplitOptions};

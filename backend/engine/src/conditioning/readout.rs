@@ -12,27 +12,26 @@
 //! two cores for SmolLM2-135M), and the maps are then fit on the cached states, thousands of
 //! (profile, item) pairs a second. That is why this method trains thousands of steps where
 //! `profile-offset`, which back-propagates through the layers, trains tens in the same hour.
+//!
+//! With a relevance layer (`--relevance-layer`), the gate is not learned on the answer state:
+//! a value probe reads each item's relevance `r` from its prompt's token-averaged states at that
+//! layer (`relevance`), fit on the training arguments' value labels, and the item moves by
+//! `(r·z)·d`; only `d` is learned. The answer state barely says which value a PVQ-40 item is
+//! about, its prompt's averaged states say more (`docs/results.md`). Training items get their
+//! relevance from probes fit without their fold, validation items from the final probe, so `d`
+//! is fit to relevance as noisy as it will be on new items.
 
-use super::conditioner::{ConditionerConfig, ConditionerKind, ProfileConditioner};
-use super::examples::{Example, ExampleSet};
+use super::examples::{choice_item, Example, ExampleSet};
+use super::relevance::text_means;
 use super::targets::QA_OPTIONS;
-use super::train_offset::{validation_due, OffsetProgress, TrainingProfiles, ValidationPoint};
 use crate::models::{LoadedModel, Mode, ResidualOffsets};
-use crate::train::optim::{AdamW, ParamsAdamW};
 use crate::vim::Task;
 use crate::{Error, Result};
-use candle_core::{DType, Device, Tensor, Var, D};
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use candle_core::{DType, Device, Tensor, D};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Instant;
-use valuelab_common::{ValueDistribution, VALUE_COUNT};
 
-/// The default learning rate: the maps are small and see thousands of steps.
-pub const READOUT_LR: f64 = 0.003;
 /// Saved answer states, so that training again with other settings skips the model.
 pub const STATES_TENSORS: &str = "answer_states.safetensors";
 pub const STATES_TAG: &str = "answer_states.json";
@@ -41,26 +40,18 @@ const STATE_BATCH: usize = 16;
 /// A logit that no option gets: pads items with fewer options than the widest.
 const ABSENT: f32 = -1.0e4;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReadoutTraining {
-    /// Touché arguments whose answer states are computed, each as a QA and an AG item; a tenth
-    /// of them (at least one) only validates.
-    pub arguments: usize,
-    pub steps: usize,
-    /// (profile, item) pairs per step.
-    pub pairs: usize,
-    pub lr: f64,
-    pub weight_decay: f64,
-    pub seed: u64,
-    /// Pairs drawn once over the validation profiles and the validation arguments.
-    pub validation_pairs: usize,
-    pub validate_every: usize,
+/// What the states' progress reports count: items through the model to their answer state, or
+/// items' prompts through the model to their averaged states (relevance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatesPhase {
+    Answers,
+    PromptMeans,
 }
 
 /// Every item's final-norm state at its answer position, with what the output layer makes of
 /// it at the item's options.
 pub struct AnswerStates {
-    examples: Vec<(usize, Task)>,
+    pub(super) examples: Vec<(usize, Task)>,
     /// (items, hidden).
     hidden: Tensor,
     /// (items, QA_OPTIONS): the plain model's logits of each option, padded with `ABSENT`.
@@ -71,6 +62,8 @@ pub struct AnswerStates {
     columns: Tensor,
     /// Where each QA option's token sits in `columns`, "1".."6" in order.
     qa_columns: Vec<usize>,
+    /// Layer → (items, hidden): each item's prompt's token-averaged states after that layer.
+    pub(super) means: HashMap<usize, Tensor>,
 }
 
 impl AnswerStates {
@@ -166,7 +159,34 @@ impl AnswerStates {
             option_columns,
             columns,
             qa_columns,
+            means: HashMap::new(),
         })
+    }
+
+    /// Each item's prompt's token-averaged states after `layer`, computed once (about 0.1 s an
+    /// item for SmolLM2-135M on two cores) and kept with the states; true when computed now.
+    pub fn ensure_means(
+        &mut self,
+        model: &LoadedModel,
+        set: &ExampleSet,
+        layer: usize,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<bool> {
+        if self.means.contains_key(&layer) {
+            return Ok(false);
+        }
+        let prompts: Vec<String> = self
+            .examples
+            .iter()
+            .map(|&(argument, task)| choice_item(&set.arguments[argument], task).prompt)
+            .collect();
+        let mut parts = Vec::new();
+        for chunk in prompts.chunks(64) {
+            parts.push(text_means(model, chunk, layer)?);
+            progress((parts.len() * 64).min(prompts.len()), prompts.len());
+        }
+        self.means.insert(layer, Tensor::cat(&parts, 0)?);
+        Ok(true)
     }
 
     pub fn len(&self) -> usize {
@@ -176,7 +196,7 @@ impl AnswerStates {
     /// Writes the states to `dir` (`answer_states.safetensors` and `.json`), tagged with the
     /// model and the arguments they came from.
     pub fn save(&self, dir: &Path, model_name: &str, arguments: &[usize]) -> Result<()> {
-        let tensors: HashMap<String, Tensor> = [
+        let mut tensors: HashMap<String, Tensor> = [
             ("hidden", &self.hidden),
             ("logits", &self.logits),
             ("option_columns", &self.option_columns),
@@ -185,11 +205,17 @@ impl AnswerStates {
         .into_iter()
         .map(|(name, t)| (name.to_string(), t.clone()))
         .collect();
+        for (layer, means) in &self.means {
+            tensors.insert(format!("means.{layer}"), means.clone());
+        }
         candle_core::safetensors::save(&tensors, dir.join(STATES_TENSORS))?;
+        let mut mean_layers: Vec<usize> = self.means.keys().copied().collect();
+        mean_layers.sort_unstable();
         let tag = StatesTag {
             model: model_name.to_string(),
             arguments: arguments.to_vec(),
             qa_columns: self.qa_columns.clone(),
+            mean_layers,
         };
         crate::output::write_json(&dir.join(STATES_TAG), &tag)
     }
@@ -220,6 +246,11 @@ impl AnswerStates {
                 .remove(name)
                 .ok_or_else(|| Error::invalid(format!("{STATES_TENSORS} has no tensor {name}")))
         };
+        let means = tag
+            .mean_layers
+            .iter()
+            .map(|&layer| Ok((layer, take(&format!("means.{layer}"))?)))
+            .collect::<Result<HashMap<_, _>>>()?;
         Ok(Some(Self {
             examples: arguments
                 .iter()
@@ -230,6 +261,7 @@ impl AnswerStates {
             option_columns: take("option_columns")?,
             columns: take("columns")?,
             qa_columns: tag.qa_columns,
+            means,
         }))
     }
 
@@ -240,7 +272,7 @@ impl AnswerStates {
     /// A unit direction that raises the QA answer: the output columns of "1".."6" weighted by
     /// how far each lies above the middle of the scale. It starts the direction, since a zero
     /// gate and a zero direction would both get zero gradients.
-    fn answer_scale_direction(&self) -> Result<Tensor> {
+    pub(super) fn answer_scale_direction(&self) -> Result<Tensor> {
         let middle = (QA_OPTIONS as f64 + 1.0) / 2.0;
         let mut direction: Option<Tensor> = None;
         for (k, &column) in self.qa_columns.iter().enumerate() {
@@ -257,18 +289,26 @@ impl AnswerStates {
         Ok(direction.broadcast_div(&norm)?)
     }
 
-    /// Mean KL(target ‖ readout) over `pairs` of (profile row of `z`, item), each item's options
-    /// shifted by `(h·G·z)` times the direction's output.
-    fn loss(
+    /// The learned gate's amount `h·G·z` (pairs, 1) for pairs of (profile row of `z`, item).
+    pub(super) fn gate_amount(
         &self,
         gate_map: &Tensor,
-        direction: &Tensor,
         z: &Tensor,
+        items: &Tensor,
+    ) -> Result<Tensor> {
+        let h = self.hidden.index_select(items, 0)?;
+        Ok((h * z.matmul(gate_map)?)?.sum_keepdim(1)?)
+    }
+
+    /// Mean KL(target ‖ readout) over pairs of items and targets, each item's options shifted
+    /// by its pair's `amount` (pairs, 1) times the direction's output.
+    pub(super) fn loss(
+        &self,
+        amount: &Tensor,
+        direction: &Tensor,
         items: &Tensor,
         targets: &Tensor,
     ) -> Result<Tensor> {
-        let h = self.hidden.index_select(items, 0)?;
-        let amount = (h * z.matmul(gate_map)?)?.sum_keepdim(1)?;
         let device = direction.device();
         let by_column = Tensor::cat(
             &[
@@ -293,6 +333,8 @@ struct StatesTag {
     model: String,
     arguments: Vec<usize>,
     qa_columns: Vec<usize>,
+    #[serde(default)]
+    mean_layers: Vec<usize>,
 }
 
 /// Where `token` sits in `tokens`, appended the first time.
@@ -334,243 +376,9 @@ fn gather_columns(values: &Tensor, columns: &Tensor) -> Result<Tensor> {
     Ok(values.gather(columns, 1)?)
 }
 
-/// The variable's values now, in storage of their own. `detach` would share the variable's
-/// storage, which the optimizer overwrites in place, so a kept step would follow every later one.
-fn snapshot(var: &Var) -> Result<Tensor> {
-    Ok(var.as_tensor().copy()?.detach())
-}
-
-/// (profile, item) pairs with their targets, ready for [`AnswerStates::loss`].
-struct Pairs {
-    z: Tensor,
-    items: Tensor,
-    targets: Tensor,
-}
-
-fn pairs(
-    set: &ExampleSet,
-    states: &AnswerStates,
-    profiles: &[ValueDistribution],
-    mean: &[f64; VALUE_COUNT],
-    chosen: &[(usize, usize)],
-    device: &Device,
-) -> Result<Pairs> {
-    let mut z = Vec::with_capacity(chosen.len() * VALUE_COUNT);
-    let mut items = Vec::with_capacity(chosen.len());
-    let mut targets = Vec::with_capacity(chosen.len() * QA_OPTIONS);
-    for &(profile, item) in chosen {
-        let (argument, task) = states.examples[item];
-        let scores = profiles[profile].scores();
-        z.extend(scores.iter().zip(mean).map(|(s, m)| (s - m) as f32));
-        items.push(item as u32);
-        let target = set.target(
-            &Example {
-                profile,
-                argument,
-                task,
-            },
-            &profiles[profile],
-        )?;
-        targets.extend((0..QA_OPTIONS).map(|k| target.get(k).copied().unwrap_or(0.0) as f32));
-    }
-    let n = chosen.len();
-    Ok(Pairs {
-        z: Tensor::from_vec(z, (n, VALUE_COUNT), device)?,
-        items: Tensor::from_vec(items, n, device)?,
-        targets: Tensor::from_vec(targets, (n, QA_OPTIONS), device)?,
-    })
-}
-
-fn draw(profiles: usize, items: &[usize], count: usize, rng: &mut impl Rng) -> Vec<(usize, usize)> {
-    (0..count)
-        .map(|_| {
-            (
-                rng.random_range(0..profiles),
-                items[rng.random_range(0..items.len())],
-            )
-        })
-        .collect()
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReadoutReport {
-    pub items: usize,
-    pub validation_items: usize,
-    pub states_s: f64,
-    pub steps: usize,
-    pub elapsed_s: f64,
-    pub stopped_by: String,
-    pub last_train_kl: Option<f64>,
-    /// Mean validation KL, step 0 being the plain model.
-    pub validation: Vec<ValidationPoint>,
-    /// The step whose maps were kept: the lowest validation KL.
-    pub kept_step: usize,
-}
-
-/// Trains `profile-readout` on the answer states of `opts.arguments` arguments of `set`; with
-/// `states_dir`, reuses the states saved there for the same model and arguments, or saves them.
-#[allow(clippy::too_many_arguments)]
-pub fn train_profile_readout(
-    model: &mut LoadedModel,
-    model_name: &str,
-    set: &mut ExampleSet,
-    profiles: TrainingProfiles,
-    opts: &ReadoutTraining,
-    states_dir: Option<&Path>,
-    progress: &mut dyn OffsetProgress,
-    states_progress: &mut dyn FnMut(usize, usize),
-) -> Result<(ProfileConditioner, ReadoutReport)> {
-    let TrainingProfiles {
-        train,
-        validation,
-        mean,
-    } = profiles;
-    if train.is_empty() {
-        return Err(Error::invalid("profile-readout needs training profiles"));
-    }
-    let started = Instant::now();
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let mut chosen: Vec<usize> = (0..set.arguments.len()).collect();
-    chosen.shuffle(&mut rng);
-    chosen.truncate(opts.arguments.max(2));
-    let saved = match states_dir {
-        Some(dir) => AnswerStates::load(dir, model_name, &chosen, model.device())?,
-        None => None,
-    };
-    let states = match saved {
-        Some(states) => {
-            states_progress(states.len(), states.len());
-            states
-        }
-        None => {
-            let states = AnswerStates::compute(model, set, &chosen, states_progress)?;
-            if let Some(dir) = states_dir {
-                states.save(dir, model_name, &chosen)?;
-            }
-            states
-        }
-    };
-    let states_s = started.elapsed().as_secs_f64();
-    // Items 2a and 2a+1 are one argument's; the last tenth of the arguments only validates.
-    let held_arguments = (chosen.len() / 10).max(1);
-    let split = 2 * (chosen.len() - held_arguments);
-    let (train_items, validation_items): (Vec<usize>, Vec<usize>) =
-        ((0..split).collect(), (split..states.len()).collect());
-
-    let device = model.device().clone();
-    let hidden = model.llama.config().hidden_size;
-    let gate_map = Var::zeros((VALUE_COUNT, hidden), DType::F32, &device)?;
-    let direction = Var::from_tensor(&states.answer_scale_direction()?)?;
-    let mut optimizer = AdamW::new(
-        vec![
-            ("readout.gate".into(), gate_map.clone()),
-            ("readout.direction".into(), direction.clone()),
-        ],
-        ParamsAdamW {
-            lr: opts.lr,
-            weight_decay: opts.weight_decay,
-            ..ParamsAdamW::default()
-        },
-    )?;
-    let (check_profiles, check_items) = if validation.is_empty() {
-        (train, &train_items)
-    } else {
-        (validation, &validation_items)
-    };
-    let held = draw(
-        check_profiles.len(),
-        check_items,
-        opts.validation_pairs.max(1),
-        &mut rng,
-    );
-    let held = pairs(set, &states, check_profiles, &mean, &held, &device)?;
-    let validate = |gate: &Tensor, direction: &Tensor| -> Result<f64> {
-        let loss = states.loss(gate, direction, &held.z, &held.items, &held.targets)?;
-        Ok(f64::from(loss.to_scalar::<f32>()?))
-    };
-    let mut report = ReadoutReport {
-        items: train_items.len(),
-        validation_items: validation_items.len(),
-        states_s,
-        steps: 0,
-        elapsed_s: 0.0,
-        stopped_by: "steps".into(),
-        last_train_kl: None,
-        validation: Vec::new(),
-        kept_step: 0,
-    };
-    let mut best = (f64::INFINITY, snapshot(&gate_map)?, snapshot(&direction)?);
-    loop {
-        let stop = if report.steps >= opts.steps {
-            Some("steps")
-        } else if progress.cancelled() {
-            Some("cancelled")
-        } else {
-            None
-        };
-        let due = validation_due(
-            report.steps,
-            opts.validate_every,
-            stop.is_some(),
-            report.validation.last().map(|p| p.step),
-        );
-        if due {
-            let kl = validate(gate_map.as_tensor(), direction.as_tensor())?;
-            let point = ValidationPoint {
-                step: report.steps,
-                kl,
-            };
-            progress.validated(&point);
-            report.validation.push(point);
-            if kl < best.0 {
-                best = (kl, snapshot(&gate_map)?, snapshot(&direction)?);
-                report.kept_step = report.steps;
-            }
-        }
-        if let Some(reason) = stop {
-            report.stopped_by = reason.into();
-            break;
-        }
-        let step_started = Instant::now();
-        let batch = draw(train.len(), &train_items, opts.pairs.max(1), &mut rng);
-        let batch = pairs(set, &states, train, &mean, &batch, &device)?;
-        let loss = states.loss(
-            gate_map.as_tensor(),
-            direction.as_tensor(),
-            &batch.z,
-            &batch.items,
-            &batch.targets,
-        )?;
-        let grads = loss.backward()?;
-        optimizer.step(&[
-            grads.get(gate_map.as_tensor()).cloned(),
-            grads.get(direction.as_tensor()).cloned(),
-        ])?;
-        report.steps += 1;
-        let kl = f64::from(loss.to_scalar::<f32>()?);
-        report.last_train_kl = Some(kl);
-        progress.step(
-            report.steps,
-            opts.steps,
-            kl,
-            0,
-            step_started.elapsed().as_secs_f64(),
-        );
-    }
-    report.elapsed_s = started.elapsed().as_secs_f64();
-    let config = ConditionerConfig {
-        method: ConditionerKind::ProfileReadout,
-        model: model_name.to_string(),
-        hidden_size: hidden,
-        layers: Vec::new(),
-        mean,
-        scale: 1.0,
-        training: serde_json::Value::Null,
-    };
-    let conditioner = ProfileConditioner::new(config, Vec::new())?.with_readout(best.1, best.2)?;
-    Ok((conditioner, report))
-}
-
+#[cfg(test)]
+#[path = "readout_relevance_tests.rs"]
+mod relevance_tests;
 #[cfg(test)]
 #[path = "readout_tests.rs"]
 mod tests;

@@ -2,11 +2,18 @@
 
 use super::*;
 use crate::conditioning::branch::{kl_loss, option_log_probs};
+use crate::conditioning::conditioner::{ConditionerConfig, ConditionerKind, ProfileConditioner};
 use crate::conditioning::testing::{argument, Quiet};
+use crate::conditioning::train_offset::TrainingProfiles;
+use crate::conditioning::train_readout::*;
 use crate::models::testing::{max_abs_diff, tiny_model};
 use crate::vim::Rule;
+use candle_core::Var;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use valuelab_common::{ValueDistribution, VALUE_COUNT};
 
-fn example_set(model: &LoadedModel, count: usize) -> ExampleSet {
+pub(super) fn example_set(model: &LoadedModel, count: usize) -> ExampleSet {
     let arguments = (0..count)
         .map(|i| argument(i, (i * 3) % VALUE_COUNT))
         .collect();
@@ -14,7 +21,7 @@ fn example_set(model: &LoadedModel, count: usize) -> ExampleSet {
 }
 
 /// Profiles each high or low overall and the other way on one value.
-fn profiles() -> Vec<ValueDistribution> {
+pub(super) fn profiles() -> Vec<ValueDistribution> {
     [1.5, 5.5, 2.0, 5.0]
         .iter()
         .enumerate()
@@ -39,15 +46,11 @@ fn readout_conditioner(
     gate_map: Tensor,
     direction: Tensor,
 ) -> ProfileConditioner {
-    let config = ConditionerConfig {
-        method: ConditionerKind::ProfileReadout,
-        model: "tiny".into(),
-        hidden_size: model.llama.config().hidden_size,
-        layers: Vec::new(),
-        mean: [3.5; VALUE_COUNT],
-        scale: 1.0,
-        training: serde_json::Value::Null,
-    };
+    let config = ConditionerConfig::profile_readout(
+        "tiny",
+        model.llama.config().hidden_size,
+        [3.5; VALUE_COUNT],
+    );
     ProfileConditioner::new(config, Vec::new())
         .unwrap()
         .with_readout(gate_map, direction)
@@ -103,14 +106,11 @@ fn the_loss_on_cached_states_is_the_models_loss_under_the_readout() {
         &Device::Cpu,
     )
     .unwrap();
+    let amount = states
+        .gate_amount(&gate_map, &batch.z, &batch.items)
+        .unwrap();
     let cached = states
-        .loss(
-            &gate_map,
-            &direction,
-            &batch.z,
-            &batch.items,
-            &batch.targets,
-        )
+        .loss(&amount, &direction, &batch.items, &batch.targets)
         .unwrap()
         .to_scalar::<f32>()
         .unwrap();
@@ -141,8 +141,9 @@ fn the_loss_on_cached_states_is_the_models_loss_under_the_readout() {
     );
     // The readout moved the answers: the plain model's loss differs.
     let zero = Tensor::zeros((VALUE_COUNT, hidden), DType::F32, &Device::Cpu).unwrap();
+    let no_amount = states.gate_amount(&zero, &batch.z, &batch.items).unwrap();
     let plain = states
-        .loss(&zero, &direction, &batch.z, &batch.items, &batch.targets)
+        .loss(&no_amount, &direction, &batch.items, &batch.targets)
         .unwrap()
         .to_scalar::<f32>()
         .unwrap();
@@ -197,6 +198,7 @@ fn training_lowers_the_validation_kl_keeps_the_best_step_and_saves_the_readout()
         seed: 2,
         validation_pairs: 64,
         validate_every: 50,
+        relevance_layer: None,
     };
     let (conditioner, report) = train_profile_readout(
         &mut model,
@@ -212,7 +214,7 @@ fn training_lowers_the_validation_kl_keeps_the_best_step_and_saves_the_readout()
         &opts,
         None,
         &mut Quiet,
-        &mut |_, _| {},
+        &mut |_, _, _| {},
     )
     .unwrap();
     assert_eq!((report.items, report.validation_items), (18, 2));

@@ -105,6 +105,7 @@ pub fn choose_strength(
                 mean,
                 scale: alpha,
                 training: serde_json::Value::Null,
+                relevance_layer: None,
             },
             vec![vectors.clone()],
         )
@@ -212,6 +213,7 @@ mod tests {
                 mean: [3.0; VALUE_COUNT],
                 scale: 0.5,
                 training: serde_json::Value::Null,
+                relevance_layer: None,
             },
             vec![vectors],
         )

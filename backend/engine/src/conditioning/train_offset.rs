@@ -114,6 +114,7 @@ pub fn train_profile_offset(
         mean,
         scale: 1.0,
         training: serde_json::Value::Null,
+        relevance_layer: None,
     };
     let conditioner = |vars: &[Var]| {
         ProfileConditioner::new(

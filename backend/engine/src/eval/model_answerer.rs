@@ -6,7 +6,10 @@
 //!
 //! VIM methods bring one LoRA adapter per group (found by `adapter::find`). Adapters are merged into the weights for speed, so switching groups reloads the base model.
 //! Profile conditioners (`profile-offset`, `steer`) set residual offsets for each group's
-//! profile instead; the persona prefix is then encoded again under the new offsets.
+//! profile instead; the persona prefix is then encoded again under the new offsets. A relevance
+//! readout (`profile-readout --relevance-layer`) moves each item by its own amount: its prompts'
+//! relevance is read once (and kept across profiles), then items are scored one at a time, each
+//! with its own shift.
 
 use super::answerer::{Answerer, ChoiceItem, GenerationConfig};
 use crate::adapter;
@@ -14,9 +17,10 @@ use crate::conditioning::ProfileConditioner;
 use crate::generate::{generate_with_prefix, score_items_with_prefix, Normalisation, PrefixState};
 use crate::models::{load_model, LoadedModel};
 use crate::{Error, Field, Result};
-use candle_core::Device;
+use candle_core::{Device, Tensor};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use valuelab_common::VALUE_COUNT;
 
 pub struct ModelAnswerer {
     model: LoadedModel,
@@ -30,6 +34,11 @@ pub struct ModelAnswerer {
     prefix: Option<PrefixState>,
     /// Profile conditioning (`profile-offset`, `steer`), set per group by `condition_on`.
     conditioner: Option<ProfileConditioner>,
+    /// The profile `condition_on` set last.
+    profile: Option<[f64; VALUE_COUNT]>,
+    /// A relevance readout's value relevance of each prompt seen (it does not depend on the
+    /// profile).
+    relevance: HashMap<String, Vec<f32>>,
     /// Option probabilities already computed with the current weights, by persona, prompt and
     /// options: the value-blind `base` method asks every group the same items, and this answers
     /// all groups but the first without running the model.
@@ -60,6 +69,8 @@ impl ModelAnswerer {
             current_adapter: None,
             prefix: None,
             conditioner: None,
+            profile: None,
+            relevance: HashMap::new(),
             answered: HashMap::new(),
             tokens: 0,
         }
@@ -94,6 +105,82 @@ impl ModelAnswerer {
             .ok_or_else(|| Error::invalid("prefix cache missing after encoding"))
     }
 
+    /// The prefix [`Self::prefix`] encoded last.
+    fn encoded_prefix(&self) -> Result<&PrefixState> {
+        self.prefix
+            .as_ref()
+            .ok_or_else(|| Error::invalid("prefix cache missing"))
+    }
+
+    /// With a relevance readout and a profile: each prompt's relevance (1, 10), read once.
+    fn prompt_relevance(&mut self, prompts: &[String]) -> Result<Option<Vec<Tensor>>> {
+        let Some(conditioner) = self.conditioner.as_ref() else {
+            return Ok(None);
+        };
+        if !conditioner.needs_item_relevance() || self.profile.is_none() {
+            return Ok(None);
+        }
+        let mut missing: Vec<String> = prompts
+            .iter()
+            .filter(|p| !self.relevance.contains_key(*p))
+            .cloned()
+            .collect();
+        missing.sort();
+        missing.dedup();
+        if !missing.is_empty() {
+            let rows = conditioner
+                .relevance_of(&self.model, &missing)?
+                .ok_or_else(|| Error::invalid("the relevance readout gave no relevance"))?;
+            for (prompt, row) in missing.iter().zip(rows.to_vec2::<f32>()?) {
+                self.tokens += self.model.tokenizer.encode(prompt, true)?.len() as u64;
+                self.relevance.insert(prompt.clone(), row);
+            }
+        }
+        prompts
+            .iter()
+            .map(|p| {
+                let row = self
+                    .relevance
+                    .get(p)
+                    .ok_or_else(|| Error::invalid("a prompt's relevance went missing"))?;
+                Ok(Tensor::new(row.as_slice(), &self.device)?.unsqueeze(0)?)
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+
+    /// Runs `each(model, prefix, k)` for every `k` in 0..relevance.len() with the model moved
+    /// by item `k`'s relevance, then restores the profile's own offsets (on error too).
+    fn per_item<T>(
+        &mut self,
+        relevance: &[Tensor],
+        mut each: impl FnMut(&LoadedModel, &PrefixState, usize) -> Result<Vec<T>>,
+    ) -> Result<Vec<T>> {
+        let (Some(conditioner), Some(profile), Some(prefix)) = (
+            self.conditioner.as_ref(),
+            self.profile,
+            self.prefix.as_ref(),
+        ) else {
+            return Err(Error::invalid(
+                "item relevance needs a conditioner, a profile and an encoded prefix",
+            ));
+        };
+        let mut run = || -> Result<Vec<T>> {
+            let mut out = Vec::new();
+            for (k, r) in relevance.iter().enumerate() {
+                let offsets = conditioner.item_offsets(&profile, r)?;
+                self.model.llama.set_residual_offsets(offsets)?;
+                out.extend(each(&self.model, prefix, k)?);
+            }
+            Ok(out)
+        };
+        let result = run();
+        self.model
+            .llama
+            .set_residual_offsets(conditioner.offsets(&[profile])?)?;
+        result
+    }
+
     fn count_rests(&mut self, persona: &str, prompts: impl Iterator<Item = String>) -> Result<()> {
         for prompt in prompts {
             let rest = self.model.prompt_parts(persona, &prompt).rest;
@@ -125,11 +212,13 @@ impl Answerer for ModelAnswerer {
             self.count_rests(persona, new.iter().map(|i| i.prompt.clone()))?;
             let norm = self.norm;
             self.prefix(persona)?;
-            let prefix = self
-                .prefix
-                .as_ref()
-                .ok_or_else(|| Error::invalid("prefix cache missing"))?;
-            let scores = score_items_with_prefix(&self.model, prefix, &new, norm)?;
+            let prompts: Vec<String> = new.iter().map(|i| i.prompt.clone()).collect();
+            let scores = match self.prompt_relevance(&prompts)? {
+                Some(relevance) => self.per_item(&relevance, |model, prefix, k| {
+                    score_items_with_prefix(model, prefix, &new[k..=k], norm)
+                })?,
+                None => score_items_with_prefix(&self.model, self.encoded_prefix()?, &new, norm)?,
+            };
             for (item, s) in new.iter().zip(scores) {
                 self.answered.insert(key(item), s.probs);
             }
@@ -153,11 +242,12 @@ impl Answerer for ModelAnswerer {
     ) -> Result<Vec<String>> {
         self.count_rests(persona, prompts.iter().cloned())?;
         self.prefix(persona)?;
-        let prefix = self
-            .prefix
-            .as_ref()
-            .ok_or_else(|| Error::invalid("prefix cache missing"))?;
-        let generations = generate_with_prefix(&self.model, prefix, prompts, cfg)?;
+        let generations = match self.prompt_relevance(prompts)? {
+            Some(relevance) => self.per_item(&relevance, |model, prefix, k| {
+                generate_with_prefix(model, prefix, &prompts[k..=k], cfg)
+            })?,
+            None => generate_with_prefix(&self.model, self.encoded_prefix()?, prompts, cfg)?,
+        };
         self.tokens += generations.iter().map(|g| g.tokens as u64).sum::<u64>();
         Ok(generations.into_iter().map(|g| g.text).collect())
     }
@@ -196,6 +286,7 @@ impl Answerer for ModelAnswerer {
         };
         let offsets = conditioner.offsets(&[*profile.scores()])?;
         self.model.llama.set_residual_offsets(offsets)?;
+        self.profile = Some(*profile.scores());
         // Cached prefixes and answers were computed under the previous profile.
         self.prefix = None;
         self.answered.clear();
@@ -252,5 +343,128 @@ mod tests {
             .unwrap();
         assert_eq!(texts.len(), 2);
         assert!(answerer.tokens_processed() > before);
+    }
+
+    /// A relevance readout on a tiny model: a probe fit on random states, a strong direction.
+    fn relevance_conditioner(hidden: usize) -> ProfileConditioner {
+        use crate::conditioning::relevance::{ProbeTraining, ValueProbe};
+        use crate::conditioning::ConditionerConfig;
+        let rows = 20;
+        let features: Vec<f32> = (0..rows * hidden)
+            .map(|k| ((k * 37 % 11) as f32 - 5.0) / 5.0)
+            .collect();
+        let features = Tensor::from_vec(features, (rows, hidden), &Device::Cpu).unwrap();
+        let labels: Vec<f32> = (0..rows * VALUE_COUNT)
+            .map(|k| {
+                if k % VALUE_COUNT == (k / VALUE_COUNT) % VALUE_COUNT {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let labels = Tensor::from_vec(labels, (rows, VALUE_COUNT), &Device::Cpu).unwrap();
+        let probe = ValueProbe::fit(1, &features, &labels, &ProbeTraining::default()).unwrap();
+        let direction: Vec<f32> = (0..hidden).map(|k| ((k % 5) as f32 - 2.0) * 2.0).collect();
+        let direction = Tensor::from_vec(direction, (1, hidden), &Device::Cpu).unwrap();
+        let config = ConditionerConfig::profile_readout("tiny", hidden, [3.5; VALUE_COUNT]);
+        ProfileConditioner::new(config, Vec::new())
+            .unwrap()
+            .with_relevance(probe, direction)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_relevance_readout_moves_each_item_by_its_own_relevance_and_the_mean_profile_not_at_all() {
+        use valuelab_common::ValueDistribution;
+        let items: Vec<ChoiceItem> = [
+            "Statement: I like art. Answer:",
+            "Statement: I obey. Answer:",
+        ]
+        .iter()
+        .map(|p| ChoiceItem {
+            prompt: p.to_string(),
+            options: (1..=6).map(|k| k.to_string()).collect(),
+        })
+        .collect();
+        let persona = "Let's roleplay.";
+        let mut plain = ModelAnswerer::from_model(
+            tiny_model(true, 3).unwrap(),
+            "tiny",
+            &Device::Cpu,
+            HashMap::new(),
+        );
+        let expected = plain.option_probabilities(persona, &items).unwrap();
+        let hidden = plain.model().llama.config().hidden_size;
+        let conditioner = relevance_conditioner(hidden);
+        let mut answerer = ModelAnswerer::from_model(
+            tiny_model(true, 3).unwrap(),
+            "tiny",
+            &Device::Cpu,
+            HashMap::new(),
+        )
+        .with_conditioner(conditioner.clone());
+        answerer
+            .condition_on(&ValueDistribution::parse([3.5; VALUE_COUNT]).unwrap())
+            .unwrap();
+        // Items are scored one at a time here and batched in the plain model: equal up to
+        // float noise.
+        let close = |a: &[Vec<f64>], b: &[Vec<f64>]| {
+            a.iter()
+                .flatten()
+                .zip(b.iter().flatten())
+                .all(|(x, y)| (x - y).abs() < 1e-6)
+        };
+        let mean = answerer.option_probabilities(persona, &items).unwrap();
+        assert!(close(&mean, &expected), "{mean:?} vs {expected:?}");
+
+        let mut scores = [2.0; VALUE_COUNT];
+        scores[0] = 6.0;
+        scores[7] = 5.5;
+        let profile = ValueDistribution::parse(scores).unwrap();
+        answerer.condition_on(&profile).unwrap();
+        let together = answerer.option_probabilities(persona, &items).unwrap();
+        assert!(
+            !close(&together, &expected),
+            "a profile away from the mean moves the answers"
+        );
+        // Each item is moved by its own relevance: answered alone, it gets the same answer.
+        answerer.condition_on(&profile).unwrap();
+        let alone = answerer.option_probabilities(persona, &items[1..]).unwrap();
+        assert!(close(&alone, &together[1..]), "{alone:?} vs {together:?}");
+        // ...and by exactly its shift: the model with the item's offsets set by hand agrees.
+        let relevance = conditioner
+            .relevance_of(answerer.model(), &[items[0].prompt.clone()])
+            .unwrap()
+            .unwrap();
+        let mut by_hand = ModelAnswerer::from_model(
+            tiny_model(true, 3).unwrap(),
+            "tiny",
+            &Device::Cpu,
+            HashMap::new(),
+        );
+        by_hand
+            .model
+            .llama
+            .set_residual_offsets(
+                conditioner
+                    .item_offsets(profile.scores(), &relevance)
+                    .unwrap(),
+            )
+            .unwrap();
+        let manual = by_hand.option_probabilities(persona, &items[..1]).unwrap();
+        assert!(close(&manual, &together[..1]), "{manual:?} vs {together:?}");
+        let texts = answerer
+            .generate(
+                persona,
+                &[items[0].prompt.clone(), items[1].prompt.clone()],
+                &crate::eval::answerer::paper_sampling(1, 3),
+            )
+            .unwrap();
+        assert_eq!(texts.len(), 2);
+        assert!(
+            answerer.model().llama.residual_offsets().is_empty(),
+            "the profile's own offsets are back after the items (none for a relevance readout)"
+        );
     }
 }

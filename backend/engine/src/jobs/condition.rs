@@ -14,7 +14,7 @@ use super::profile_split::ProfileSources;
 use super::progress::{CancelToken, JobEvent, ProgressSink};
 use crate::conditioning::examples::ExampleSet;
 use crate::conditioning::profiles::mean_profile;
-use crate::conditioning::readout::{train_profile_readout, ReadoutTraining};
+use crate::conditioning::readout::StatesPhase;
 use crate::conditioning::steer::{
     choose_strength, contrastive_vectors, mean_activations, statements,
 };
@@ -22,6 +22,7 @@ use crate::conditioning::train_offset::{
     middle_layers, train_profile_offset, OffsetProgress, OffsetTraining, TrainingProfiles,
     ValidationPoint,
 };
+use crate::conditioning::train_readout::{train_profile_readout, ReadoutTraining};
 use crate::conditioning::{ConditionerKind, NamedProfile, ProfileConditioner};
 use crate::data::touche::{read_arguments, Split};
 use crate::data::DataDir;
@@ -83,6 +84,10 @@ pub struct ConditionJob {
     /// Profile-readout: (profile, item) pairs per step.
     #[serde(default = "default_readout_pairs")]
     pub readout_pairs: usize,
+    /// Profile-readout: read each item's value relevance from its prompt at this layer (a probe
+    /// on Touché's value labels) instead of learning a gate on its answer state.
+    #[serde(default)]
+    pub relevance_layer: Option<usize>,
     #[serde(default)]
     pub seed: u64,
     pub out: PathBuf,
@@ -299,6 +304,15 @@ impl ConditionJob {
                 self.readout_pairs,
                 report["kept_step"]
             ));
+            if let (Some(layer), Some(hits)) =
+                (self.relevance_layer, report["relevance_hits"].as_f64())
+            {
+                summary.push_str(&format!(
+                    "; relevance from layer {layer}'s prompt states names a value the argument expresses for {:.0} % of validation items ({:.0} % of training items, out of fold)",
+                    100.0 * hits,
+                    100.0 * report["relevance_train_hits"].as_f64().unwrap_or(f64::NAN)
+                ));
+            }
         }
         if self.method == ConditionerKind::ProfileOffset {
             let report = &training["report"];
@@ -341,6 +355,7 @@ impl ConditionJob {
             seed: self.seed,
             validation_pairs: self.validation_examples,
             validate_every: self.validate_every,
+            relevance_layer: self.relevance_layer,
         };
         sink.event(&JobEvent::message(format!(
             "answer states of {} arguments (QA and AG items)",
@@ -355,13 +370,25 @@ impl ConditionJob {
             started,
         };
         let hidden = model.llama.config().hidden_size;
-        let mut states_progress = |done: usize, total: usize| {
+        // Training starts once the last phase (the prompts' states with a relevance layer) is
+        // complete.
+        let last_phase = match opts.relevance_layer {
+            Some(_) => StatesPhase::PromptMeans,
+            None => StatesPhase::Answers,
+        };
+        let mut states_progress = |phase: StatesPhase, done: usize, total: usize| {
             if done == total || done.is_multiple_of(64) {
+                let what = match (phase, opts.relevance_layer) {
+                    (StatesPhase::PromptMeans, Some(layer)) => {
+                        format!("prompt states after layer {layer}")
+                    }
+                    _ => "answer states".to_string(),
+                };
                 sink.event(&JobEvent::message(format!(
-                    "answer states: {done} of {total} items"
+                    "{what}: {done} of {total} items"
                 )));
             }
-            if done == total {
+            if done == total && phase == last_phase {
                 sink.event(&JobEvent::Train {
                     event: TrainEvent::Started {
                         total_steps: opts.steps,
@@ -369,7 +396,10 @@ impl ConditionJob {
                         epochs: 1,
                         train_examples: opts.steps * opts.pairs,
                         valid_examples: opts.validation_pairs,
-                        trainable_params: (VALUE_COUNT + 1) * hidden,
+                        trainable_params: match opts.relevance_layer {
+                            Some(_) => hidden,
+                            None => (VALUE_COUNT + 1) * hidden,
+                        },
                     },
                 });
             }

@@ -34,6 +34,7 @@ fn condition_job(model: &str, method: ConditionerKind, out: &std::path::Path) ->
         steer_arguments: 12,
         readout_arguments: 12,
         readout_pairs: 8,
+        relevance_layer: None,
         seed: 1,
         out: out.to_path_buf(),
     }
@@ -189,6 +190,44 @@ fn a_trained_profile_readout_keeps_its_best_step_and_answers_any_group() {
         .groups
         .iter()
         .all(|g| g.predicted.iter().any(Option::is_some)));
+}
+
+#[test]
+fn a_relevance_readout_trains_as_a_job_and_answers_any_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, out, done) = trained(dir.path(), ConditionerKind::ProfileReadout, |spec| {
+        spec.relevance_layer = Some(1);
+    });
+    let JobOutput::Condition(output) = &done.output else {
+        panic!("not a conditioner")
+    };
+    assert!(
+        output
+            .summary
+            .contains("relevance from layer 1's prompt states"),
+        "{}",
+        output.summary
+    );
+    let conditioner = ProfileConditioner::load(&out, &candle_core::Device::Cpu).unwrap();
+    assert!(conditioner.readout.is_none() && conditioner.needs_item_relevance());
+    let saved: serde_json::Value = read_json(&out.join(CONFIG_FILE), "conditioning").unwrap();
+    assert_eq!(saved["relevance_layer"], 1);
+    let result = eval_result(
+        &run(
+            &eval_with(
+                &model,
+                Method::ProfileReadout,
+                &out,
+                &dir.path().join("eval"),
+            ),
+            &NullSink,
+            &CancelToken::new(),
+        )
+        .unwrap(),
+    );
+    let scores: Vec<Vec<Option<f64>>> = result.groups.iter().map(|g| g.predicted.clone()).collect();
+    assert_eq!(scores.len(), 2);
+    assert_ne!(scores[0], scores[1], "both profiles answered alike");
 }
 
 #[test]

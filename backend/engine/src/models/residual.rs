@@ -3,9 +3,11 @@
 //! offset, or a sum of steering vectors. An offset has one row for the whole batch or one row
 //! per batch row, so a training batch can mix profiles while inference conditions one group.
 //!
-//! A readout ([`Readout`]) acts after the final norm instead, and depends on the position's own
-//! hidden state: `h += (h·g) d`, so an item whose state lines up with the gate `g` is pushed
-//! along `d` and an item orthogonal to it is left alone (`profile-readout`).
+//! A readout ([`Readout`]) acts after the final norm instead: `h += (h·g + s) d`. With a gate `g`
+//! it depends on the position's own hidden state, so an item whose state lines up with `g` is
+//! pushed along `d` and an item orthogonal to it is left alone; with a shift `s` it moves each
+//! batch row by an amount fixed beforehand, which is how an item's value relevance, read from
+//! its text in a pass of its own, reaches its answer (`profile-readout`).
 
 use crate::{Error, Result};
 use candle_core::Tensor;
@@ -17,11 +19,13 @@ pub struct ResidualOffsets {
     readout: Option<Readout>,
 }
 
-/// A shift of the final-norm hidden state `h` along `direction` by `h·gate`.
+/// A shift of the final-norm hidden state `h` along `direction` by `h·gate + shift`.
 #[derive(Debug, Clone)]
 pub struct Readout {
     /// (rows, hidden): one gate for the whole batch or one per batch row.
-    pub gate: Tensor,
+    pub gate: Option<Tensor>,
+    /// (rows, 1): an amount for the whole batch or one per batch row, at every position.
+    pub shift: Option<Tensor>,
     /// (1, hidden).
     pub direction: Tensor,
 }
@@ -73,10 +77,14 @@ impl ResidualOffsets {
             }
         }
         if let Some(readout) = &self.readout {
-            let (gate, direction) = (readout.gate.dims(), readout.direction.dims());
-            if gate.len() != 2 || gate[1] != hidden || direction != [1, hidden] {
+            let direction = readout.direction.dims();
+            let gate = readout.gate.as_ref().map(|g| g.dims().to_vec());
+            let shift = readout.shift.as_ref().map(|s| s.dims().to_vec());
+            let gate_ok = gate.as_ref().is_none_or(|g| g.len() == 2 && g[1] == hidden);
+            let shift_ok = shift.as_ref().is_none_or(|s| s.len() == 2 && s[1] == 1);
+            if !gate_ok || !shift_ok || direction != [1, hidden] {
                 return Err(Error::invalid(format!(
-                    "a readout has gate {gate:?} and direction {direction:?}; expected (rows, {hidden}) and (1, {hidden})"
+                    "a readout has gate {gate:?}, shift {shift:?} and direction {direction:?}; expected (rows, {hidden}), (rows, 1) and (1, {hidden})"
                 )));
             }
         }
@@ -88,16 +96,32 @@ impl ResidualOffsets {
         let Some(readout) = &self.readout else {
             return Ok(h);
         };
-        let (batch, rows) = (h.dim(0)?, readout.gate.dim(0)?);
-        if rows != 1 && rows != batch {
-            return Err(Error::invalid(format!(
-                "a readout gate has {rows} rows for a batch of {batch}"
-            )));
+        let batch = h.dim(0)?;
+        let rows_fit = |what: &str, t: &Tensor| -> Result<Tensor> {
+            let rows = t.dim(0)?;
+            if rows != 1 && rows != batch {
+                return Err(Error::invalid(format!(
+                    "a readout {what} has {rows} rows for a batch of {batch}"
+                )));
+            }
+            Ok(t.unsqueeze(1)?.to_dtype(h.dtype())?)
+        };
+        let mut amount: Option<Tensor> = None;
+        if let Some(gate) = &readout.gate {
+            amount = Some(h.broadcast_mul(&rows_fit("gate", gate)?)?.sum_keepdim(2)?);
         }
-        let gate = readout.gate.unsqueeze(1)?.to_dtype(h.dtype())?;
-        let amount = h.broadcast_mul(&gate)?.sum_keepdim(2)?;
+        if let Some(shift) = &readout.shift {
+            let shift = rows_fit("shift", shift)?;
+            amount = Some(match amount {
+                Some(a) => a.broadcast_add(&shift)?,
+                None => shift,
+            });
+        }
+        let Some(amount) = amount else {
+            return Ok(h);
+        };
         let direction = readout.direction.unsqueeze(0)?.to_dtype(h.dtype())?;
-        Ok((&h + amount.broadcast_mul(&direction)?)?)
+        Ok(h.broadcast_add(&amount.broadcast_mul(&direction)?)?)
     }
 
     /// `x` (batch, time, hidden) after block `layer`, plus that block's offset if it has one.
@@ -256,7 +280,8 @@ mod tests {
         let direction = Tensor::ones((1, hidden), DType::F32, &Device::Cpu).unwrap();
         let readout = |gate: &Tensor| {
             ResidualOffsets::default().with_readout(Readout {
-                gate: gate.clone(),
+                gate: Some(gate.clone()),
+                shift: None,
                 direction: direction.clone(),
             })
         };
@@ -302,6 +327,54 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("3 rows for a batch of 2"), "{err}");
+    }
+
+    #[test]
+    fn a_readout_shift_moves_each_row_by_its_own_amount_at_every_position() {
+        let mut model = tiny();
+        let plain = model
+            .forward_hidden(&batch(), None, Mode::Inference)
+            .unwrap();
+        let hidden = model.config().hidden_size;
+        let mut unit = vec![0f32; hidden];
+        unit[2] = 1.0;
+        let direction = Tensor::from_vec(unit, (1, hidden), &Device::Cpu).unwrap();
+        let shifts = Tensor::new(&[[0.0f32], [1.5]], &Device::Cpu).unwrap();
+        let readout = |shift: Tensor| {
+            ResidualOffsets::default().with_readout(Readout {
+                gate: None,
+                shift: Some(shift),
+                direction: direction.clone(),
+            })
+        };
+        model.set_residual_offsets(readout(shifts)).unwrap();
+        let shifted = model
+            .forward_hidden(&batch(), None, Mode::Inference)
+            .unwrap();
+        assert_eq!(
+            max_abs_diff(&plain.get(0).unwrap(), &shifted.get(0).unwrap()),
+            0.0
+        );
+        let moved = (shifted.get(1).unwrap() - plain.get(1).unwrap()).unwrap();
+        let expected = Tensor::ones((4, 1), DType::F32, &Device::Cpu)
+            .unwrap()
+            .matmul(&(&direction * 1.5).unwrap())
+            .unwrap();
+        assert!(max_abs_diff(&moved, &expected) < 1e-5);
+
+        let wide = Tensor::zeros((2, 2), DType::F32, &Device::Cpu).unwrap();
+        let err = model
+            .set_residual_offsets(readout(wide))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("shift Some([2, 2])"), "{err}");
+        let three = Tensor::zeros((3, 1), DType::F32, &Device::Cpu).unwrap();
+        model.set_residual_offsets(readout(three)).unwrap();
+        let err = model
+            .forward_hidden(&batch(), None, Mode::Inference)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("shift has 3 rows for a batch of 2"), "{err}");
     }
 
     #[test]

@@ -135,6 +135,34 @@ fn each_kind_of_training_refuses_the_other_kinds_flags() {
         "{}",
         text(&output.stderr)
     );
+    let output = valuelab(&[
+        "train",
+        "--method",
+        "steer",
+        "--relevance-layer",
+        "22",
+        "--out",
+        "x",
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("--relevance-layer 22 belongs to --method profile-readout"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = valuelab(&[
+        "--print-spec",
+        "train",
+        "--method",
+        "profile-readout",
+        "--relevance-layer",
+        "22",
+        "--out",
+        "c",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let spec: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(spec["relevance_layer"], 22);
     let output = valuelab(&["protocol", "--methods", "steer", "--out", "x"]);
     assert!(!output.status.success());
     assert!(
