@@ -71,6 +71,19 @@ pub struct ConditionerConfig {
     pub relevance_layer: Option<usize>,
 }
 
+/// The differences z (rows, 10) of `profiles` from `mean`.
+pub fn centred(
+    profiles: &[[f64; VALUE_COUNT]],
+    mean: &[f64; VALUE_COUNT],
+    device: &Device,
+) -> Result<Tensor> {
+    let z: Vec<f32> = profiles
+        .iter()
+        .flat_map(|p| p.iter().zip(mean).map(|(s, m)| (s - m) as f32))
+        .collect();
+    Ok(Tensor::from_vec(z, (profiles.len(), VALUE_COUNT), device)?)
+}
+
 impl ConditionerConfig {
     /// A `profile-readout` for `model` of width `hidden`: no layer maps, scale 1.
     pub fn profile_readout(model: &str, hidden: usize, mean: [f64; VALUE_COUNT]) -> Self {
@@ -188,11 +201,7 @@ impl ProfileConditioner {
 
     /// The profile differences z (rows, 10) of `profiles`.
     pub fn centred(&self, profiles: &[[f64; VALUE_COUNT]], device: &Device) -> Result<Tensor> {
-        let z: Vec<f32> = profiles
-            .iter()
-            .flat_map(|p| p.iter().zip(&self.config.mean).map(|(s, m)| (s - m) as f32))
-            .collect();
-        Ok(Tensor::from_vec(z, (profiles.len(), VALUE_COUNT), device)?)
+        centred(profiles, &self.config.mean, device)
     }
 
     /// The offsets for one profile per batch row (or one profile for the whole batch).

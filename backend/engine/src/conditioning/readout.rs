@@ -78,10 +78,7 @@ impl AnswerStates {
         model
             .llama
             .set_residual_offsets(ResidualOffsets::default())?;
-        let examples: Vec<(usize, Task)> = arguments
-            .iter()
-            .flat_map(|&a| [(a, Task::Qa), (a, Task::Ag)])
-            .collect();
+        let examples = items_of(arguments);
         let mut tokens: Vec<u32> = Vec::new();
         let mut option_columns: Vec<u32> = Vec::new();
         let mut hidden = Vec::new();
@@ -252,10 +249,7 @@ impl AnswerStates {
             .map(|&layer| Ok((layer, take(&format!("means.{layer}"))?)))
             .collect::<Result<HashMap<_, _>>>()?;
         Ok(Some(Self {
-            examples: arguments
-                .iter()
-                .flat_map(|&a| [(a, Task::Qa), (a, Task::Ag)])
-                .collect(),
+            examples: items_of(arguments),
             hidden: take("hidden")?,
             logits: take("logits")?,
             option_columns: take("option_columns")?,
@@ -335,6 +329,14 @@ struct StatesTag {
     qa_columns: Vec<usize>,
     #[serde(default)]
     mean_layers: Vec<usize>,
+}
+
+/// The items of `arguments` in the states' order: each argument's QA item, then its AG item.
+fn items_of(arguments: &[usize]) -> Vec<(usize, Task)> {
+    arguments
+        .iter()
+        .flat_map(|&a| [(a, Task::Qa), (a, Task::Ag)])
+        .collect()
 }
 
 /// Where `token` sits in `tokens`, appended the first time.

@@ -2,9 +2,9 @@
 //! when answering, its cached loss is the model's own under each item's shift, and training
 //! fits, keeps and saves it.
 
-use super::tests::{example_set, profiles};
+use super::tests::{every_item, example_set, model_loss, profiles};
 use super::*;
-use crate::conditioning::branch::{kl_loss, option_log_probs};
+use crate::conditioning::branch::option_log_probs;
 use crate::conditioning::conditioner::{ConditionerConfig, ProfileConditioner};
 use crate::conditioning::relevance::{ProbeTraining, ValueProbe};
 use crate::conditioning::testing::Quiet;
@@ -66,49 +66,28 @@ fn the_cached_prompt_means_are_what_the_answerer_reads_and_the_loss_is_the_model
     // The loss on the cached states with each pair's amount (r·z) equals the model's own loss
     // with the item's shift set as its hook.
     let profiles = profiles();
-    let chosen: Vec<(usize, usize)> = (0..states.len()).map(|item| (item % 4, item)).collect();
-    let batch = pairs(
-        &set,
-        &states,
-        &profiles,
-        &[3.5; VALUE_COUNT],
-        &chosen,
-        &Device::Cpu,
-    )
-    .unwrap();
-    let amount = (training.index_select(&batch.items, 0).unwrap() * &batch.z)
-        .unwrap()
-        .sum_keepdim(1)
-        .unwrap();
+    let (chosen, batch) = every_item(&set, &states, &profiles);
+    let amount = relevance_amount(&training, &batch.z, &batch.items).unwrap();
     let cached = states
         .loss(&amount, &direction, &batch.items, &batch.targets)
         .unwrap()
         .to_scalar::<f32>()
         .unwrap();
-    let mut log_probs = Vec::new();
-    let mut targets = Vec::new();
-    for &(profile, item) in &chosen {
-        let (argument, task) = states.examples[item];
-        let example = Example {
-            profile,
-            argument,
-            task,
-        };
-        let offsets = conditioner
-            .item_offsets(
-                profiles[profile].scores(),
-                &training.narrow(0, item, 1).unwrap(),
-            )
-            .unwrap();
-        model.llama.set_residual_offsets(offsets).unwrap();
-        let tokens = set.item(&model, &example).unwrap();
-        log_probs.extend(option_log_probs(&model, &[tokens], Mode::Inference).unwrap());
-        targets.push(set.target(&example, &profiles[profile]).unwrap());
-    }
-    let direct = kl_loss(&log_probs, &targets)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let direct = model_loss(
+        &mut model,
+        &mut set,
+        &states,
+        &profiles,
+        &chosen,
+        |profile, item| {
+            conditioner
+                .item_offsets(
+                    profiles[profile].scores(),
+                    &training.narrow(0, item, 1).unwrap(),
+                )
+                .unwrap()
+        },
+    );
     assert!(
         (cached - direct).abs() < 1e-4,
         "cached {cached} direct {direct}"

@@ -57,6 +57,58 @@ fn readout_conditioner(
         .unwrap()
 }
 
+/// Every item once, item `i` with profile `i % 4`, and those pairs ready for the cached loss.
+pub(super) fn every_item(
+    set: &ExampleSet,
+    states: &AnswerStates,
+    profiles: &[ValueDistribution],
+) -> (Vec<(usize, usize)>, Pairs) {
+    let chosen: Vec<(usize, usize)> = (0..states.len()).map(|item| (item % 4, item)).collect();
+    let batch = pairs(
+        set,
+        states,
+        profiles,
+        &[3.5; VALUE_COUNT],
+        &chosen,
+        &Device::Cpu,
+    )
+    .unwrap();
+    (chosen, batch)
+}
+
+/// The mean KL of the (profile, item) pairs `chosen` through the model itself, each pair with
+/// `offsets(profile, item)` set as the model's hook.
+pub(super) fn model_loss(
+    model: &mut LoadedModel,
+    set: &mut ExampleSet,
+    states: &AnswerStates,
+    profiles: &[ValueDistribution],
+    chosen: &[(usize, usize)],
+    offsets: impl Fn(usize, usize) -> ResidualOffsets,
+) -> f32 {
+    let mut log_probs = Vec::new();
+    let mut targets = Vec::new();
+    for &(profile, item) in chosen {
+        let (argument, task) = states.examples[item];
+        let example = Example {
+            profile,
+            argument,
+            task,
+        };
+        model
+            .llama
+            .set_residual_offsets(offsets(profile, item))
+            .unwrap();
+        let tokens = set.item(model, &example).unwrap();
+        log_probs.extend(option_log_probs(model, &[tokens], Mode::Inference).unwrap());
+        targets.push(set.target(&example, &profiles[profile]).unwrap());
+    }
+    kl_loss(&log_probs, &targets)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
 #[test]
 fn the_cached_option_logits_are_the_models() {
     let mut model = tiny_model(true, 3).unwrap();
@@ -96,16 +148,7 @@ fn the_loss_on_cached_states_is_the_models_loss_under_the_readout() {
     let (gate_map, direction) = (random((VALUE_COUNT, hidden), 1), random((1, hidden), 2));
     let conditioner = readout_conditioner(&model, gate_map.clone(), direction.clone());
     let profiles = profiles();
-    let chosen: Vec<(usize, usize)> = (0..states.len()).map(|item| (item % 4, item)).collect();
-    let batch = pairs(
-        &set,
-        &states,
-        &profiles,
-        &[3.5; VALUE_COUNT],
-        &chosen,
-        &Device::Cpu,
-    )
-    .unwrap();
+    let (chosen, batch) = every_item(&set, &states, &profiles);
     let amount = states
         .gate_amount(&gate_map, &batch.z, &batch.items)
         .unwrap();
@@ -116,25 +159,14 @@ fn the_loss_on_cached_states_is_the_models_loss_under_the_readout() {
         .unwrap();
 
     // The same pairs through the model, each with its profile's readout set as the hook.
-    let mut log_probs = Vec::new();
-    let mut targets = Vec::new();
-    for &(profile, item) in &chosen {
-        let (argument, task) = states.examples[item];
-        let example = Example {
-            profile,
-            argument,
-            task,
-        };
-        let offsets = conditioner.offsets(&[*profiles[profile].scores()]).unwrap();
-        model.llama.set_residual_offsets(offsets).unwrap();
-        let tokens = set.item(&model, &example).unwrap();
-        log_probs.extend(option_log_probs(&model, &[tokens], Mode::Inference).unwrap());
-        targets.push(set.target(&example, &profiles[profile]).unwrap());
-    }
-    let direct = kl_loss(&log_probs, &targets)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let direct = model_loss(
+        &mut model,
+        &mut set,
+        &states,
+        &profiles,
+        &chosen,
+        |profile, _| conditioner.offsets(&[*profiles[profile].scores()]).unwrap(),
+    );
     assert!(
         (cached - direct).abs() < 1e-4,
         "cached {cached} direct {direct}"

@@ -4,7 +4,7 @@
 //! or with a relevance layer each item's value relevance read from its prompt (`relevance`);
 //! see the method's description in `readout`.
 
-use super::conditioner::{ConditionerConfig, ProfileConditioner};
+use super::conditioner::{centred, ConditionerConfig, ProfileConditioner};
 use super::examples::{Example, ExampleSet};
 use super::readout::{AnswerStates, StatesPhase};
 use super::relevance::{out_of_fold, value_labels, ProbeTraining, ValueProbe};
@@ -69,13 +69,12 @@ pub(super) fn pairs(
     chosen: &[(usize, usize)],
     device: &Device,
 ) -> Result<Pairs> {
-    let mut z = Vec::with_capacity(chosen.len() * VALUE_COUNT);
+    let mut rows = Vec::with_capacity(chosen.len());
     let mut items = Vec::with_capacity(chosen.len());
     let mut targets = Vec::with_capacity(chosen.len() * QA_OPTIONS);
     for &(profile, item) in chosen {
         let (argument, task) = states.examples[item];
-        let scores = profiles[profile].scores();
-        z.extend(scores.iter().zip(mean).map(|(s, m)| (s - m) as f32));
+        rows.push(*profiles[profile].scores());
         items.push(item as u32);
         let target = set.target(
             &Example {
@@ -89,7 +88,7 @@ pub(super) fn pairs(
     }
     let n = chosen.len();
     Ok(Pairs {
-        z: Tensor::from_vec(z, (n, VALUE_COUNT), device)?,
+        z: centred(&rows, mean, device)?,
         items: Tensor::from_vec(items, n, device)?,
         targets: Tensor::from_vec(targets, (n, QA_OPTIONS), device)?,
     })
@@ -249,9 +248,7 @@ pub fn train_profile_readout(
             Gate::Learned(gate_map) => {
                 states.gate_amount(gate_map.as_tensor(), &pairs.z, &pairs.items)
             }
-            Gate::Relevance(_, relevance) => {
-                Ok((relevance.index_select(&pairs.items, 0)? * &pairs.z)?.sum_keepdim(1)?)
-            }
+            Gate::Relevance(_, relevance) => relevance_amount(relevance, &pairs.z, &pairs.items),
         }
     };
     let (check_profiles, check_items) = if validation.is_empty() {
@@ -349,6 +346,12 @@ pub fn train_profile_readout(
         Gate::Learned(_) => conditioner.with_readout(next()?, kept_direction)?,
     };
     Ok((conditioner, report))
+}
+
+/// Each pair's amount `r·z` (pairs, 1), `r` its item's row of `relevance` (items, 10): what
+/// `ProfileConditioner::item_offsets` shifts the item by when answering.
+pub(super) fn relevance_amount(relevance: &Tensor, z: &Tensor, items: &Tensor) -> Result<Tensor> {
+    Ok((relevance.index_select(items, 0)? * z)?.sum_keepdim(1)?)
 }
 
 /// The value probe fit on the training items' prompts (`..split`) and every item's relevance:
