@@ -6,8 +6,13 @@
 
 use crate::data::{groups, pvq, DataDir};
 use crate::eval::methods::{persona, Method};
-use crate::generate::{score_items_with_prefix, ChoiceItem, Normalisation, PrefixState};
-use crate::models::{load_model_with, InferenceWeights, Input, LoadedModel};
+use crate::generate::{
+    score_items_shifted, score_items_with_prefix, ChoiceItem, ItemShifts, Normalisation,
+    PrefixState,
+};
+use crate::models::{
+    load_model_with, InferenceWeights, Input, LoadedModel, Readout, ResidualOffsets,
+};
 use crate::Result;
 use candle_core::{Device, D};
 use rand::{Rng, SeedableRng};
@@ -55,6 +60,16 @@ pub struct ScoringFigures {
     pub persona_tokens: usize,
     pub items_per_s: f64,
     pub persona_encode_s: f64,
+    /// The same items, each moved by its own amount along one direction (a relevance readout):
+    /// in the scorer's batches, and one item per call under a readout with its shift.
+    pub shifted: ShiftedScoring,
+}
+
+/// Items/s (median of the bench's repeats) of scoring with a shift per item.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShiftedScoring {
+    pub batched_items_per_s: f64,
+    pub one_at_a_time_items_per_s: f64,
 }
 
 /// What the figures were measured with; the peer scripts read it from `valuelab bench --json`
@@ -157,7 +172,12 @@ fn generation_throughput(
     Ok((batch * cfg.gen_tokens) as f64 / start.elapsed().as_secs_f64())
 }
 
-fn scoring_throughput(model: &LoadedModel, dir: &DataDir) -> Result<ScoringFigures> {
+fn scoring_throughput(
+    model: &mut LoadedModel,
+    dir: &DataDir,
+    cfg: &BenchConfig,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> Result<ScoringFigures> {
     let items = pvq::read_pvq40(&dir.pvq40_items_tsv())?;
     let groups = groups::read_groups(&dir.groups_csv())?;
     let group = groups
@@ -174,11 +194,62 @@ fn scoring_throughput(model: &LoadedModel, dir: &DataDir) -> Result<ScoringFigur
     let (prefix, persona_encode_s) = timed(|| PrefixState::new(model, &text))?;
     let (_, seconds) =
         timed(|| score_items_with_prefix(model, &prefix, &choice_items, Normalisation::Mean))?;
+    let shifted = shifted_scoring(model, &prefix, &choice_items, cfg, rng)?;
     Ok(ScoringFigures {
         items: choice_items.len(),
         persona_tokens: prefix.len(),
         items_per_s: choice_items.len() as f64 / seconds,
         persona_encode_s,
+        shifted,
+    })
+}
+
+/// Scoring with random per-item amounts along a random direction, batched and one at a time.
+fn shifted_scoring(
+    model: &mut LoadedModel,
+    prefix: &PrefixState,
+    items: &[ChoiceItem],
+    cfg: &BenchConfig,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> Result<ShiftedScoring> {
+    let hidden = model.llama.config().hidden_size;
+    let direction: Vec<f32> = (0..hidden).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let direction = candle_core::Tensor::from_vec(direction, (1, hidden), model.device())?;
+    let amounts: Vec<f32> = items.iter().map(|_| rng.random_range(-1.0..1.0)).collect();
+    let shifts = ItemShifts {
+        amounts: &amounts,
+        direction: &direction,
+    };
+    let (mut batched, mut one_at_a_time) = (Vec::new(), Vec::new());
+    for _ in 0..cfg.repeats.max(1) {
+        let (_, s) =
+            timed(|| score_items_shifted(model, prefix, items, Normalisation::Mean, Some(shifts)))?;
+        batched.push(items.len() as f64 / s);
+        let start = Instant::now();
+        for (item, &amount) in items.iter().zip(&amounts) {
+            let readout = Readout {
+                gate: None,
+                shift: Some(candle_core::Tensor::new(&[[amount]], model.device())?),
+                direction: direction.clone(),
+            };
+            model
+                .llama
+                .set_residual_offsets(ResidualOffsets::default().with_readout(readout))?;
+            score_items_with_prefix(
+                model,
+                prefix,
+                std::slice::from_ref(item),
+                Normalisation::Mean,
+            )?;
+        }
+        one_at_a_time.push(items.len() as f64 / start.elapsed().as_secs_f64());
+    }
+    model
+        .llama
+        .set_residual_offsets(ResidualOffsets::default())?;
+    Ok(ShiftedScoring {
+        batched_items_per_s: median(batched),
+        one_at_a_time_items_per_s: median(one_at_a_time),
     })
 }
 
@@ -226,7 +297,7 @@ pub fn run(
     let scoring = match &cfg.data_dir {
         Some(dir) => {
             progress("option scoring (PVQ-40, prompt-long persona)");
-            Some(scoring_throughput(&model, dir)?)
+            Some(scoring_throughput(&mut model, dir, cfg, &mut rng)?)
         }
         None => None,
     };

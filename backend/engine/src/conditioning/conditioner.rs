@@ -179,24 +179,37 @@ impl ProfileConditioner {
         }
     }
 
+    /// Each item's shift `(r·z)` (items, 1) for one profile, `relevance` (items, 10), and the
+    /// relevance direction (1, hidden) it moves along; None without a relevance readout.
+    pub fn item_shifts(
+        &self,
+        profile: &[f64; VALUE_COUNT],
+        relevance: &Tensor,
+    ) -> Result<Option<(Tensor, Tensor)>> {
+        let Some((_, direction)) = &self.relevance else {
+            return Ok(None);
+        };
+        let z = self.centred(&[*profile], direction.device())?;
+        let shift = (relevance.matmul(&z.t()?)? * self.config.scale)?;
+        Ok(Some((shift, direction.clone())))
+    }
+
     /// The offsets for one profile with one batch row per item: [`Self::offsets`] plus each
-    /// item's shift `(r·z)` along the relevance direction, `relevance` (items, 10).
+    /// item's shift ([`Self::item_shifts`]) as a readout.
     pub fn item_offsets(
         &self,
         profile: &[f64; VALUE_COUNT],
         relevance: &Tensor,
     ) -> Result<ResidualOffsets> {
         let offsets = self.offsets(&[*profile])?;
-        let Some((_, direction)) = &self.relevance else {
-            return Ok(offsets);
-        };
-        let z = self.centred(&[*profile], direction.device())?;
-        let shift = (relevance.matmul(&z.t()?)? * self.config.scale)?;
-        Ok(offsets.with_readout(Readout {
-            gate: None,
-            shift: Some(shift),
-            direction: direction.clone(),
-        }))
+        Ok(match self.item_shifts(profile, relevance)? {
+            Some((shift, direction)) => offsets.with_readout(Readout {
+                gate: None,
+                shift: Some(shift),
+                direction,
+            }),
+            None => offsets,
+        })
     }
 
     /// The profile differences z (rows, 10) of `profiles`.

@@ -8,13 +8,16 @@
 //! Profile conditioners (`profile-offset`, `steer`) set residual offsets for each group's
 //! profile instead; the persona prefix is then encoded again under the new offsets. A relevance
 //! readout (`profile-readout --relevance-layer`) moves each item by its own amount: its prompts'
-//! relevance is read once (and kept across profiles), then items are scored one at a time, each
-//! with its own shift.
+//! relevance is read once (and kept across profiles); scoring moves each item's answer states
+//! by its amount inside the usual batches (`generate::ItemShifts`), and generation runs all
+//! prompts as one batch under a readout with one shift per row.
 
 use super::answerer::{Answerer, ChoiceItem, GenerationConfig};
 use crate::adapter;
 use crate::conditioning::ProfileConditioner;
-use crate::generate::{generate_with_prefix, score_items_with_prefix, Normalisation, PrefixState};
+use crate::generate::{
+    generate_with_prefix, score_items_shifted, ItemShifts, Normalisation, PrefixState,
+};
 use crate::models::{load_model, LoadedModel};
 use crate::{Error, Field, Result};
 use candle_core::{Device, Tensor};
@@ -112,8 +115,9 @@ impl ModelAnswerer {
             .ok_or_else(|| Error::invalid("prefix cache missing"))
     }
 
-    /// With a relevance readout and a profile: each prompt's relevance (1, 10), read once.
-    fn prompt_relevance(&mut self, prompts: &[String]) -> Result<Option<Vec<Tensor>>> {
+    /// With a relevance readout and a profile: the prompts' relevance (prompts, 10), each
+    /// prompt's read once.
+    fn prompt_relevance(&mut self, prompts: &[String]) -> Result<Option<Tensor>> {
         let Some(conditioner) = self.conditioner.as_ref() else {
             return Ok(None);
         };
@@ -136,26 +140,43 @@ impl ModelAnswerer {
                 self.relevance.insert(prompt.clone(), row);
             }
         }
-        prompts
+        let rows = prompts
             .iter()
             .map(|p| {
                 let row = self
                     .relevance
                     .get(p)
                     .ok_or_else(|| Error::invalid("a prompt's relevance went missing"))?;
-                Ok(Tensor::new(row.as_slice(), &self.device)?.unsqueeze(0)?)
+                Ok(Tensor::new(row.as_slice(), &self.device)?)
             })
-            .collect::<Result<Vec<_>>>()
-            .map(Some)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(Tensor::stack(&rows, 0)?))
     }
 
-    /// Runs `each(model, prefix, k)` for every `k` in 0..relevance.len() with the model moved
-    /// by item `k`'s relevance, then restores the profile's own offsets (on error too).
-    fn per_item<T>(
+    /// With a relevance readout and a profile: each prompt's amount along the readout's
+    /// direction, and that direction.
+    fn item_shifts(&mut self, prompts: &[String]) -> Result<Option<(Vec<f32>, Tensor)>> {
+        let Some(relevance) = self.prompt_relevance(prompts)? else {
+            return Ok(None);
+        };
+        let (Some(conditioner), Some(profile)) = (self.conditioner.as_ref(), self.profile) else {
+            return Ok(None);
+        };
+        conditioner
+            .item_shifts(&profile, &relevance)?
+            .map(|(amounts, direction)| -> Result<_> {
+                Ok((amounts.flatten_all()?.to_vec1::<f32>()?, direction))
+            })
+            .transpose()
+    }
+
+    /// Runs `all(model, prefix)` with the model's readout moving batch row `k` by prompt `k`'s
+    /// relevance, then restores the profile's own offsets (on error too).
+    fn with_row_shifts<T>(
         &mut self,
-        relevance: &[Tensor],
-        mut each: impl FnMut(&LoadedModel, &PrefixState, usize) -> Result<Vec<T>>,
-    ) -> Result<Vec<T>> {
+        relevance: &Tensor,
+        all: impl FnOnce(&LoadedModel, &PrefixState) -> Result<T>,
+    ) -> Result<T> {
         let (Some(conditioner), Some(profile), Some(prefix)) = (
             self.conditioner.as_ref(),
             self.profile,
@@ -165,16 +186,10 @@ impl ModelAnswerer {
                 "item relevance needs a conditioner, a profile and an encoded prefix",
             ));
         };
-        let mut run = || -> Result<Vec<T>> {
-            let mut out = Vec::new();
-            for (k, r) in relevance.iter().enumerate() {
-                let offsets = conditioner.item_offsets(&profile, r)?;
-                self.model.llama.set_residual_offsets(offsets)?;
-                out.extend(each(&self.model, prefix, k)?);
-            }
-            Ok(out)
-        };
-        let result = run();
+        let result = conditioner
+            .item_offsets(&profile, relevance)
+            .and_then(|offsets| self.model.llama.set_residual_offsets(offsets))
+            .and_then(|()| all(&self.model, prefix));
         self.model
             .llama
             .set_residual_offsets(conditioner.offsets(&[profile])?)?;
@@ -213,12 +228,12 @@ impl Answerer for ModelAnswerer {
             let norm = self.norm;
             self.prefix(persona)?;
             let prompts: Vec<String> = new.iter().map(|i| i.prompt.clone()).collect();
-            let scores = match self.prompt_relevance(&prompts)? {
-                Some(relevance) => self.per_item(&relevance, |model, prefix, k| {
-                    score_items_with_prefix(model, prefix, &new[k..=k], norm)
-                })?,
-                None => score_items_with_prefix(&self.model, self.encoded_prefix()?, &new, norm)?,
-            };
+            let shifts = self.item_shifts(&prompts)?;
+            let shifts = shifts
+                .as_ref()
+                .map(|(amounts, direction)| ItemShifts { amounts, direction });
+            let scores =
+                score_items_shifted(&self.model, self.encoded_prefix()?, &new, norm, shifts)?;
             for (item, s) in new.iter().zip(scores) {
                 self.answered.insert(key(item), s.probs);
             }
@@ -243,8 +258,8 @@ impl Answerer for ModelAnswerer {
         self.count_rests(persona, prompts.iter().cloned())?;
         self.prefix(persona)?;
         let generations = match self.prompt_relevance(prompts)? {
-            Some(relevance) => self.per_item(&relevance, |model, prefix, k| {
-                generate_with_prefix(model, prefix, &prompts[k..=k], cfg)
+            Some(relevance) => self.with_row_shifts(&relevance, |model, prefix| {
+                generate_with_prefix(model, prefix, prompts, cfg)
             })?,
             None => generate_with_prefix(&self.model, self.encoded_prefix()?, prompts, cfg)?,
         };

@@ -11,7 +11,8 @@ pub use generation::{generate, generate_with_prefix, Finish, Generation, Generat
 pub use prefix::PrefixState;
 pub use sampler::Sampler;
 pub use scoring::{
-    expected_index, score_items, score_items_with_prefix, ChoiceItem, Normalisation, OptionScores,
+    expected_index, score_items, score_items_shifted, score_items_with_prefix, ChoiceItem,
+    ItemShifts, Normalisation, OptionScores,
 };
 
 #[cfg(test)]

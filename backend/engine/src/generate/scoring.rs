@@ -13,10 +13,14 @@
 //! starts with (a task's instructions) join the prefix first and run once per persona
 //! ([`PrefixState::extended`] keeps the last extension made).
 //!
+//! With [`ItemShifts`] each item's final-norm states are moved along one direction by the item's
+//! own amount before the output layer (a relevance readout), inside the same batches.
+//!
 //! Right padding is safe without a mask: padding sits after a row's real tokens, and causal
 //! attention never lets a real token see later positions.
 
 use super::prefix::PrefixState;
+use crate::models::residual::move_along;
 use crate::models::{Cache, Input, LoadedModel, Mode};
 use crate::{Error, Result};
 use candle_core::{Tensor, D};
@@ -55,6 +59,18 @@ impl std::str::FromStr for Normalisation {
 pub struct ChoiceItem {
     pub prompt: String,
     pub options: Vec<String>,
+}
+
+/// Each item's amount along one direction of the final-norm hidden state (1, hidden): item `i`
+/// is scored as if the model's readout shifted it by `amounts[i]·direction`
+/// (`models::Readout` with a shift). A readout acts after the last block, so it changes only the
+/// output layer's input, never the cache: moving the states at the positions that are scored is
+/// the same as running the model with that readout, and items with different amounts can share
+/// a batch.
+#[derive(Debug, Clone, Copy)]
+pub struct ItemShifts<'a> {
+    pub amounts: &'a [f32],
+    pub direction: &'a Tensor,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -108,6 +124,27 @@ pub fn score_items_with_prefix(
     items: &[ChoiceItem],
     norm: Normalisation,
 ) -> Result<Vec<OptionScores>> {
+    score_items_shifted(model, prefix, items, norm, None)
+}
+
+/// [`score_items_with_prefix`] with each item moved by its own amount ([`ItemShifts`]).
+pub fn score_items_shifted(
+    model: &LoadedModel,
+    prefix: &PrefixState,
+    items: &[ChoiceItem],
+    norm: Normalisation,
+    shifts: Option<ItemShifts>,
+) -> Result<Vec<OptionScores>> {
+    if let Some(shifts) = shifts.filter(|s| s.amounts.len() != items.len()) {
+        return Err(Error::invalid(format!(
+            "{} item shifts for {} items (expected one per item)",
+            shifts.amounts.len(),
+            items.len()
+        )));
+    }
+    // The amount at each scored position of item `i`, when items are shifted.
+    let amount_of = |i: usize| shifts.map(|s| s.amounts[i]);
+    let direction = shifts.map(|s| s.direction);
     let mut prepared = items
         .iter()
         .enumerate()
@@ -128,17 +165,20 @@ pub fn score_items_with_prefix(
         let hidden = forward_right_padded(model, &mut cache, &rests, prefix.len())?;
         // Per row: the positions predicting each shared option token, then the last position,
         // which predicts every option's own token.
-        let (mut positions, mut targets) = (Vec::new(), Vec::new());
+        let (mut positions, mut targets, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
         for (row, &i) in chunk.iter().enumerate() {
             let item = &prepared[i];
             for (j, &token) in item.shared.iter().enumerate() {
                 positions.push((row, item.prompt_len() - 1 + j));
                 targets.push(vec![token]);
+                amounts.extend(amount_of(i));
             }
             positions.push((row, item.rest.len() - 1));
             targets.push(item.options.iter().map(|o| o[0]).collect());
+            amounts.extend(amount_of(i));
         }
-        let mut picked = logprobs_at(model, &hidden, &positions, &targets)?.into_iter();
+        let moved = direction.map(|d| (amounts.as_slice(), d));
+        let mut picked = logprobs_at(model, &hidden, &positions, &targets, moved)?.into_iter();
         for &i in chunk {
             let shared: Vec<f32> = (0..prepared[i].shared.len())
                 .map(|_| picked.next().map(|lp| lp[0]))
@@ -156,7 +196,8 @@ pub fn score_items_with_prefix(
     }
     for (i, item) in prepared.iter().enumerate() {
         if token_logprobs[i].is_none() {
-            token_logprobs[i] = Some(score_one(model, prefix, item)?);
+            let moved = direction.zip(amount_of(i));
+            token_logprobs[i] = Some(score_one(model, prefix, item, moved)?);
         }
     }
     Ok(token_logprobs
@@ -267,8 +308,15 @@ fn shared_option_start(options: &[Vec<u32>]) -> Vec<u32> {
     }
 }
 
-/// Per-option, per-token log-probabilities of one item with multi-token options.
-fn score_one(model: &LoadedModel, prefix: &PrefixState, item: &Prepared) -> Result<Vec<Vec<f32>>> {
+/// Per-option, per-token log-probabilities of one item with multi-token options, its states
+/// moved by `moved` = (direction, amount) at every scored position.
+fn score_one(
+    model: &LoadedModel,
+    prefix: &PrefixState,
+    item: &Prepared,
+    moved: Option<(&Tensor, f32)>,
+) -> Result<Vec<Vec<f32>>> {
+    let at = |count: usize| moved.map(|(d, a)| (vec![a; count], d));
     let mut cache = prefix.batch_cache(model, 1)?;
     let start = prefix.len();
     let hidden = model.llama.forward_hidden(
@@ -277,7 +325,15 @@ fn score_one(model: &LoadedModel, prefix: &PrefixState, item: &Prepared) -> Resu
         Mode::Inference,
     )?;
     let first_targets = vec![item.options.iter().map(|o| o[0]).collect::<Vec<u32>>()];
-    let first = logprobs_at(model, &hidden, &[(0, item.rest.len() - 1)], &first_targets)?.remove(0);
+    let first_moved = at(1);
+    let first = logprobs_at(
+        model,
+        &hidden,
+        &[(0, item.rest.len() - 1)],
+        &first_targets,
+        first_moved.as_ref().map(|(a, d)| (a.as_slice(), *d)),
+    )?
+    .remove(0);
     let mut out: Vec<Vec<f32>> = first.into_iter().map(|lp| vec![lp]).collect();
 
     let longer: Vec<usize> = (0..item.options.len())
@@ -301,10 +357,11 @@ fn score_one(model: &LoadedModel, prefix: &PrefixState, item: &Prepared) -> Resu
             owners.push(o);
         }
     }
-    for (o, lp) in owners
-        .into_iter()
-        .zip(logprobs_at(model, &hidden, &positions, &targets)?)
-    {
+    let rest_moved = at(positions.len());
+    let rest_moved = rest_moved.as_ref().map(|(a, d)| (a.as_slice(), *d));
+    for (o, lp) in owners.into_iter().zip(logprobs_at(
+        model, &hidden, &positions, &targets, rest_moved,
+    )?) {
         out[o].push(lp[0]);
     }
     Ok(out)
@@ -345,12 +402,14 @@ fn forward_right_padded(
 }
 
 /// Log-probabilities of `targets[k]` at hidden position `positions[k]` = (row, time). Only
-/// the selected positions go through the output layer.
+/// the selected positions go through the output layer; with `moved` = (amounts, direction),
+/// position `k`'s state first moves by `amounts[k]·direction`.
 fn logprobs_at(
     model: &LoadedModel,
     hidden: &Tensor,
     positions: &[(usize, usize)],
     targets: &[Vec<u32>],
+    moved: Option<(&[f32], &Tensor)>,
 ) -> Result<Vec<Vec<f32>>> {
     let (_, width, size) = hidden.dims3()?;
     let index: Vec<u32> = positions
@@ -358,7 +417,11 @@ fn logprobs_at(
         .map(|&(row, t)| (row * width + t) as u32)
         .collect();
     let index = Tensor::new(index.as_slice(), model.device())?;
-    let selected = hidden.reshape(((), size))?.index_select(&index, 0)?;
+    let mut selected = hidden.reshape(((), size))?.index_select(&index, 0)?;
+    if let Some((amounts, direction)) = moved {
+        let amounts = Tensor::from_slice(amounts, (amounts.len(), 1), model.device())?;
+        selected = move_along(&selected, &amounts, direction)?;
+    }
     let logprobs = candle_nn::ops::log_softmax(&model.llama.logits(&selected)?, D::Minus1)?;
     let width = targets.iter().map(Vec::len).max().unwrap_or(0);
     let flat: Vec<u32> = targets

@@ -30,6 +30,15 @@ pub struct Readout {
     pub direction: Tensor,
 }
 
+/// `h + amount·direction`: hidden states `h` (.., hidden) moved along `direction` (1, hidden)
+/// by `amount` (.., 1), one amount per row (and position). What a readout does after the final
+/// norm, and what scoring does at an item's answer positions when each item has its own amount
+/// (`generate::ItemShifts`).
+pub fn move_along(h: &Tensor, amount: &Tensor, direction: &Tensor) -> Result<Tensor> {
+    let direction = direction.to_dtype(h.dtype())?;
+    Ok(h.broadcast_add(&amount.to_dtype(h.dtype())?.broadcast_mul(&direction)?)?)
+}
+
 impl ResidualOffsets {
     /// Offsets after the given blocks; a block named twice gets the sum.
     pub fn new(offsets: Vec<(usize, Tensor)>) -> Result<Self> {
@@ -120,8 +129,7 @@ impl ResidualOffsets {
         let Some(amount) = amount else {
             return Ok(h);
         };
-        let direction = readout.direction.unsqueeze(0)?.to_dtype(h.dtype())?;
-        Ok(h.broadcast_add(&amount.broadcast_mul(&direction)?)?)
+        move_along(&h, &amount, &readout.direction)
     }
 
     /// `x` (batch, time, hidden) after block `layer`, plus that block's offset if it has one.

@@ -79,6 +79,10 @@ fn bench(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
             "scoring         {:.2} items/s (PVQ-40, {} items, persona {} tokens encoded in {:.2} s)",
             s.items_per_s, s.items, s.persona_tokens, s.persona_encode_s
         );
+        println!(
+            "scoring shifted {:.2} items/s batched, {:.2} items/s one at a time (a shift per item, as a relevance readout)",
+            s.shifted.batched_items_per_s, s.shifted.one_at_a_time_items_per_s
+        );
     }
     if let Some(t) = report.train_step_s {
         println!("train step      {t:.2} s (LoRA r 8 q/v, batch 4 x 128 tokens)");

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::models::testing::tiny_model;
-use candle_core::IndexOp;
+use candle_core::{DType, IndexOp};
 
 /// Brute force for tests: the option's log-probability from one full forward pass without cache.
 fn brute_force_logprob(model: &LoadedModel, persona: &str, prompt: &str, option: &str) -> f64 {
@@ -185,4 +185,71 @@ fn items_without_options_are_rejected() {
         .unwrap_err()
         .to_string()
         .contains("no answer options"));
+}
+
+#[test]
+fn shifted_items_in_one_batch_score_as_each_alone_under_a_readout_with_its_shift() {
+    use crate::models::{Readout, ResidualOffsets};
+    let mut model = tiny_model(true, 13).unwrap();
+    let hidden = model.llama.config().hidden_size;
+    let direction = (Tensor::randn(0f32, 1.0, (1, hidden), model.device()).unwrap() * 3.0).unwrap();
+    let prefix = PrefixState::new(&model, "A persona.").unwrap();
+    // Single-token options (batched), multi-token ones (one at a time) and a shared start.
+    let items = items();
+    let amounts = [1.5f32, -2.0, 0.7, -0.4];
+    let shifts = ItemShifts {
+        amounts: &amounts,
+        direction: &direction,
+    };
+    let together =
+        score_items_shifted(&model, &prefix, &items, Normalisation::Mean, Some(shifts)).unwrap();
+    let plain = score_items_with_prefix(&model, &prefix, &items, Normalisation::Mean).unwrap();
+    for (i, item) in items.iter().enumerate() {
+        let readout = Readout {
+            gate: None,
+            shift: Some(Tensor::new(&[[amounts[i]]], model.device()).unwrap()),
+            direction: direction.clone(),
+        };
+        model
+            .llama
+            .set_residual_offsets(ResidualOffsets::default().with_readout(readout))
+            .unwrap();
+        let alone = score_items_with_prefix(
+            &model,
+            &prefix,
+            std::slice::from_ref(item),
+            Normalisation::Mean,
+        )
+        .unwrap();
+        let moved = together[i]
+            .logprob_sum
+            .iter()
+            .zip(&plain[i].logprob_sum)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(moved > 1e-3, "item {i}: the shift moved nothing");
+        for (x, y) in together[i].logprob_sum.iter().zip(&alone[0].logprob_sum) {
+            assert!((x - y).abs() < 1e-4, "item {i}: {x} batched, {y} alone");
+        }
+    }
+}
+
+#[test]
+fn item_shifts_must_match_the_items() {
+    let model = tiny_model(false, 4).unwrap();
+    let prefix = PrefixState::new(&model, "").unwrap();
+    let direction = Tensor::zeros(
+        (1, model.llama.config().hidden_size),
+        DType::F32,
+        model.device(),
+    )
+    .unwrap();
+    let shifts = ItemShifts {
+        amounts: &[1.0],
+        direction: &direction,
+    };
+    let err = score_items_shifted(&model, &prefix, &items(), Normalisation::Sum, Some(shifts))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("1 item shifts for 4 items"), "{err}");
 }
