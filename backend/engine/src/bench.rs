@@ -188,6 +188,7 @@ fn scoring_throughput(
         .map(|item| ChoiceItem {
             prompt: crate::eval::pvq::prompt(&item.text),
             options: (1..=6).map(|k| k.to_string()).collect(),
+            subject: Some(item.text.clone()),
         })
         .collect();
     let text = persona(Method::PromptLong, group);

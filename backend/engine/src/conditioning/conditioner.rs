@@ -9,8 +9,9 @@
 //! `profile-readout` has no layer maps but a readout after the final norm
 //! (`models::Readout`): the gate `z·G` (`G` of shape (10, hidden)) and a direction, learned
 //! across training profiles on cached answer states (`readout`). Trained with a relevance layer,
-//! it has no gate: each item's value relevance `r` comes from a probe on its prompt's
-//! token-averaged states (`relevance`), and the item moves by `(r·z)` along the direction.
+//! it has no gate: each item's value relevance `r` comes from a probe on the token-averaged
+//! states of its prompt or of its subject alone (`relevance`), and the item moves by `(r·z)`
+//! along the direction.
 //!
 //! There is no bias term: a zero profile difference (the mean profile) leaves the model as it
 //! is, so the model's usual answer cannot pass for profile signal.
@@ -19,7 +20,7 @@
 //! `readout.gate`, (10, hidden), and `readout.direction`, (1, hidden); a relevance readout's
 //! `relevance.*` and `relevance.direction`) plus `conditioning.json` ([`ConditionerConfig`]).
 
-use super::relevance::ValueProbe;
+use super::relevance::{RelevanceText, ValueProbe};
 use crate::models::{LoadedModel, Readout, ResidualOffsets};
 use crate::{Error, Field, Result, ResultExt};
 use candle_core::{DType, Device, Tensor};
@@ -69,6 +70,10 @@ pub struct ConditionerConfig {
     /// `profile-readout` with item relevance: the layer its value probe reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relevance_layer: Option<usize>,
+    /// `profile-readout` with item relevance: the text of each item its probe reads (the prompt
+    /// for conditioners saved before there was a choice).
+    #[serde(default, skip_serializing_if = "RelevanceText::is_prompt")]
+    pub relevance_text: RelevanceText,
 }
 
 /// The differences z (rows, 10) of `profiles` from `mean`.
@@ -96,6 +101,7 @@ impl ConditionerConfig {
             scale: 1.0,
             training: serde_json::Value::Null,
             relevance_layer: None,
+            relevance_text: RelevanceText::Prompt,
         }
     }
 }
@@ -171,10 +177,22 @@ impl ProfileConditioner {
         self.relevance.is_some()
     }
 
-    /// The value relevance (texts, 10) of item prompts; None without a relevance readout.
-    pub fn relevance_of(&self, model: &LoadedModel, prompts: &[String]) -> Result<Option<Tensor>> {
+    /// The same relevance readout reading `text` of each item.
+    pub fn reading(mut self, text: RelevanceText) -> Self {
+        self.config.relevance_text = text;
+        self
+    }
+
+    /// Which text of an item the relevance readout reads.
+    pub fn relevance_text(&self) -> RelevanceText {
+        self.config.relevance_text
+    }
+
+    /// The value relevance (texts, 10) of items' texts (each the one [`Self::relevance_text`]
+    /// names); None without a relevance readout.
+    pub fn relevance_of(&self, model: &LoadedModel, texts: &[String]) -> Result<Option<Tensor>> {
         match &self.relevance {
-            Some((probe, _)) => Ok(Some(probe.relevance(model, prompts)?)),
+            Some((probe, _)) => Ok(Some(probe.relevance(model, texts)?)),
             None => Ok(None),
         }
     }

@@ -22,12 +22,15 @@ pub struct Example {
     pub task: Task,
 }
 
-/// The item of an argument for a task: QA answers "1".."6", AG says or does not say it.
+/// The item of an argument for a task: QA answers "1".."6", AG says or does not say it. Both
+/// are about the argument's premise, the text its value labels describe.
 pub fn choice_item(argument: &Argument, task: Task) -> ChoiceItem {
+    let subject = Some(argument.premise.trim().to_string());
     match task {
         Task::Qa => ChoiceItem {
             prompt: qa::qa_prompt(argument),
             options: (1..=6).map(|k| k.to_string()).collect(),
+            subject,
         },
         Task::Ag => ChoiceItem {
             prompt: ag::ag_prompt(argument),
@@ -35,6 +38,7 @@ pub fn choice_item(argument: &Argument, task: Task) -> ChoiceItem {
                 ag::ag_answer(argument, true),
                 ag::ag_answer(argument, false),
             ],
+            subject,
         },
     }
 }

@@ -8,7 +8,8 @@
 //!   ([`steer`]);
 //! - `profile-readout`: a learned, item-dependent shift after the final norm, `h += (h·G·z) d`,
 //!   fit on cached answer states ([`readout`], [`train_readout`]); or, with a relevance layer,
-//!   `h += (r·z) d` with each item's value relevance `r` read from its prompt ([`relevance`]).
+//!   `h += (r·z) d` with each item's value relevance `r` read from its prompt or its subject
+//!   ([`relevance`]).
 //!
 //! Profiles are split so that no held-out profile reaches training ([`profiles`]).
 
@@ -27,3 +28,4 @@ pub mod train_readout;
 
 pub use conditioner::{ConditionerConfig, ConditionerKind, ProfileConditioner, CONFIG_FILE};
 pub use profiles::{split_profiles, NamedProfile, ProfileSource, ProfileSplit, SplitOptions};
+pub use relevance::RelevanceText;

@@ -14,15 +14,16 @@
 //! `profile-offset`, which back-propagates through the layers, trains tens in the same hour.
 //!
 //! With a relevance layer (`--relevance-layer`), the gate is not learned on the answer state:
-//! a value probe reads each item's relevance `r` from its prompt's token-averaged states at that
-//! layer (`relevance`), fit on the training arguments' value labels, and the item moves by
-//! `(r·z)·d`; only `d` is learned. The answer state barely says which value a PVQ-40 item is
+//! a value probe reads each item's relevance `r` from the token-averaged states at that layer
+//! of its prompt, or of its subject alone (`--relevance-text subject`: a Touché argument's
+//! premise, a PVQ statement), fit on the training arguments' value labels, and the item moves
+//! by `(r·z)·d`; only `d` is learned. The answer state barely says which value a PVQ-40 item is
 //! about, its prompt's averaged states say more (`docs/results.md`). Training items get their
 //! relevance from probes fit without their fold, validation items from the final probe, so `d`
 //! is fit to relevance as noisy as it will be on new items.
 
 use super::examples::{choice_item, Example, ExampleSet};
-use super::relevance::text_means;
+use super::relevance::{text_means, text_of, RelevanceText};
 use super::targets::QA_OPTIONS;
 use crate::models::{LoadedModel, Mode, ResidualOffsets};
 use crate::vim::Task;
@@ -41,11 +42,11 @@ const STATE_BATCH: usize = 16;
 const ABSENT: f32 = -1.0e4;
 
 /// What the states' progress reports count: items through the model to their answer state, or
-/// items' prompts through the model to their averaged states (relevance).
+/// items' texts (prompts or subjects) through the model to their averaged states (relevance).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatesPhase {
     Answers,
-    PromptMeans,
+    TextMeans,
 }
 
 /// Every item's final-norm state at its answer position, with what the output layer makes of
@@ -62,8 +63,9 @@ pub struct AnswerStates {
     columns: Tensor,
     /// Where each QA option's token sits in `columns`, "1".."6" in order.
     qa_columns: Vec<usize>,
-    /// Layer → (items, hidden): each item's prompt's token-averaged states after that layer.
-    pub(super) means: HashMap<usize, Tensor>,
+    /// (text read, layer) → (items, hidden): the token-averaged states after that layer of each
+    /// item's prompt or subject.
+    pub(super) means: HashMap<(RelevanceText, usize), Tensor>,
 }
 
 impl AnswerStates {
@@ -160,29 +162,42 @@ impl AnswerStates {
         })
     }
 
-    /// Each item's prompt's token-averaged states after `layer`, computed once (about 0.1 s an
-    /// item for SmolLM2-135M on two cores) and kept with the states; true when computed now.
+    /// The token-averaged states after `layer` of each item's `text` (its prompt, or its
+    /// subject: the argument's premise, shared by its QA and AG items and run once), computed
+    /// once (about 0.1 s a prompt for SmolLM2-135M on two cores) and kept with the states; true
+    /// when computed now.
     pub fn ensure_means(
         &mut self,
         model: &LoadedModel,
         set: &ExampleSet,
         layer: usize,
+        text: RelevanceText,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<bool> {
-        if self.means.contains_key(&layer) {
+        if self.means.contains_key(&(text, layer)) {
             return Ok(false);
         }
-        let prompts: Vec<String> = self
-            .examples
-            .iter()
-            .map(|&(argument, task)| choice_item(&set.arguments[argument], task).prompt)
-            .collect();
-        let mut parts = Vec::new();
-        for chunk in prompts.chunks(64) {
-            parts.push(text_means(model, chunk, layer)?);
-            progress((parts.len() * 64).min(prompts.len()), prompts.len());
+        // Each distinct text runs once; `rows` says which one each item reads.
+        let mut texts: Vec<String> = Vec::new();
+        let mut row_of: HashMap<String, u32> = HashMap::new();
+        let mut rows: Vec<u32> = Vec::with_capacity(self.examples.len());
+        for &(argument, task) in &self.examples {
+            let item = choice_item(&set.arguments[argument], task);
+            let read = text_of(&item.prompt, item.subject.as_deref(), text)?;
+            let row = *row_of.entry(read.to_string()).or_insert_with(|| {
+                texts.push(read.to_string());
+                texts.len() as u32 - 1
+            });
+            rows.push(row);
         }
-        self.means.insert(layer, Tensor::cat(&parts, 0)?);
+        let mut parts = Vec::new();
+        for chunk in texts.chunks(64) {
+            parts.push(text_means(model, chunk, layer)?);
+            progress((parts.len() * 64).min(texts.len()), texts.len());
+        }
+        let rows = Tensor::new(rows.as_slice(), model.device())?;
+        let means = Tensor::cat(&parts, 0)?.index_select(&rows, 0)?;
+        self.means.insert((text, layer), means);
         Ok(true)
     }
 
@@ -202,17 +217,26 @@ impl AnswerStates {
         .into_iter()
         .map(|(name, t)| (name.to_string(), t.clone()))
         .collect();
-        for (layer, means) in &self.means {
-            tensors.insert(format!("means.{layer}"), means.clone());
+        for (&(text, layer), means) in &self.means {
+            tensors.insert(means_name(text, layer), means.clone());
         }
         candle_core::safetensors::save(&tensors, dir.join(STATES_TENSORS))?;
-        let mut mean_layers: Vec<usize> = self.means.keys().copied().collect();
-        mean_layers.sort_unstable();
+        let layers_reading = |read: RelevanceText| {
+            let mut layers: Vec<usize> = self
+                .means
+                .keys()
+                .filter(|(text, _)| *text == read)
+                .map(|&(_, layer)| layer)
+                .collect();
+            layers.sort_unstable();
+            layers
+        };
         let tag = StatesTag {
             model: model_name.to_string(),
             arguments: arguments.to_vec(),
             qa_columns: self.qa_columns.clone(),
-            mean_layers,
+            mean_layers: layers_reading(RelevanceText::Prompt),
+            subject_mean_layers: layers_reading(RelevanceText::Subject),
         };
         crate::output::write_json(&dir.join(STATES_TAG), &tag)
     }
@@ -243,10 +267,11 @@ impl AnswerStates {
                 .remove(name)
                 .ok_or_else(|| Error::invalid(format!("{STATES_TENSORS} has no tensor {name}")))
         };
-        let means = tag
-            .mean_layers
-            .iter()
-            .map(|&layer| Ok((layer, take(&format!("means.{layer}"))?)))
+        let prompt_keys = tag.mean_layers.iter().map(|&l| (RelevanceText::Prompt, l));
+        let subject_keys = (tag.subject_mean_layers.iter()).map(|&l| (RelevanceText::Subject, l));
+        let means = prompt_keys
+            .chain(subject_keys)
+            .map(|(text, layer)| Ok(((text, layer), take(&means_name(text, layer))?)))
             .collect::<Result<HashMap<_, _>>>()?;
         Ok(Some(Self {
             examples: items_of(arguments),
@@ -327,8 +352,19 @@ struct StatesTag {
     model: String,
     arguments: Vec<usize>,
     qa_columns: Vec<usize>,
+    /// Layers with the prompts' averaged states, and with the subjects'.
     #[serde(default)]
     mean_layers: Vec<usize>,
+    #[serde(default)]
+    subject_mean_layers: Vec<usize>,
+}
+
+/// The tensor of the averaged states of `text` after `layer` in `answer_states.safetensors`.
+fn means_name(text: RelevanceText, layer: usize) -> String {
+    match text {
+        RelevanceText::Prompt => format!("means.{layer}"),
+        RelevanceText::Subject => format!("subject_means.{layer}"),
+    }
 }
 
 /// The items of `arguments` in the states' order: each argument's QA item, then its AG item.

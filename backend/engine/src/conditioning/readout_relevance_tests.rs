@@ -1,12 +1,12 @@
-//! The relevance readout: the prompts' averaged states it is trained on are the ones it reads
-//! when answering, its cached loss is the model's own under each item's shift, and training
+//! The relevance readout: the averaged states of the prompts or subjects it is trained on are
+//! the ones it reads when answering, its cached loss is the model's own under each item's shift, and training
 //! fits, keeps and saves it.
 
 use super::tests::{every_item, example_set, model_loss, profiles};
 use super::*;
 use crate::conditioning::branch::option_log_probs;
 use crate::conditioning::conditioner::{ConditionerConfig, ProfileConditioner};
-use crate::conditioning::relevance::{ProbeTraining, ValueProbe};
+use crate::conditioning::relevance::{text_of, ProbeTraining, RelevanceText, ValueProbe};
 use crate::conditioning::testing::Quiet;
 use crate::conditioning::train_offset::TrainingProfiles;
 use crate::conditioning::train_readout::*;
@@ -15,18 +15,28 @@ use valuelab_common::VALUE_COUNT;
 
 const LAYER: usize = 1;
 
-fn prompts(set: &ExampleSet, states: &AnswerStates) -> Vec<String> {
+/// Each item's text that a probe reading `read` reads.
+fn texts(set: &ExampleSet, states: &AnswerStates, read: RelevanceText) -> Vec<String> {
     states
         .examples
         .iter()
-        .map(|&(a, task)| choice_item(&set.arguments[a], task).prompt)
+        .map(|&(a, task)| {
+            let item = choice_item(&set.arguments[a], task);
+            text_of(&item.prompt, item.subject.as_deref(), read)
+                .unwrap()
+                .to_string()
+        })
         .collect()
 }
 
-/// A relevance readout whose probe was fit on `states`' prompt means at `LAYER`.
-fn relevance_conditioner(model: &LoadedModel, states: &AnswerStates) -> ProfileConditioner {
+/// A relevance readout whose probe was fit on `states`' means of `read` at `LAYER`.
+fn relevance_conditioner(
+    model: &LoadedModel,
+    states: &AnswerStates,
+    read: RelevanceText,
+) -> ProfileConditioner {
     let hidden = model.llama.config().hidden_size;
-    let means = &states.means[&LAYER];
+    let means = &states.means[&(read, LAYER)];
     let labels: Vec<f32> = (0..states.len())
         .flat_map(|i| (0..VALUE_COUNT).map(move |v| if v == i % VALUE_COUNT { 1.0 } else { 0.0 }))
         .collect();
@@ -39,29 +49,52 @@ fn relevance_conditioner(model: &LoadedModel, states: &AnswerStates) -> ProfileC
         .unwrap()
         .with_relevance(probe, direction)
         .unwrap()
+        .reading(read)
 }
 
 #[test]
-fn the_cached_prompt_means_are_what_the_answerer_reads_and_the_loss_is_the_models() {
+fn the_cached_means_of_either_text_are_what_the_answerer_reads() {
     let mut model = tiny_model(true, 3).unwrap();
     let mut set = example_set(&model, 3);
     let mut states =
         AnswerStates::compute(&mut model, &mut set, &[0, 1, 2], &mut |_, _| {}).unwrap();
-    assert!(states
-        .ensure_means(&model, &set, LAYER, &mut |_, _| {})
-        .unwrap());
-    assert!(
-        !states
-            .ensure_means(&model, &set, LAYER, &mut |_, _| {})
-            .unwrap(),
-        "computed once"
-    );
-    let conditioner = relevance_conditioner(&model, &states);
+    for read in [RelevanceText::Prompt, RelevanceText::Subject] {
+        let mut ensure = || {
+            states
+                .ensure_means(&model, &set, LAYER, read, &mut |_, _| {})
+                .unwrap()
+        };
+        assert!(ensure());
+        assert!(!ensure(), "computed once");
+        let conditioner = relevance_conditioner(&model, &states, read);
+        let (probe, _) = conditioner.relevance.clone().unwrap();
+        let texts = texts(&set, &states, read);
+        let answering = conditioner.relevance_of(&model, &texts).unwrap().unwrap();
+        let training = probe.relevance_of(&states.means[&(read, LAYER)]).unwrap();
+        assert!(max_abs_diff(&answering, &training) < 1e-5, "{read:?}");
+    }
+    // An argument's QA and AG items share its premise as their subject, not their prompt.
+    let means = |read| states.means[&(read, LAYER)].to_vec2::<f32>().unwrap();
+    let (subject, prompt) = (means(RelevanceText::Subject), means(RelevanceText::Prompt));
+    assert_eq!(subject[0], subject[1]);
+    assert_ne!(subject[0], subject[2]);
+    assert_ne!(prompt[0], prompt[1]);
+    assert_ne!(prompt[0], subject[0]);
+}
+
+#[test]
+fn the_relevance_readouts_cached_loss_is_the_models_and_the_mean_profile_moves_nothing() {
+    let mut model = tiny_model(true, 3).unwrap();
+    let mut set = example_set(&model, 3);
+    let mut states =
+        AnswerStates::compute(&mut model, &mut set, &[0, 1, 2], &mut |_, _| {}).unwrap();
+    let read = RelevanceText::Prompt;
+    states
+        .ensure_means(&model, &set, LAYER, read, &mut |_, _| {})
+        .unwrap();
+    let conditioner = relevance_conditioner(&model, &states, read);
     let (probe, direction) = conditioner.relevance.clone().unwrap();
-    let texts = prompts(&set, &states);
-    let answering = conditioner.relevance_of(&model, &texts).unwrap().unwrap();
-    let training = probe.relevance_of(&states.means[&LAYER]).unwrap();
-    assert!(max_abs_diff(&answering, &training) < 1e-5);
+    let training = probe.relevance_of(&states.means[&(read, LAYER)]).unwrap();
 
     // The loss on the cached states with each pair's amount (r·z) equals the model's own loss
     // with the item's shift set as its hook.
@@ -131,6 +164,7 @@ fn relevance_training_fits_the_direction_keeps_the_prompt_states_and_saves_the_p
         validation_pairs: 64,
         validate_every: 25,
         relevance_layer: Some(LAYER),
+        relevance_text: RelevanceText::Prompt,
     };
     let training_profiles = || TrainingProfiles {
         train: &profiles,
@@ -178,6 +212,50 @@ fn relevance_training_fits_the_direction_keeps_the_prompt_states_and_saves_the_p
     )
     .unwrap();
     assert_eq!(again, 2, "one report for each phase, both complete");
+
+    // Reading subjects: the answer states are read, each argument's premise run once (20 texts
+    // for 40 items) and the subjects' means saved beside the prompts'; the conditioner says
+    // what it reads, and keeps saying it once loaded.
+    let subjects = ReadoutTraining {
+        relevance_text: RelevanceText::Subject,
+        ..opts.clone()
+    };
+    let mut train_reporting = |opts: &ReadoutTraining| {
+        let mut reports = Vec::new();
+        let (conditioner, _) = train_profile_readout(
+            &mut model,
+            "tiny",
+            &mut set,
+            training_profiles(),
+            opts,
+            Some(dir.path()),
+            &mut Quiet,
+            &mut |phase, done, total| reports.push((phase, done, total)),
+        )
+        .unwrap();
+        (conditioner, reports)
+    };
+    let (reading_subjects, reports) = train_reporting(&subjects);
+    let read = |n| {
+        vec![
+            (StatesPhase::Answers, 40, 40),
+            (StatesPhase::TextMeans, n, n),
+        ]
+    };
+    assert_eq!(reports, read(20), "answer states read, premises computed");
+    assert_eq!(reading_subjects.relevance_text(), RelevanceText::Subject);
+    let tag = std::fs::read_to_string(dir.path().join(STATES_TAG)).unwrap();
+    let tag: serde_json::Value = serde_json::from_str(&tag).unwrap();
+    assert_eq!(tag["mean_layers"], serde_json::json!([LAYER]));
+    assert_eq!(tag["subject_mean_layers"], serde_json::json!([LAYER]));
+    for opts in [&opts, &subjects] {
+        let (_, reports) = train_reporting(opts);
+        assert_eq!(reports, read(40), "both texts' means were read");
+    }
+    let saved = tempfile::tempdir().unwrap();
+    reading_subjects.save(saved.path()).unwrap();
+    let loaded = ProfileConditioner::load(saved.path(), &Device::Cpu).unwrap();
+    assert_eq!(loaded.relevance_text(), RelevanceText::Subject);
 
     let out = tempfile::tempdir().unwrap();
     conditioner.save(out.path()).unwrap();

@@ -231,6 +231,7 @@ fn training_lowers_the_validation_kl_keeps_the_best_step_and_saves_the_readout()
         validation_pairs: 64,
         validate_every: 50,
         relevance_layer: None,
+        relevance_text: Default::default(),
     };
     let (conditioner, report) = train_profile_readout(
         &mut model,

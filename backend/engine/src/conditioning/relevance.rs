@@ -26,6 +26,53 @@ const BIAS: &str = "relevance.bias";
 const MEAN: &str = "relevance.mean";
 const SPREAD: &str = "relevance.spread";
 
+/// Which text of an item the value probe reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelevanceText {
+    /// The prompt as built: the task's instructions and options around the item.
+    #[default]
+    Prompt,
+    /// What the item is about alone ([`crate::generate::ChoiceItem::subject`]): a Touché
+    /// argument's premise in training; the PVQ statement, the ValueNet scenario, the ESS
+    /// question or the debated conclusion when answering. The prompts of different instruments
+    /// share little but their item, so a probe fit on Touché prompts carries less to PVQ-40
+    /// (3.1 values ranked above the item's own at layer 22) than one fit on premises and
+    /// reading statements (2.25; `docs/results.md`).
+    Subject,
+}
+
+impl RelevanceText {
+    pub fn name(self) -> &'static str {
+        match self {
+            RelevanceText::Prompt => "prompt",
+            RelevanceText::Subject => "subject",
+        }
+    }
+
+    pub fn is_prompt(&self) -> bool {
+        *self == RelevanceText::Prompt
+    }
+}
+
+/// The text of an item (`prompt`, `subject`) that a probe reading `text` reads; an item without
+/// a subject cannot be read by a probe that reads subjects.
+pub fn text_of<'a>(
+    prompt: &'a str,
+    subject: Option<&'a str>,
+    text: RelevanceText,
+) -> Result<&'a str> {
+    match text {
+        RelevanceText::Prompt => Ok(prompt),
+        RelevanceText::Subject => subject.ok_or_else(|| {
+            Error::invalid(format!(
+                "the relevance readout reads what each item is about, and the item '{}' does not say: give the item a subject, or use a readout trained with --relevance-text prompt",
+                prompt.chars().take(60).collect::<String>()
+            ))
+        }),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeTraining {
     pub steps: usize,

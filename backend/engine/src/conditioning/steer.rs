@@ -106,6 +106,7 @@ pub fn choose_strength(
                 scale: alpha,
                 training: serde_json::Value::Null,
                 relevance_layer: None,
+                relevance_text: Default::default(),
             },
             vec![vectors.clone()],
         )
@@ -214,6 +215,7 @@ mod tests {
                 scale: 0.5,
                 training: serde_json::Value::Null,
                 relevance_layer: None,
+                relevance_text: Default::default(),
             },
             vec![vectors],
         )

@@ -115,6 +115,7 @@ pub fn train_profile_offset(
         scale: 1.0,
         training: serde_json::Value::Null,
         relevance_layer: None,
+        relevance_text: Default::default(),
     };
     let conditioner = |vars: &[Var]| {
         ProfileConditioner::new(

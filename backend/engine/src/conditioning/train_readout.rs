@@ -1,13 +1,14 @@
 //! `profile-readout` training on cached answer states ([`AnswerStates`]): AdamW on the mean KL
 //! between each (training profile, item) pair's shifted option distribution and its target,
 //! the step with the lowest validation KL kept. The shift is a gate learned on the answer state,
-//! or with a relevance layer each item's value relevance read from its prompt (`relevance`);
+//! or with a relevance layer each item's value relevance read from its prompt or its subject
+//! (`relevance`);
 //! see the method's description in `readout`.
 
 use super::conditioner::{centred, ConditionerConfig, ProfileConditioner};
 use super::examples::{Example, ExampleSet};
 use super::readout::{AnswerStates, StatesPhase};
-use super::relevance::{out_of_fold, value_labels, ProbeTraining, ValueProbe};
+use super::relevance::{out_of_fold, value_labels, ProbeTraining, RelevanceText, ValueProbe};
 use super::targets::QA_OPTIONS;
 use super::train_offset::{validation_due, OffsetProgress, TrainingProfiles, ValidationPoint};
 use crate::models::LoadedModel;
@@ -39,10 +40,13 @@ pub struct ReadoutTraining {
     /// Pairs drawn once over the validation profiles and the validation arguments.
     pub validation_pairs: usize,
     pub validate_every: usize,
-    /// Read each item's value relevance from its prompt at this layer instead of learning a
+    /// Read each item's value relevance from its text at this layer instead of learning a
     /// gate on its answer state.
     #[serde(default)]
     pub relevance_layer: Option<usize>,
+    /// With a relevance layer: which text of an item the probe reads.
+    #[serde(default)]
+    pub relevance_text: RelevanceText,
 }
 
 /// Folds of the training arguments for their out-of-fold relevance.
@@ -191,13 +195,17 @@ pub fn train_profile_readout(
         }
     };
     if let Some(layer) = opts.relevance_layer {
-        let computed = states.ensure_means(model, set, layer, &mut |done, total| {
-            states_progress(StatesPhase::PromptMeans, done, total)
-        })?;
+        let computed = states.ensure_means(
+            model,
+            set,
+            layer,
+            opts.relevance_text,
+            &mut |done, total| states_progress(StatesPhase::TextMeans, done, total),
+        )?;
         match (computed, states_dir) {
             (true, Some(dir)) => states.save(dir, model_name, &chosen)?,
             (true, None) => {}
-            (false, _) => states_progress(StatesPhase::PromptMeans, states.len(), states.len()),
+            (false, _) => states_progress(StatesPhase::TextMeans, states.len(), states.len()),
         }
     }
     let states_s = started.elapsed().as_secs_f64();
@@ -224,7 +232,8 @@ pub fn train_profile_readout(
     };
     let gate = match opts.relevance_layer {
         Some(layer) => {
-            let (probe, relevance) = item_relevance(set, &states, layer, split, &mut report)?;
+            let read = (opts.relevance_text, layer);
+            let (probe, relevance) = item_relevance(set, &states, read, split, &mut report)?;
             Gate::Relevance(probe, relevance)
         }
         None => Gate::Learned(Var::zeros((VALUE_COUNT, hidden), DType::F32, &device)?),
@@ -342,7 +351,9 @@ pub fn train_profile_readout(
     };
     let kept_direction = next()?;
     let conditioner = match gate {
-        Gate::Relevance(probe, _) => conditioner.with_relevance(probe, kept_direction)?,
+        Gate::Relevance(probe, _) => conditioner
+            .with_relevance(probe, kept_direction)?
+            .reading(opts.relevance_text),
         Gate::Learned(_) => conditioner.with_readout(next()?, kept_direction)?,
     };
     Ok((conditioner, report))
@@ -354,19 +365,21 @@ pub(super) fn relevance_amount(relevance: &Tensor, z: &Tensor, items: &Tensor) -
     Ok((relevance.index_select(items, 0)? * z)?.sum_keepdim(1)?)
 }
 
-/// The value probe fit on the training items' prompts (`..split`) and every item's relevance:
-/// out-of-fold for the training items, the final probe's for the validation items.
+/// The value probe fit on the training items' texts (`..split`) that `read` names (which text,
+/// which layer) and every item's relevance: out-of-fold for the training items, the final
+/// probe's for the validation items.
 fn item_relevance(
     set: &ExampleSet,
     states: &AnswerStates,
-    layer: usize,
+    read: (RelevanceText, usize),
     split: usize,
     report: &mut ReadoutReport,
 ) -> Result<(ValueProbe, Tensor)> {
+    let layer = read.1;
     let means = states
         .means
-        .get(&layer)
-        .ok_or_else(|| Error::invalid("the prompts' averaged states went missing"))?;
+        .get(&read)
+        .ok_or_else(|| Error::invalid("the items' averaged states went missing"))?;
     let arguments: Vec<_> = states
         .examples
         .iter()

@@ -126,6 +126,7 @@ mod tests {
             option_values: (0..6).map(|i| i as f64 / 5.0).collect(),
             parser: Some(scale),
             conclusion: None,
+            subject: "s".into(),
         }
     }
 

@@ -26,11 +26,13 @@ pub trait Answerer {
     ) -> Result<Vec<Vec<f64>>>;
 
     /// One generation per prompt, each answering the prompt under `persona`; rows of one call
-    /// sample independently, so a prompt repeated N times gives N samples.
+    /// sample independently, so a prompt repeated N times gives N samples. `subjects` says what
+    /// each prompt is about ([`ChoiceItem::subject`]), one per prompt.
     fn generate(
         &mut self,
         persona: &str,
         prompts: &[String],
+        subjects: &[String],
         cfg: &GenerationConfig,
     ) -> Result<Vec<String>>;
 

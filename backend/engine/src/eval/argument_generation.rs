@@ -132,6 +132,7 @@ pub fn task(arguments: &[Argument]) -> Result<Task> {
             option_values: Vec::new(),
             parser: None,
             conclusion: Some(a.conclusion.trim().to_string()),
+            subject: a.conclusion.trim().to_string(),
         })
         .collect();
     if items.is_empty() {

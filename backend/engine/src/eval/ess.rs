@@ -50,6 +50,7 @@ pub fn task(questions: &[EssQuestion], gold: Option<&[GoldRow]>) -> Result<Task>
                 .collect(),
             parser: Some(q.scale.clone()),
             conclusion: None,
+            subject: q.question.clone(),
         })
         .collect();
     let gold = gold.map(|rows| {

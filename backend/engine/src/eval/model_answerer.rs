@@ -7,13 +7,14 @@
 //! VIM methods bring one LoRA adapter per group (found by `adapter::find`). Adapters are merged into the weights for speed, so switching groups reloads the base model.
 //! Profile conditioners (`profile-offset`, `steer`) set residual offsets for each group's
 //! profile instead; the persona prefix is then encoded again under the new offsets. A relevance
-//! readout (`profile-readout --relevance-layer`) moves each item by its own amount: its prompts'
-//! relevance is read once (and kept across profiles); scoring moves each item's answer states
-//! by its amount inside the usual batches (`generate::ItemShifts`), and generation runs all
-//! prompts as one batch under a readout with one shift per row.
+//! readout (`profile-readout --relevance-layer`) moves each item by its own amount: the
+//! relevance of its prompt or subject is read once (and kept across profiles); scoring moves
+//! each item's answer states by its amount inside the usual batches (`generate::ItemShifts`),
+//! and generation runs all prompts as one batch under a readout with one shift per row.
 
 use super::answerer::{Answerer, ChoiceItem, GenerationConfig};
 use crate::adapter;
+use crate::conditioning::relevance::text_of;
 use crate::conditioning::ProfileConditioner;
 use crate::generate::{
     generate_with_prefix, score_items_shifted, ItemShifts, Normalisation, PrefixState,
@@ -39,8 +40,8 @@ pub struct ModelAnswerer {
     conditioner: Option<ProfileConditioner>,
     /// The profile `condition_on` set last.
     profile: Option<[f64; VALUE_COUNT]>,
-    /// A relevance readout's value relevance of each prompt seen (it does not depend on the
-    /// profile).
+    /// A relevance readout's value relevance of each text it read (an item's prompt or subject;
+    /// it does not depend on the profile).
     relevance: HashMap<String, Vec<f32>>,
     /// Option probabilities already computed with the current weights, by persona, prompt and
     /// options: the value-blind `base` method asks every group the same items, and this answers
@@ -115,18 +116,25 @@ impl ModelAnswerer {
             .ok_or_else(|| Error::invalid("prefix cache missing"))
     }
 
-    /// With a relevance readout and a profile: the prompts' relevance (prompts, 10), each
-    /// prompt's read once.
-    fn prompt_relevance(&mut self, prompts: &[String]) -> Result<Option<Tensor>> {
+    /// With a relevance readout and a profile: the relevance (items, 10) of items given as
+    /// (prompt, subject), each read from the text the readout reads, once.
+    fn item_relevance<'a>(
+        &mut self,
+        items: impl Iterator<Item = (&'a str, Option<&'a str>)>,
+    ) -> Result<Option<Tensor>> {
         let Some(conditioner) = self.conditioner.as_ref() else {
             return Ok(None);
         };
         if !conditioner.needs_item_relevance() || self.profile.is_none() {
             return Ok(None);
         }
-        let mut missing: Vec<String> = prompts
+        let read = conditioner.relevance_text();
+        let texts: Vec<String> = items
+            .map(|(prompt, subject)| Ok(text_of(prompt, subject, read)?.to_string()))
+            .collect::<Result<_>>()?;
+        let mut missing: Vec<String> = texts
             .iter()
-            .filter(|p| !self.relevance.contains_key(*p))
+            .filter(|t| !self.relevance.contains_key(*t))
             .cloned()
             .collect();
         missing.sort();
@@ -135,28 +143,31 @@ impl ModelAnswerer {
             let rows = conditioner
                 .relevance_of(&self.model, &missing)?
                 .ok_or_else(|| Error::invalid("the relevance readout gave no relevance"))?;
-            for (prompt, row) in missing.iter().zip(rows.to_vec2::<f32>()?) {
-                self.tokens += self.model.tokenizer.encode(prompt, true)?.len() as u64;
-                self.relevance.insert(prompt.clone(), row);
+            for (text, row) in missing.iter().zip(rows.to_vec2::<f32>()?) {
+                self.tokens += self.model.tokenizer.encode(text, true)?.len() as u64;
+                self.relevance.insert(text.clone(), row);
             }
         }
-        let rows = prompts
+        let rows = texts
             .iter()
-            .map(|p| {
+            .map(|t| {
                 let row = self
                     .relevance
-                    .get(p)
-                    .ok_or_else(|| Error::invalid("a prompt's relevance went missing"))?;
+                    .get(t)
+                    .ok_or_else(|| Error::invalid("an item's relevance went missing"))?;
                 Ok(Tensor::new(row.as_slice(), &self.device)?)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Some(Tensor::stack(&rows, 0)?))
     }
 
-    /// With a relevance readout and a profile: each prompt's amount along the readout's
+    /// With a relevance readout and a profile: each item's amount along the readout's
     /// direction, and that direction.
-    fn item_shifts(&mut self, prompts: &[String]) -> Result<Option<(Vec<f32>, Tensor)>> {
-        let Some(relevance) = self.prompt_relevance(prompts)? else {
+    fn item_shifts(&mut self, items: &[ChoiceItem]) -> Result<Option<(Vec<f32>, Tensor)>> {
+        let texts = items
+            .iter()
+            .map(|i| (i.prompt.as_str(), i.subject.as_deref()));
+        let Some(relevance) = self.item_relevance(texts)? else {
             return Ok(None);
         };
         let (Some(conditioner), Some(profile)) = (self.conditioner.as_ref(), self.profile) else {
@@ -170,7 +181,7 @@ impl ModelAnswerer {
             .transpose()
     }
 
-    /// Runs `all(model, prefix)` with the model's readout moving batch row `k` by prompt `k`'s
+    /// Runs `all(model, prefix)` with the model's readout moving batch row `k` by item `k`'s
     /// relevance, then restores the profile's own offsets (on error too).
     fn with_row_shifts<T>(
         &mut self,
@@ -227,8 +238,7 @@ impl Answerer for ModelAnswerer {
             self.count_rests(persona, new.iter().map(|i| i.prompt.clone()))?;
             let norm = self.norm;
             self.prefix(persona)?;
-            let prompts: Vec<String> = new.iter().map(|i| i.prompt.clone()).collect();
-            let shifts = self.item_shifts(&prompts)?;
+            let shifts = self.item_shifts(&new)?;
             let shifts = shifts
                 .as_ref()
                 .map(|(amounts, direction)| ItemShifts { amounts, direction });
@@ -253,11 +263,20 @@ impl Answerer for ModelAnswerer {
         &mut self,
         persona: &str,
         prompts: &[String],
+        subjects: &[String],
         cfg: &GenerationConfig,
     ) -> Result<Vec<String>> {
+        if subjects.len() != prompts.len() {
+            return Err(Error::invalid(format!(
+                "{} subjects for {} prompts (an answerer bug)",
+                subjects.len(),
+                prompts.len()
+            )));
+        }
         self.count_rests(persona, prompts.iter().cloned())?;
         self.prefix(persona)?;
-        let generations = match self.prompt_relevance(prompts)? {
+        let texts = (prompts.iter().zip(subjects)).map(|(p, s)| (p.as_str(), Some(s.as_str())));
+        let generations = match self.item_relevance(texts)? {
             Some(relevance) => self.with_row_shifts(&relevance, |model, prefix| {
                 generate_with_prefix(model, prefix, prompts, cfg)
             })?,
@@ -326,10 +345,12 @@ mod tests {
             ChoiceItem {
                 prompt: "Pick one. Answer:".into(),
                 options: (1..=6).map(|k| k.to_string()).collect(),
+                subject: None,
             },
             ChoiceItem {
                 prompt: "Agree? Answer:".into(),
                 options: vec!["I agree".into(), "I disagree".into()],
+                subject: None,
             },
         ];
         let probs = answerer
@@ -353,11 +374,28 @@ mod tests {
             .generate(
                 "Let's roleplay.",
                 &vec!["Say hi.".to_string(); 2],
+                &vec!["hi".to_string(); 2],
                 &crate::eval::answerer::paper_sampling(1, 3),
             )
             .unwrap();
         assert_eq!(texts.len(), 2);
         assert!(answerer.tokens_processed() > before);
+    }
+
+    /// The plain tiny model's answers with `offsets` set by hand.
+    fn answered_under(
+        offsets: crate::models::ResidualOffsets,
+        persona: &str,
+        items: &[ChoiceItem],
+    ) -> Vec<Vec<f64>> {
+        let mut by_hand = ModelAnswerer::from_model(
+            tiny_model(true, 3).unwrap(),
+            "tiny",
+            &Device::Cpu,
+            HashMap::new(),
+        );
+        by_hand.model.llama.set_residual_offsets(offsets).unwrap();
+        by_hand.option_probabilities(persona, items).unwrap()
     }
 
     /// A relevance readout on a tiny model: a probe fit on random states, a strong direction.
@@ -400,6 +438,7 @@ mod tests {
         .map(|p| ChoiceItem {
             prompt: p.to_string(),
             options: (1..=6).map(|k| k.to_string()).collect(),
+            subject: None,
         })
         .collect();
         let persona = "Let's roleplay.";
@@ -452,27 +491,17 @@ mod tests {
             .relevance_of(answerer.model(), &[items[0].prompt.clone()])
             .unwrap()
             .unwrap();
-        let mut by_hand = ModelAnswerer::from_model(
-            tiny_model(true, 3).unwrap(),
-            "tiny",
-            &Device::Cpu,
-            HashMap::new(),
-        );
-        by_hand
-            .model
-            .llama
-            .set_residual_offsets(
-                conditioner
-                    .item_offsets(profile.scores(), &relevance)
-                    .unwrap(),
-            )
+        let offsets = conditioner
+            .item_offsets(profile.scores(), &relevance)
             .unwrap();
-        let manual = by_hand.option_probabilities(persona, &items[..1]).unwrap();
+        let manual = answered_under(offsets, persona, &items[..1]);
         assert!(close(&manual, &together[..1]), "{manual:?} vs {together:?}");
+        let prompts = [items[0].prompt.clone(), items[1].prompt.clone()];
         let texts = answerer
             .generate(
                 persona,
-                &[items[0].prompt.clone(), items[1].prompt.clone()],
+                &prompts,
+                &prompts,
                 &crate::eval::answerer::paper_sampling(1, 3),
             )
             .unwrap();
@@ -481,5 +510,74 @@ mod tests {
             answerer.model().llama.residual_offsets().is_empty(),
             "the profile's own offsets are back after the items (none for a relevance readout)"
         );
+    }
+
+    #[test]
+    fn a_readout_reading_subjects_moves_each_item_by_its_subjects_relevance_and_needs_one() {
+        use crate::conditioning::RelevanceText;
+        use valuelab_common::ValueDistribution;
+        let persona = "Let's roleplay.";
+        let item = |prompt: &str, subject: Option<&str>| ChoiceItem {
+            prompt: prompt.to_string(),
+            options: (1..=6).map(|k| k.to_string()).collect(),
+            subject: subject.map(String::from),
+        };
+        let model = tiny_model(true, 3).unwrap();
+        let hidden = model.llama.config().hidden_size;
+        let conditioner = relevance_conditioner(hidden).reading(RelevanceText::Subject);
+        let mut answerer = ModelAnswerer::from_model(model, "tiny", &Device::Cpu, HashMap::new())
+            .with_conditioner(conditioner.clone());
+        let mut scores = [2.0; VALUE_COUNT];
+        scores[3] = 6.0;
+        let profile = ValueDistribution::parse(scores).unwrap();
+        answerer.condition_on(&profile).unwrap();
+        let art = item("Statement: I like art. Answer:", Some("I like art"));
+        let answered = answerer
+            .option_probabilities(persona, std::slice::from_ref(&art))
+            .unwrap();
+        let by_relevance_of = |text: &str| {
+            let relevance = conditioner
+                .relevance_of(answerer.model(), &[text.to_string()])
+                .unwrap()
+                .unwrap();
+            let offsets = conditioner
+                .item_offsets(profile.scores(), &relevance)
+                .unwrap();
+            answered_under(offsets, persona, std::slice::from_ref(&art))
+        };
+        let gap = |a: &[Vec<f64>], b: &[Vec<f64>]| {
+            (a[0].iter().zip(&b[0]))
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max)
+        };
+        let subject = by_relevance_of("I like art");
+        assert!(
+            gap(&answered, &subject) < 1e-6,
+            "{answered:?} vs {subject:?}"
+        );
+        let prompt = by_relevance_of(&art.prompt);
+        assert!(
+            gap(&answered, &prompt) > 1e-4,
+            "the prompt is not what it read"
+        );
+
+        let err = answerer
+            .option_probabilities(persona, &[item("Obey? Answer:", None)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("'Obey? Answer:' does not say") && err.contains("--relevance-text prompt"),
+            "{err}"
+        );
+        let err = answerer
+            .generate(
+                persona,
+                &["Say hi.".to_string()],
+                &[],
+                &crate::eval::answerer::paper_sampling(1, 3),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("0 subjects for 1 prompts"), "{err}");
     }
 }

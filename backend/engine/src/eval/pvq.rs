@@ -56,6 +56,7 @@ pub fn task(items: &[PvqItem]) -> Result<Task> {
             option_values: option_values.clone(),
             parser: Some(scale.clone()),
             conclusion: None,
+            subject: item.text.clone(),
         })
         .collect();
     Ok(Task {

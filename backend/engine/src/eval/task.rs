@@ -82,6 +82,9 @@ pub struct TaskItem {
     pub parser: Option<valuelab_common::scale::AnswerScale>,
     /// Argument generation: the conclusion the stance and premise are about.
     pub conclusion: Option<String>,
+    /// What the item is about without the instructions: the PVQ statement, the ValueNet
+    /// scenario, the ESS question, the debated conclusion.
+    pub subject: String,
 }
 
 impl TaskItem {

@@ -90,6 +90,7 @@ impl Answerer for PersonaFollower {
         &mut self,
         _persona: &str,
         prompts: &[String],
+        _subjects: &[String],
         cfg: &GenerationConfig,
     ) -> Result<Vec<String>> {
         self.generate_calls += 1;

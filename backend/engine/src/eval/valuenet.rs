@@ -55,6 +55,7 @@ pub fn task(scenarios: &[Scenario]) -> Result<Task> {
                 },
                 parser: Some(parser.clone()),
                 conclusion: None,
+                subject: s.scenario.clone(),
             }
         })
         .collect();

@@ -121,6 +121,7 @@ fn smollm2_loads_tokenizes_generates_and_scores() {
     let items = [ChoiceItem {
         prompt: "What is the capital of France?".into(),
         options: vec!["Paris".into(), "Banana".into()],
+        subject: None,
     }];
     let scores = score_items(&model, "", &items, Normalisation::Sum)
         .unwrap()

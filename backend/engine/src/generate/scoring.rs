@@ -59,6 +59,10 @@ impl std::str::FromStr for Normalisation {
 pub struct ChoiceItem {
     pub prompt: String,
     pub options: Vec<String>,
+    /// What the item is about without the instructions (a PVQ statement, a ValueNet scenario,
+    /// an ESS question), for methods that read it on its own (a relevance readout trained with
+    /// `--relevance-text subject`); scoring itself reads only the prompt.
+    pub subject: Option<String>,
 }
 
 /// Each item's amount along one direction of the final-norm hidden state (1, hidden): item `i`
@@ -177,7 +181,15 @@ pub fn score_items_shifted(
             targets.push(item.options.iter().map(|o| o[0]).collect());
             amounts.extend(amount_of(i));
         }
-        let moved = direction.map(|d| (amounts.as_slice(), d));
+        let moved = direction
+            .map(|d| {
+                Ok::<_, Error>((
+                    Tensor::from_vec(amounts, (positions.len(), 1), model.device())?,
+                    d,
+                ))
+            })
+            .transpose()?;
+        let moved = moved.as_ref().map(|(a, d)| (a, *d));
         let mut picked = logprobs_at(model, &hidden, &positions, &targets, moved)?.into_iter();
         for &i in chunk {
             let shared: Vec<f32> = (0..prepared[i].shared.len())
@@ -316,7 +328,11 @@ fn score_one(
     item: &Prepared,
     moved: Option<(&Tensor, f32)>,
 ) -> Result<Vec<Vec<f32>>> {
-    let at = |count: usize| moved.map(|(d, a)| (vec![a; count], d));
+    // One amount (1, 1) for every scored position: `move_along` broadcasts it.
+    let moved = moved
+        .map(|(d, a)| Ok::<_, Error>((Tensor::new(&[[a]], model.device())?, d)))
+        .transpose()?;
+    let moved = moved.as_ref().map(|(a, d)| (a, *d));
     let mut cache = prefix.batch_cache(model, 1)?;
     let start = prefix.len();
     let hidden = model.llama.forward_hidden(
@@ -325,13 +341,12 @@ fn score_one(
         Mode::Inference,
     )?;
     let first_targets = vec![item.options.iter().map(|o| o[0]).collect::<Vec<u32>>()];
-    let first_moved = at(1);
     let first = logprobs_at(
         model,
         &hidden,
         &[(0, item.rest.len() - 1)],
         &first_targets,
-        first_moved.as_ref().map(|(a, d)| (a.as_slice(), *d)),
+        moved,
     )?
     .remove(0);
     let mut out: Vec<Vec<f32>> = first.into_iter().map(|lp| vec![lp]).collect();
@@ -357,11 +372,10 @@ fn score_one(
             owners.push(o);
         }
     }
-    let rest_moved = at(positions.len());
-    let rest_moved = rest_moved.as_ref().map(|(a, d)| (a.as_slice(), *d));
-    for (o, lp) in owners.into_iter().zip(logprobs_at(
-        model, &hidden, &positions, &targets, rest_moved,
-    )?) {
+    for (o, lp) in owners
+        .into_iter()
+        .zip(logprobs_at(model, &hidden, &positions, &targets, moved)?)
+    {
         out[o].push(lp[0]);
     }
     Ok(out)
@@ -403,13 +417,14 @@ fn forward_right_padded(
 
 /// Log-probabilities of `targets[k]` at hidden position `positions[k]` = (row, time). Only
 /// the selected positions go through the output layer; with `moved` = (amounts, direction),
-/// position `k`'s state first moves by `amounts[k]·direction`.
+/// position `k`'s state first moves by `amounts[k]·direction` (amounts (positions, 1), or
+/// (1, 1) for all).
 fn logprobs_at(
     model: &LoadedModel,
     hidden: &Tensor,
     positions: &[(usize, usize)],
     targets: &[Vec<u32>],
-    moved: Option<(&[f32], &Tensor)>,
+    moved: Option<(&Tensor, &Tensor)>,
 ) -> Result<Vec<Vec<f32>>> {
     let (_, width, size) = hidden.dims3()?;
     let index: Vec<u32> = positions
@@ -419,8 +434,7 @@ fn logprobs_at(
     let index = Tensor::new(index.as_slice(), model.device())?;
     let mut selected = hidden.reshape(((), size))?.index_select(&index, 0)?;
     if let Some((amounts, direction)) = moved {
-        let amounts = Tensor::from_slice(amounts, (amounts.len(), 1), model.device())?;
-        selected = move_along(&selected, &amounts, direction)?;
+        selected = move_along(&selected, amounts, direction)?;
     }
     let logprobs = candle_nn::ops::log_softmax(&model.llama.logits(&selected)?, D::Minus1)?;
     let width = targets.iter().map(Vec::len).max().unwrap_or(0);

@@ -15,6 +15,7 @@ use super::progress::{CancelToken, JobEvent, ProgressSink};
 use crate::conditioning::examples::ExampleSet;
 use crate::conditioning::profiles::mean_profile;
 use crate::conditioning::readout::StatesPhase;
+use crate::conditioning::relevance::RelevanceText;
 use crate::conditioning::steer::{
     choose_strength, contrastive_vectors, mean_activations, statements,
 };
@@ -84,10 +85,13 @@ pub struct ConditionJob {
     /// Profile-readout: (profile, item) pairs per step.
     #[serde(default = "default_readout_pairs")]
     pub readout_pairs: usize,
-    /// Profile-readout: read each item's value relevance from its prompt at this layer (a probe
+    /// Profile-readout: read each item's value relevance from its text at this layer (a probe
     /// on Touché's value labels) instead of learning a gate on its answer state.
     #[serde(default)]
     pub relevance_layer: Option<usize>,
+    /// Profile-readout with a relevance layer: read the item's prompt or its subject alone.
+    #[serde(default)]
+    pub relevance_text: RelevanceText,
     #[serde(default)]
     pub seed: u64,
     pub out: PathBuf,
@@ -308,7 +312,8 @@ impl ConditionJob {
                 (self.relevance_layer, report["relevance_hits"].as_f64())
             {
                 summary.push_str(&format!(
-                    "; relevance from layer {layer}'s prompt states names a value the argument expresses for {:.0} % of validation items ({:.0} % of training items, out of fold)",
+                    "; relevance from layer {layer}'s {} states names a value the argument expresses for {:.0} % of validation items ({:.0} % of training items, out of fold)",
+                    self.relevance_text.name(),
                     100.0 * hits,
                     100.0 * report["relevance_train_hits"].as_f64().unwrap_or(f64::NAN)
                 ));
@@ -356,6 +361,7 @@ impl ConditionJob {
             validation_pairs: self.validation_examples,
             validate_every: self.validate_every,
             relevance_layer: self.relevance_layer,
+            relevance_text: self.relevance_text,
         };
         sink.event(&JobEvent::message(format!(
             "answer states of {} arguments (QA and AG items)",
@@ -370,23 +376,22 @@ impl ConditionJob {
             started,
         };
         let hidden = model.llama.config().hidden_size;
-        // Training starts once the last phase (the prompts' states with a relevance layer) is
+        // Training starts once the last phase (the texts' states with a relevance layer) is
         // complete.
         let last_phase = match opts.relevance_layer {
-            Some(_) => StatesPhase::PromptMeans,
+            Some(_) => StatesPhase::TextMeans,
             None => StatesPhase::Answers,
         };
         let mut states_progress = |phase: StatesPhase, done: usize, total: usize| {
             if done == total || done.is_multiple_of(64) {
                 let what = match (phase, opts.relevance_layer) {
-                    (StatesPhase::PromptMeans, Some(layer)) => {
-                        format!("prompt states after layer {layer}")
-                    }
-                    _ => "answer states".to_string(),
+                    (StatesPhase::TextMeans, Some(layer)) => format!(
+                        "{} states after layer {layer}: {done} of {total} texts",
+                        opts.relevance_text.name()
+                    ),
+                    _ => format!("answer states: {done} of {total} items"),
                 };
-                sink.event(&JobEvent::message(format!(
-                    "{what}: {done} of {total} items"
-                )));
+                sink.event(&JobEvent::message(what));
             }
             if done == total && phase == last_phase {
                 sink.event(&JobEvent::Train {

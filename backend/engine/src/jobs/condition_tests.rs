@@ -3,7 +3,7 @@
 //! answers an evaluation for any group, and a folder of the wrong kind is refused.
 
 use super::*;
-use crate::conditioning::CONFIG_FILE;
+use crate::conditioning::{RelevanceText, CONFIG_FILE};
 use crate::data::testdata::shared_data;
 use crate::eval::{Method, TaskKind};
 use crate::jobs::profile_split::{SplitRecord, SPLIT_FILE};
@@ -35,6 +35,7 @@ fn condition_job(model: &str, method: ConditionerKind, out: &std::path::Path) ->
         readout_arguments: 12,
         readout_pairs: 8,
         relevance_layer: None,
+        relevance_text: Default::default(),
         seed: 1,
         out: out.to_path_buf(),
     }
@@ -172,19 +173,7 @@ fn a_trained_profile_readout_keeps_its_best_step_and_answers_any_group() {
     // Of 12 arguments, a tenth (one) validates: 22 training items.
     assert_eq!(report["items"], 22);
 
-    let result = eval_result(
-        &run(
-            &eval_with(
-                &model,
-                Method::ProfileReadout,
-                &out,
-                &dir.path().join("eval"),
-            ),
-            &NullSink,
-            &CancelToken::new(),
-        )
-        .unwrap(),
-    );
+    let result = readout_eval(&model, &out, dir.path());
     assert_eq!(result.groups.len(), 2);
     assert!(result
         .groups
@@ -192,42 +181,51 @@ fn a_trained_profile_readout_keeps_its_best_step_and_answers_any_group() {
         .all(|g| g.predicted.iter().any(Option::is_some)));
 }
 
-#[test]
-fn a_relevance_readout_trains_as_a_job_and_answers_any_group() {
-    let dir = tempfile::tempdir().unwrap();
-    let (model, out, done) = trained(dir.path(), ConditionerKind::ProfileReadout, |spec| {
-        spec.relevance_layer = Some(1);
-    });
-    let JobOutput::Condition(output) = &done.output else {
-        panic!("not a conditioner")
-    };
-    assert!(
-        output
-            .summary
-            .contains("relevance from layer 1's prompt states"),
-        "{}",
-        output.summary
-    );
-    let conditioner = ProfileConditioner::load(&out, &candle_core::Device::Cpu).unwrap();
-    assert!(conditioner.readout.is_none() && conditioner.needs_item_relevance());
-    let saved: serde_json::Value = read_json(&out.join(CONFIG_FILE), "conditioning").unwrap();
-    assert_eq!(saved["relevance_layer"], 1);
-    let result = eval_result(
+/// The evaluation of the profile-readout conditioner in `out`, run in `dir`/eval.
+fn readout_eval(
+    model: &str,
+    out: &std::path::Path,
+    dir: &std::path::Path,
+) -> crate::eval::RunResult {
+    eval_result(
         &run(
-            &eval_with(
-                &model,
-                Method::ProfileReadout,
-                &out,
-                &dir.path().join("eval"),
-            ),
+            &eval_with(model, Method::ProfileReadout, out, &dir.join("eval")),
             &NullSink,
             &CancelToken::new(),
         )
         .unwrap(),
-    );
-    let scores: Vec<Vec<Option<f64>>> = result.groups.iter().map(|g| g.predicted.clone()).collect();
-    assert_eq!(scores.len(), 2);
-    assert_ne!(scores[0], scores[1], "both profiles answered alike");
+    )
+}
+
+#[test]
+fn a_relevance_readout_reading_either_text_trains_as_a_job_and_answers_any_group() {
+    for read in [RelevanceText::Prompt, RelevanceText::Subject] {
+        let dir = tempfile::tempdir().unwrap();
+        let (model, out, done) = trained(dir.path(), ConditionerKind::ProfileReadout, |spec| {
+            spec.relevance_layer = Some(1);
+            spec.relevance_text = read;
+        });
+        let JobOutput::Condition(output) = &done.output else {
+            panic!("not a conditioner")
+        };
+        let said = format!("relevance from layer 1's {} states", read.name());
+        assert!(output.summary.contains(&said), "{}", output.summary);
+        let conditioner = ProfileConditioner::load(&out, &candle_core::Device::Cpu).unwrap();
+        assert!(conditioner.readout.is_none() && conditioner.needs_item_relevance());
+        assert_eq!(conditioner.relevance_text(), read);
+        let saved: serde_json::Value = read_json(&out.join(CONFIG_FILE), "conditioning").unwrap();
+        assert_eq!(saved["relevance_layer"], 1);
+        // The evaluation hands each item's subject to the answerer: a readout reading subjects
+        // answers PVQ-40 as one reading prompts does.
+        let result = readout_eval(&model, &out, dir.path());
+        let scores: Vec<Vec<Option<f64>>> =
+            result.groups.iter().map(|g| g.predicted.clone()).collect();
+        assert_eq!(scores.len(), 2);
+        assert_ne!(
+            scores[0], scores[1],
+            "both profiles answered alike ({read:?})"
+        );
+    }
 }
 
 #[test]

@@ -370,6 +370,7 @@ impl SimulateJob {
                         .map(|item| ChoiceItem {
                             prompt: item.prompt.clone(),
                             options: item.options.clone(),
+                            subject: Some(item.subject.clone()),
                         })
                         .collect();
                     let probs = answerer.option_probabilities(&speaker.text, &items)?;

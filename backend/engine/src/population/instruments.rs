@@ -217,6 +217,7 @@ fn big_five(items: &[IpipItem]) -> Instrument {
                 option_values: positions,
                 parser: Some(scale.clone()),
                 conclusion: None,
+                subject: item.text.clone(),
             }
         })
         .collect();

@@ -80,6 +80,7 @@ pub fn instrument() -> Instrument {
             option_values: (0..OPTIONS.len()).map(|i| i as f64 / 5.0).collect(),
             parser: Some(scale.clone()),
             conclusion: None,
+            subject: cause.to_string(),
         })
         .collect();
     Instrument {

@@ -138,6 +138,7 @@ fn score(args: ScoreArgs) -> anyhow::Result<()> {
     let item = ChoiceItem {
         prompt: args.prompt,
         options: args.options,
+        subject: None,
     };
     let scores =
         generate::score_items(&model, &args.persona, std::slice::from_ref(&item), norm)?.remove(0);

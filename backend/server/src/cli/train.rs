@@ -13,7 +13,7 @@ use super::GlobalArgs;
 use anyhow::bail;
 use std::path::PathBuf;
 use valuelab_engine::conditioning::train_readout::READOUT_LR;
-use valuelab_engine::conditioning::ConditionerKind;
+use valuelab_engine::conditioning::{ConditionerKind, RelevanceText};
 use valuelab_engine::jobs::profile_split::ProfileSources;
 use valuelab_engine::jobs::train::LoraTraining;
 use valuelab_engine::jobs::vim_data::VimExamples;
@@ -42,6 +42,25 @@ pub enum TrainMethodArg {
     /// a learned shift of the answer state after the final norm that depends on the item and
     /// the profile, fit on cached answer states (no --group)
     ProfileReadout,
+}
+
+/// Which text of an item the relevance readout's probe reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RelevanceTextArg {
+    /// the prompt as built: the task's instructions and options around the item
+    Prompt,
+    /// what the item is about alone: a Touché premise in training; the PVQ statement, ValueNet
+    /// scenario, ESS question or debated conclusion when answering
+    Subject,
+}
+
+impl From<RelevanceTextArg> for RelevanceText {
+    fn from(arg: RelevanceTextArg) -> Self {
+        match arg {
+            RelevanceTextArg::Prompt => RelevanceText::Prompt,
+            RelevanceTextArg::Subject => RelevanceText::Subject,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -171,6 +190,10 @@ pub struct ConditioningArgs {
     /// the embedded model (30 layers). Adds about 0.1 s an item to the answer states.
     #[arg(long)]
     pub relevance_layer: Option<usize>,
+    /// profile-readout with --relevance-layer: the text of each item the probe reads. `subject`
+    /// (the item alone) carries better from Touché to PVQ-40 than `prompt` (docs/results.md).
+    #[arg(long, value_enum, default_value = "prompt")]
+    pub relevance_text: RelevanceTextArg,
     /// vim-cond: training examples drawn, one (profile, argument) pair each.
     #[arg(long, default_value_t = 4000)]
     pub examples: usize,
@@ -190,6 +213,12 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<Job> {
             "--relevance-layer {layer} belongs to --method profile-readout, not --method {}: drop it or change the method",
             method_name(args.method)
         );
+    }
+    if let (RelevanceTextArg::Subject, None) = (
+        args.conditioning.relevance_text,
+        args.conditioning.relevance_layer,
+    ) {
+        bail!("--relevance-text subject needs --relevance-layer (22 suits the embedded model)");
     }
     let method = match args.method {
         TrainMethodArg::Ag => MethodArg::Ag,
@@ -318,6 +347,7 @@ fn condition_job(global: &GlobalArgs, args: Args, kind: ConditionerKind) -> anyh
         readout_arguments: c.readout_arguments,
         readout_pairs: c.readout_pairs,
         relevance_layer: c.relevance_layer,
+        relevance_text: c.relevance_text.into(),
         seed: args.seed,
         out: args.out,
     }))

@@ -157,12 +157,30 @@ fn each_kind_of_training_refuses_the_other_kinds_flags() {
         "profile-readout",
         "--relevance-layer",
         "22",
+        "--relevance-text",
+        "subject",
         "--out",
         "c",
     ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let spec: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(spec["relevance_layer"], 22);
+    assert_eq!(spec["relevance_text"], "subject");
+    let output = valuelab(&[
+        "train",
+        "--method",
+        "profile-readout",
+        "--relevance-text",
+        "subject",
+        "--out",
+        "c",
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("--relevance-text subject needs --relevance-layer"),
+        "{}",
+        text(&output.stderr)
+    );
     let output = valuelab(&["protocol", "--methods", "steer", "--out", "x"]);
     assert!(!output.status.success());
     assert!(

@@ -30,7 +30,9 @@ pub(super) fn generate(
     match spec.answer_mode {
         AnswerMode::Sample => {
             for (&i, record) in batch.iter().zip(&mut records) {
-                let stance = sampled_stance(&task.items[i].prompt, seed(i), persona, answerer)?;
+                let item = &task.items[i];
+                let stance =
+                    sampled_stance(&item.prompt, &item.subject, seed(i), persona, answerer)?;
                 record.refusals += usize::from(stance.refused);
                 record.parse_failures += usize::from(!stance.refused && stance.stance.is_none());
                 let mut samples = vec![stance.text.clone()];
@@ -61,6 +63,7 @@ pub(super) fn generate(
                 .map(|&i| ChoiceItem {
                     prompt: task.items[i].prompt.clone(),
                     options: STANCE_ANSWERS.map(String::from).to_vec(),
+                    subject: Some(task.items[i].subject.clone()),
                 })
                 .collect();
             let probabilities = answerer.option_probabilities(persona, &items)?;
@@ -108,12 +111,14 @@ struct SampledStance {
 /// Prompt 1 sampled and read; an unreadable stance gets no premise (nothing to explain).
 fn sampled_stance(
     prompt: &str,
+    subject: &str,
     seed: u64,
     persona: &str,
     answerer: &mut dyn Answerer,
 ) -> Result<SampledStance> {
     let cfg = paper_sampling(seed, STANCE_MAX_TOKENS);
-    let text = first(answerer.generate(persona, &[prompt.to_string()], &cfg)?);
+    let text =
+        first(answerer.generate(persona, &[prompt.to_string()], &[subject.to_string()], &cfg)?);
     let refused = is_refusal(&text);
     let stance = if refused { None } else { parse_stance(&text) };
     Ok(SampledStance {
@@ -137,5 +142,10 @@ fn premise(
     cfg.stop = vec!["\n\n".to_string()];
     cfg.answer_start = lead_in.unwrap_or_default().to_string();
     let prompt = premise_prompt(conclusion, stance_verb(stance));
-    Ok(first(answerer.generate(persona, &[prompt], &cfg)?))
+    Ok(first(answerer.generate(
+        persona,
+        &[prompt],
+        &[conclusion.to_string()],
+        &cfg,
+    )?))
 }

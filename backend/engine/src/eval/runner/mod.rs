@@ -278,6 +278,7 @@ fn answer_batch(
                 .map(|&i| ChoiceItem {
                     prompt: task.prompt_for(i, &group.name),
                     options: task.items[i].options.clone(),
+                    subject: Some(task.items[i].subject.clone()),
                 })
                 .collect();
             let probs = answerer.option_probabilities(persona, &items)?;
@@ -317,7 +318,8 @@ fn answer_batch(
                     item_seed(spec.seed, &group.name, &item.id),
                     SURVEY_MAX_TOKENS,
                 );
-                let samples = answerer.generate(persona, &prompts, &cfg)?;
+                let subjects = vec![item.subject.clone(); spec.samples];
+                let samples = answerer.generate(persona, &prompts, &subjects, &cfg)?;
                 let read = read_samples(item, &samples);
                 let mut r = record(i);
                 r.answer = read.answer;

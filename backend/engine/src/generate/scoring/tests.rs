@@ -38,6 +38,7 @@ fn items() -> Vec<ChoiceItem> {
         ChoiceItem {
             prompt: "Statement: short. Answer:".into(),
             options: pvq.clone(),
+            subject: None,
         },
         ChoiceItem {
             prompt:
@@ -48,14 +49,17 @@ fn items() -> Vec<ChoiceItem> {
                 "Like me".into(),
                 "Very much like me".into(),
             ],
+            subject: None,
         },
         ChoiceItem {
             prompt: "Do you agree?".into(),
             options: vec!["I agree".into(), "I disagree".into(), "a".into()],
+            subject: None,
         },
         ChoiceItem {
             prompt: "Medium statement here. Answer:".into(),
             options: pvq,
+            subject: None,
         },
     ]
 }
@@ -103,6 +107,7 @@ fn items_with_a_common_preamble_score_as_if_asked_alone() {
         .map(|(s, options)| ChoiceItem {
             prompt: format!("{preamble}{s} Answer:"),
             options,
+            subject: None,
         })
         .collect();
     for (chat, persona) in [(false, ""), (true, "A persona.")] {
@@ -180,6 +185,7 @@ fn items_without_options_are_rejected() {
     let bad = [ChoiceItem {
         prompt: "x".into(),
         options: vec![],
+        subject: None,
     }];
     assert!(score_items(&model, "", &bad, Normalisation::Sum)
         .unwrap_err()
