@@ -181,15 +181,15 @@ pub fn score_items_shifted(
             targets.push(item.options.iter().map(|o| o[0]).collect());
             amounts.extend(amount_of(i));
         }
-        let moved = direction
-            .map(|d| {
-                Ok::<_, Error>((
-                    Tensor::from_vec(amounts, (positions.len(), 1), model.device())?,
-                    d,
-                ))
-            })
-            .transpose()?;
-        let moved = moved.as_ref().map(|(a, d)| (a, *d));
+        let amounts = match direction {
+            Some(_) => Some(Tensor::from_vec(
+                amounts,
+                (positions.len(), 1),
+                model.device(),
+            )?),
+            None => None,
+        };
+        let moved = amounts.as_ref().zip(direction);
         let mut picked = logprobs_at(model, &hidden, &positions, &targets, moved)?.into_iter();
         for &i in chunk {
             let shared: Vec<f32> = (0..prepared[i].shared.len())
@@ -329,10 +329,10 @@ fn score_one(
     moved: Option<(&Tensor, f32)>,
 ) -> Result<Vec<Vec<f32>>> {
     // One amount (1, 1) for every scored position: `move_along` broadcasts it.
-    let moved = moved
-        .map(|(d, a)| Ok::<_, Error>((Tensor::new(&[[a]], model.device())?, d)))
+    let amount = moved
+        .map(|(_, a)| Tensor::new(&[[a]], model.device()))
         .transpose()?;
-    let moved = moved.as_ref().map(|(a, d)| (a, *d));
+    let moved = amount.as_ref().zip(moved.map(|(d, _)| d));
     let mut cache = prefix.batch_cache(model, 1)?;
     let start = prefix.len();
     let hidden = model.llama.forward_hidden(
