@@ -13,12 +13,17 @@
 //! states of its prompt or of its subject alone (`relevance`), and the item moves by `(r·z)`
 //! along the direction.
 //!
-//! There is no bias term: a zero profile difference (the mean profile) leaves the model as it
-//! is, so the model's usual answer cannot pass for profile signal.
+//! There is no bias term per item: a zero profile difference (the mean profile) leaves the
+//! layers as they are, so the model's usual answer cannot pass for profile signal. A readout
+//! trained with `--fit-level` adds one learned profile difference to every profile's, its
+//! `level` (10 numbers, the same for every profile): the profile the plain model answers like
+//! is then `mean − level`, and the mean profile's answers move to the training targets' level.
+//! Being the same for every profile, it cannot make answers follow profiles.
 //!
 //! Saved as `conditioner.safetensors` (tensors `layers.{l}`, shape (10, hidden); a readout's
 //! `readout.gate`, (10, hidden), and `readout.direction`, (1, hidden); a relevance readout's
-//! `relevance.*` and `relevance.direction`) plus `conditioning.json` ([`ConditionerConfig`]).
+//! `relevance.*` and `relevance.direction`; a fitted level `readout.level`, (1, 10)) plus
+//! `conditioning.json` ([`ConditionerConfig`]).
 
 use super::relevance::{RelevanceText, ValueProbe};
 use crate::models::{LoadedModel, Readout, ResidualOffsets};
@@ -34,6 +39,7 @@ pub const TENSORS_FILE: &str = "conditioner.safetensors";
 const READOUT_GATE: &str = "readout.gate";
 const READOUT_DIRECTION: &str = "readout.direction";
 const RELEVANCE_DIRECTION: &str = "relevance.direction";
+const READOUT_LEVEL: &str = "readout.level";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -115,6 +121,9 @@ pub struct ProfileConditioner {
     pub readout: Option<(Tensor, Tensor)>,
     /// `profile-readout` with item relevance: the value probe and the direction (1, hidden).
     pub relevance: Option<(ValueProbe, Tensor)>,
+    /// `profile-readout` trained with `--fit-level`: the profile difference (1, 10) added to
+    /// every profile's before the readout reads it.
+    pub level: Option<Tensor>,
 }
 
 impl ProfileConditioner {
@@ -140,6 +149,41 @@ impl ProfileConditioner {
             maps,
             readout: None,
             relevance: None,
+            level: None,
+        })
+    }
+
+    /// The same readout with a fitted `level` (1, 10) added to every profile's difference.
+    pub fn with_level(mut self, level: Tensor) -> Result<Self> {
+        if level.dims() != [1, VALUE_COUNT] {
+            return Err(Error::invalid(format!(
+                "a readout's level has shape {:?}; expected (1, {VALUE_COUNT})",
+                level.dims()
+            )));
+        }
+        if self.readout.is_none() && self.relevance.is_none() {
+            return Err(Error::invalid(
+                "only a profile-readout has a level: its layer maps move with the profile alone",
+            ));
+        }
+        self.level = Some(level);
+        Ok(self)
+    }
+
+    /// The fitted level as numbers, for reports; None without one.
+    pub fn level_values(&self) -> Result<Option<Vec<f32>>> {
+        Ok(match &self.level {
+            Some(level) => Some(level.flatten_all()?.to_vec1()?),
+            None => None,
+        })
+    }
+
+    /// What the readout reads for `profiles`: their differences from the mean plus the level.
+    fn readout_z(&self, profiles: &[[f64; VALUE_COUNT]], device: &Device) -> Result<Tensor> {
+        let z = self.centred(profiles, device)?;
+        Ok(match &self.level {
+            Some(level) => z.broadcast_add(&level.to_device(device)?)?,
+            None => z,
         })
     }
 
@@ -157,8 +201,14 @@ impl ProfileConditioner {
         Ok(self)
     }
 
-    /// The same conditioner moving each item by its relevance (see [`Self::item_offsets`]).
-    pub fn with_relevance(mut self, probe: ValueProbe, direction: Tensor) -> Result<Self> {
+    /// The same conditioner moving each item by its relevance (see [`Self::item_offsets`]), the
+    /// probe reading `text` of each item: the text it was fit on.
+    pub fn with_relevance(
+        mut self,
+        probe: ValueProbe,
+        text: RelevanceText,
+        direction: Tensor,
+    ) -> Result<Self> {
         let hidden = self.config.hidden_size;
         if probe.hidden_size() != hidden || direction.dims() != [1, hidden] {
             return Err(Error::invalid(format!(
@@ -168,6 +218,7 @@ impl ProfileConditioner {
             )));
         }
         self.config.relevance_layer = Some(probe.layer);
+        self.config.relevance_text = text;
         self.relevance = Some((probe, direction));
         Ok(self)
     }
@@ -175,12 +226,6 @@ impl ProfileConditioner {
     /// Whether answers need each item's relevance ([`Self::relevance_of`]) to be conditioned.
     pub fn needs_item_relevance(&self) -> bool {
         self.relevance.is_some()
-    }
-
-    /// The same relevance readout reading `text` of each item.
-    pub fn reading(mut self, text: RelevanceText) -> Self {
-        self.config.relevance_text = text;
-        self
     }
 
     /// Which text of an item the relevance readout reads.
@@ -207,7 +252,7 @@ impl ProfileConditioner {
         let Some((_, direction)) = &self.relevance else {
             return Ok(None);
         };
-        let z = self.centred(&[*profile], direction.device())?;
+        let z = self.readout_z(&[*profile], direction.device())?;
         let shift = (relevance.matmul(&z.t()?)? * self.config.scale)?;
         Ok(Some((shift, direction.clone())))
     }
@@ -253,7 +298,9 @@ impl ProfileConditioner {
         let offsets = ResidualOffsets::new(offsets)?;
         Ok(match &self.readout {
             Some((gate_map, direction)) => offsets.with_readout(Readout {
-                gate: Some((z.matmul(gate_map)? * self.config.scale)?),
+                gate: Some(
+                    (self.readout_z(profiles, device)?.matmul(gate_map)? * self.config.scale)?,
+                ),
                 shift: None,
                 direction: direction.clone(),
             }),
@@ -283,6 +330,9 @@ impl ProfileConditioner {
                 RELEVANCE_DIRECTION.into(),
                 direction.to_dtype(DType::F32)?.detach(),
             );
+        }
+        if let Some(level) = &self.level {
+            tensors.insert(READOUT_LEVEL.into(), level.to_dtype(DType::F32)?.detach());
         }
         candle_core::safetensors::save(&tensors, dir.join(TENSORS_FILE))?;
         crate::output::write_json(&dir.join(CONFIG_FILE), &self.config)
@@ -315,6 +365,7 @@ impl ProfileConditioner {
             .collect::<Result<Vec<_>>>()?;
         let readout = config.method == ConditionerKind::ProfileReadout;
         let (relevance_layer, hidden) = (config.relevance_layer, config.hidden_size);
+        let relevance_text = config.relevance_text;
         let conditioner = Self::new(config, maps)?;
         if !readout {
             return Ok(conditioner);
@@ -325,12 +376,18 @@ impl ProfileConditioner {
                 .cloned()
                 .ok_or_else(|| Error::invalid(format!("{TENSORS_FILE} has no tensor {name}")))
         };
-        match relevance_layer {
+        let conditioner = match relevance_layer {
             Some(layer) => conditioner.with_relevance(
                 ValueProbe::from_tensors(layer, hidden, &tensors)?,
+                relevance_text,
                 get(RELEVANCE_DIRECTION)?,
-            ),
-            None => conditioner.with_readout(get(READOUT_GATE)?, get(READOUT_DIRECTION)?),
+            )?,
+            None => conditioner.with_readout(get(READOUT_GATE)?, get(READOUT_DIRECTION)?)?,
+        };
+        // Folders saved before levels were fitted, or trained without one, have none.
+        match tensors.get(READOUT_LEVEL) {
+            Some(level) => conditioner.with_level(level.clone()),
+            None => Ok(conditioner),
         }
     }
 }

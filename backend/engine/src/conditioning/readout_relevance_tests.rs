@@ -1,6 +1,6 @@
 //! The relevance readout: the averaged states of the prompts or subjects it is trained on are
-//! the ones it reads when answering, its cached loss is the model's own under each item's shift, and training
-//! fits, keeps and saves it.
+//! the ones it reads when answering, its cached loss is the model's own under each item's
+//! shift, a level moves every profile alike, and training fits, keeps and saves it.
 
 use super::tests::{every_item, example_set, model_loss, profiles};
 use super::*;
@@ -11,7 +11,7 @@ use crate::conditioning::testing::Quiet;
 use crate::conditioning::train_offset::TrainingProfiles;
 use crate::conditioning::train_readout::*;
 use crate::models::testing::{max_abs_diff, tiny_model};
-use valuelab_common::VALUE_COUNT;
+use valuelab_common::{ValueDistribution, VALUE_COUNT};
 
 const LAYER: usize = 1;
 
@@ -47,9 +47,24 @@ fn relevance_conditioner(
     let config = ConditionerConfig::profile_readout("tiny", hidden, [3.5; VALUE_COUNT]);
     ProfileConditioner::new(config, Vec::new())
         .unwrap()
-        .with_relevance(probe, direction)
+        .with_relevance(probe, read, direction)
         .unwrap()
-        .reading(read)
+}
+
+/// The answer states of three arguments' items with their means of `read`, and a relevance
+/// readout on them.
+fn three_item_readout(
+    read: RelevanceText,
+) -> (LoadedModel, ExampleSet, AnswerStates, ProfileConditioner) {
+    let mut model = tiny_model(true, 3).unwrap();
+    let mut set = example_set(&model, 3);
+    let mut states =
+        AnswerStates::compute(&mut model, &mut set, &[0, 1, 2], &mut |_, _| {}).unwrap();
+    states
+        .ensure_means(&model, &set, LAYER, read, &mut |_, _| {})
+        .unwrap();
+    let conditioner = relevance_conditioner(&model, &states, read);
+    (model, set, states, conditioner)
 }
 
 #[test]
@@ -84,15 +99,8 @@ fn the_cached_means_of_either_text_are_what_the_answerer_reads() {
 
 #[test]
 fn the_relevance_readouts_cached_loss_is_the_models_and_the_mean_profile_moves_nothing() {
-    let mut model = tiny_model(true, 3).unwrap();
-    let mut set = example_set(&model, 3);
-    let mut states =
-        AnswerStates::compute(&mut model, &mut set, &[0, 1, 2], &mut |_, _| {}).unwrap();
     let read = RelevanceText::Prompt;
-    states
-        .ensure_means(&model, &set, LAYER, read, &mut |_, _| {})
-        .unwrap();
-    let conditioner = relevance_conditioner(&model, &states, read);
+    let (mut model, mut set, states, conditioner) = three_item_readout(read);
     let (probe, direction) = conditioner.relevance.clone().unwrap();
     let training = probe.relevance_of(&states.means[&(read, LAYER)]).unwrap();
 
@@ -165,6 +173,7 @@ fn relevance_training_fits_the_direction_keeps_the_prompt_states_and_saves_the_p
         validate_every: 25,
         relevance_layer: Some(LAYER),
         relevance_text: RelevanceText::Prompt,
+        fit_level: false,
     };
     let training_profiles = || TrainingProfiles {
         train: &profiles,
@@ -190,11 +199,7 @@ fn relevance_training_fits_the_direction_keeps_the_prompt_states_and_saves_the_p
     let hits = report.relevance_hits.expect("validation items scored");
     assert!((0.0..=1.0).contains(&hits));
     assert!(report.relevance_train_hits.is_some());
-    let best = report
-        .validation
-        .iter()
-        .map(|p| p.kl)
-        .fold(f64::INFINITY, f64::min);
+    let best = report.lowest_kl().unwrap();
     assert!(best < report.validation[0].kl, "{:?}", report.validation);
     assert!(model.llama.residual_offsets().is_empty());
 
@@ -290,4 +295,131 @@ fn relevance_training_fits_the_direction_keeps_the_prompt_states_and_saves_the_p
     .unwrap_err()
     .to_string();
     assert!(err.contains("relevance layer 99 does not exist"), "{err}");
+}
+
+#[test]
+fn a_level_moves_every_profile_by_the_same_difference_and_is_saved() {
+    let read = RelevanceText::Prompt;
+    let (model, set, states, conditioner) = three_item_readout(read);
+    let relevance = conditioner
+        .relevance_of(&model, &texts(&set, &states, read))
+        .unwrap()
+        .unwrap();
+    let level = [1.0f32, -0.5, 0.0, 2.0, 0.5, -1.0, 0.25, 1.5, -2.0, 0.75];
+    let leveled = conditioner
+        .clone()
+        .with_level(Tensor::new(&[level], &Device::Cpu).unwrap())
+        .unwrap();
+    let shifts = |c: &ProfileConditioner, profile: [f64; VALUE_COUNT]| {
+        c.item_shifts(&profile, &relevance).unwrap().unwrap().0
+    };
+    for profile in profiles().iter().map(|p| *p.scores()) {
+        let moved: [f64; VALUE_COUNT] = std::array::from_fn(|v| profile[v] + f64::from(level[v]));
+        let (a, b) = (shifts(&leveled, profile), shifts(&conditioner, moved));
+        assert!(max_abs_diff(&a, &b) < 1e-5);
+    }
+    // The mean profile now moves: to the level's side, by the relevance-weighted level.
+    let at_mean = shifts(&leveled, [3.5; VALUE_COUNT])
+        .to_vec2::<f32>()
+        .unwrap();
+    let expected = relevance
+        .matmul(&Tensor::new(&[level], &Device::Cpu).unwrap().t().unwrap())
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+    for (got, want) in at_mean.iter().zip(&expected) {
+        assert!((got[0] - want[0]).abs() < 1e-5 && want[0].abs() > 1e-3);
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    leveled.save(dir.path()).unwrap();
+    let loaded = ProfileConditioner::load(dir.path(), &Device::Cpu).unwrap();
+    assert_eq!(loaded.level_values().unwrap().unwrap(), level.to_vec());
+    conditioner.save(dir.path()).unwrap();
+    let plain = ProfileConditioner::load(dir.path(), &Device::Cpu).unwrap();
+    assert!(
+        plain.level.is_none(),
+        "a folder without a level loads without one"
+    );
+
+    let wrong = conditioner
+        .clone()
+        .with_level(Tensor::zeros((1, 3), DType::F32, &Device::Cpu).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(wrong.contains("expected (1, 10)"), "{wrong}");
+    let hidden = model.llama.config().hidden_size;
+    let config = ConditionerConfig::profile_readout("tiny", hidden, [3.5; VALUE_COUNT]);
+    let no_readout = ProfileConditioner::new(config, Vec::new())
+        .unwrap()
+        .with_level(Tensor::zeros((1, VALUE_COUNT), DType::F32, &Device::Cpu).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        no_readout.contains("only a profile-readout"),
+        "{no_readout}"
+    );
+}
+
+#[test]
+fn training_with_a_level_fits_it_and_reaches_a_lower_kl() {
+    let mut model = tiny_model(true, 3).unwrap();
+    let mut set = example_set(&model, 20);
+    // Profiles a point higher than the usual ones, centred on their own mean: the differences
+    // from the mean average zero, so only a level can lift the answers to the targets' level,
+    // above where the plain model answers.
+    let profiles: Vec<ValueDistribution> = profiles()
+        .iter()
+        .map(|p| ValueDistribution::parse(p.scores().map(|s| (s + 1.0).min(6.0))).unwrap())
+        .collect();
+    let mean: [f64; VALUE_COUNT] = std::array::from_fn(|v| {
+        profiles.iter().map(|p| p.scores()[v]).sum::<f64>() / profiles.len() as f64
+    });
+    let opts = ReadoutTraining {
+        arguments: 20,
+        steps: 100,
+        pairs: 32,
+        lr: 0.05,
+        weight_decay: 0.0,
+        seed: 2,
+        validation_pairs: 64,
+        validate_every: 25,
+        relevance_layer: Some(LAYER),
+        relevance_text: RelevanceText::Prompt,
+        fit_level: false,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut train = |opts: &ReadoutTraining| {
+        train_profile_readout(
+            &mut model,
+            "tiny",
+            &mut set,
+            TrainingProfiles {
+                train: &profiles,
+                validation: &[],
+                mean,
+            },
+            opts,
+            Some(dir.path()),
+            &mut Quiet,
+            &mut |_, _, _| {},
+        )
+        .unwrap()
+    };
+    let (without, plain_report) = train(&opts);
+    assert!(without.level.is_none() && plain_report.level.is_none());
+    let (with, report) = train(&ReadoutTraining {
+        fit_level: true,
+        ..opts
+    });
+    let level = report.level.clone().expect("the kept level is reported");
+    assert_eq!(level.len(), VALUE_COUNT);
+    assert_eq!(with.level_values().unwrap(), Some(level.clone()));
+    assert!(level.iter().any(|v| v.abs() > 1e-3), "{level:?}");
+    assert!(
+        report.lowest_kl().unwrap() < plain_report.lowest_kl().unwrap(),
+        "with a level {:?}, without {:?}",
+        report.validation,
+        plain_report.validation
+    );
 }

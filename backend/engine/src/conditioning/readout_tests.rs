@@ -212,8 +212,27 @@ fn the_mean_profile_leaves_the_model_as_it_is() {
     assert_eq!(max_abs_diff(&plain[0], &at_mean[0]), 0.0);
     let offsets = conditioner.offsets(&[*profiles()[1].scores()]).unwrap();
     model.llama.set_residual_offsets(offsets).unwrap();
-    let moved = option_log_probs(&model, &[item], Mode::Inference).unwrap();
+    let moved = option_log_probs(&model, std::slice::from_ref(&item), Mode::Inference).unwrap();
     assert!(max_abs_diff(&plain[0], &moved[0]) > 1e-4);
+
+    // With a level, the mean profile answers like the profile that far from it.
+    let level = [0.5f32, -1.0, 0.25, 1.5, 0.0, -0.5, 2.0, 1.0, -1.5, 0.75];
+    let leveled = conditioner
+        .clone()
+        .with_level(Tensor::new(&[level], &Device::Cpu).unwrap())
+        .unwrap();
+    let mut answer = |offsets: ResidualOffsets| {
+        model.llama.set_residual_offsets(offsets).unwrap();
+        option_log_probs(&model, std::slice::from_ref(&item), Mode::Inference).unwrap()
+    };
+    let at_mean = answer(leveled.offsets(&[[3.5; VALUE_COUNT]]).unwrap());
+    let moved_by_level = answer(
+        conditioner
+            .offsets(&[std::array::from_fn(|v| 3.5 + f64::from(level[v]))])
+            .unwrap(),
+    );
+    assert!(max_abs_diff(&at_mean[0], &moved_by_level[0]) < 1e-5);
+    assert!(max_abs_diff(&plain[0], &at_mean[0]) > 1e-4);
 }
 
 #[test]
@@ -232,6 +251,7 @@ fn training_lowers_the_validation_kl_keeps_the_best_step_and_saves_the_readout()
         validate_every: 50,
         relevance_layer: None,
         relevance_text: Default::default(),
+        fit_level: false,
     };
     let (conditioner, report) = train_profile_readout(
         &mut model,

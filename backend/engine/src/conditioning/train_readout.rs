@@ -47,6 +47,10 @@ pub struct ReadoutTraining {
     /// With a relevance layer: which text of an item the probe reads.
     #[serde(default)]
     pub relevance_text: RelevanceText,
+    /// Also fit the readout's level: one profile difference added to every profile's, so the
+    /// mean profile answers at the training targets' level rather than the plain model's.
+    #[serde(default)]
+    pub fit_level: bool,
 }
 
 /// Folds of the training arguments for their out-of-fold relevance.
@@ -133,6 +137,16 @@ pub struct ReadoutReport {
     pub relevance_hits: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relevance_train_hits: Option<f64>,
+    /// With `fit_level`: the kept level, one number per value in profile points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<Vec<f32>>,
+}
+
+impl ReadoutReport {
+    /// The lowest validation KL: the kept step's.
+    pub fn lowest_kl(&self) -> Option<f64> {
+        self.validation.iter().map(|p| p.kl).reduce(f64::min)
+    }
 }
 
 /// What moves an item: a gate learned on its answer state, or its relevance from its prompt.
@@ -229,6 +243,7 @@ pub fn train_profile_readout(
         kept_step: 0,
         relevance_hits: None,
         relevance_train_hits: None,
+        level: None,
     };
     let gate = match opts.relevance_layer {
         Some(layer) => {
@@ -243,6 +258,10 @@ pub fn train_profile_readout(
     if let Gate::Learned(gate_map) = &gate {
         params.push(("readout.gate".into(), gate_map.clone()));
     }
+    let level = Var::zeros((1, VALUE_COUNT), DType::F32, &device)?;
+    if opts.fit_level {
+        params.push(("readout.level".into(), level.clone()));
+    }
     let vars: Vec<Var> = params.iter().map(|(_, v)| v.clone()).collect();
     let mut optimizer = AdamW::new(
         params,
@@ -253,11 +272,11 @@ pub fn train_profile_readout(
         },
     )?;
     let amount = |pairs: &Pairs| -> Result<Tensor> {
+        // Without `fit_level` the level stays zero: it is not among the optimised variables.
+        let z = pairs.z.broadcast_add(level.as_tensor())?;
         match &gate {
-            Gate::Learned(gate_map) => {
-                states.gate_amount(gate_map.as_tensor(), &pairs.z, &pairs.items)
-            }
-            Gate::Relevance(_, relevance) => relevance_amount(relevance, &pairs.z, &pairs.items),
+            Gate::Learned(gate_map) => states.gate_amount(gate_map.as_tensor(), &z, &pairs.items),
+            Gate::Relevance(_, relevance) => relevance_amount(relevance, &z, &pairs.items),
         }
     };
     let (check_profiles, check_items) = if validation.is_empty() {
@@ -351,11 +370,16 @@ pub fn train_profile_readout(
     };
     let kept_direction = next()?;
     let conditioner = match gate {
-        Gate::Relevance(probe, _) => conditioner
-            .with_relevance(probe, kept_direction)?
-            .reading(opts.relevance_text),
+        Gate::Relevance(probe, _) => {
+            conditioner.with_relevance(probe, opts.relevance_text, kept_direction)?
+        }
         Gate::Learned(_) => conditioner.with_readout(next()?, kept_direction)?,
     };
+    let conditioner = match opts.fit_level {
+        true => conditioner.with_level(next()?)?,
+        false => conditioner,
+    };
+    report.level = conditioner.level_values()?;
     Ok((conditioner, report))
 }
 

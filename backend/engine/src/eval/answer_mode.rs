@@ -125,7 +125,6 @@ mod tests {
             options: (1..=6).map(|k| k.to_string()).collect(),
             option_values: (0..6).map(|i| i as f64 / 5.0).collect(),
             parser: Some(scale),
-            conclusion: None,
             subject: "s".into(),
         }
     }

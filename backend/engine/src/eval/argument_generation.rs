@@ -131,7 +131,6 @@ pub fn task(arguments: &[Argument]) -> Result<Task> {
             options: Vec::new(),
             option_values: Vec::new(),
             parser: None,
-            conclusion: Some(a.conclusion.trim().to_string()),
             subject: a.conclusion.trim().to_string(),
         })
         .collect();

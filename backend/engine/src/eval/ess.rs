@@ -49,7 +49,6 @@ pub fn task(questions: &[EssQuestion], gold: Option<&[GoldRow]>) -> Result<Task>
                 .map(|i| q.scale.rescale_index(i))
                 .collect(),
             parser: Some(q.scale.clone()),
-            conclusion: None,
             subject: q.question.clone(),
         })
         .collect();

@@ -335,6 +335,7 @@ impl Answerer for ModelAnswerer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conditioning::RelevanceText;
     use crate::models::testing::tiny_model;
 
     #[test]
@@ -399,7 +400,7 @@ mod tests {
     }
 
     /// A relevance readout on a tiny model: a probe fit on random states, a strong direction.
-    fn relevance_conditioner(hidden: usize) -> ProfileConditioner {
+    fn relevance_conditioner(hidden: usize, read: RelevanceText) -> ProfileConditioner {
         use crate::conditioning::relevance::{ProbeTraining, ValueProbe};
         use crate::conditioning::ConditionerConfig;
         let rows = 20;
@@ -423,7 +424,7 @@ mod tests {
         let config = ConditionerConfig::profile_readout("tiny", hidden, [3.5; VALUE_COUNT]);
         ProfileConditioner::new(config, Vec::new())
             .unwrap()
-            .with_relevance(probe, direction)
+            .with_relevance(probe, read, direction)
             .unwrap()
     }
 
@@ -450,7 +451,7 @@ mod tests {
         );
         let expected = plain.option_probabilities(persona, &items).unwrap();
         let hidden = plain.model().llama.config().hidden_size;
-        let conditioner = relevance_conditioner(hidden);
+        let conditioner = relevance_conditioner(hidden, RelevanceText::Prompt);
         let mut answerer = ModelAnswerer::from_model(
             tiny_model(true, 3).unwrap(),
             "tiny",
@@ -514,7 +515,6 @@ mod tests {
 
     #[test]
     fn a_readout_reading_subjects_moves_each_item_by_its_subjects_relevance_and_needs_one() {
-        use crate::conditioning::RelevanceText;
         use valuelab_common::ValueDistribution;
         let persona = "Let's roleplay.";
         let item = |prompt: &str, subject: Option<&str>| ChoiceItem {
@@ -524,7 +524,7 @@ mod tests {
         };
         let model = tiny_model(true, 3).unwrap();
         let hidden = model.llama.config().hidden_size;
-        let conditioner = relevance_conditioner(hidden).reading(RelevanceText::Subject);
+        let conditioner = relevance_conditioner(hidden, RelevanceText::Subject);
         let mut answerer = ModelAnswerer::from_model(model, "tiny", &Device::Cpu, HashMap::new())
             .with_conditioner(conditioner.clone());
         let mut scores = [2.0; VALUE_COUNT];

@@ -55,7 +55,6 @@ pub fn task(items: &[PvqItem]) -> Result<Task> {
             options: options.clone(),
             option_values: option_values.clone(),
             parser: Some(scale.clone()),
-            conclusion: None,
             subject: item.text.clone(),
         })
         .collect();

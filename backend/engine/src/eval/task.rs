@@ -80,10 +80,9 @@ pub struct TaskItem {
     pub option_values: Vec<f64>,
     /// Reads a sampled answer as an option index; `None` for free text (argument generation).
     pub parser: Option<valuelab_common::scale::AnswerScale>,
-    /// Argument generation: the conclusion the stance and premise are about.
-    pub conclusion: Option<String>,
     /// What the item is about without the instructions: the PVQ statement, the ValueNet
-    /// scenario, the ESS question, the debated conclusion.
+    /// scenario, the ESS question, the debated conclusion (which argument generation's stance
+    /// and premise prompts are built around).
     pub subject: String,
 }
 

@@ -54,7 +54,6 @@ pub fn task(scenarios: &[Scenario]) -> Result<Task> {
                     vec![0.0, 1.0]
                 },
                 parser: Some(parser.clone()),
-                conclusion: None,
                 subject: s.scenario.clone(),
             }
         })

@@ -92,6 +92,10 @@ pub struct ConditionJob {
     /// Profile-readout with a relevance layer: read the item's prompt or its subject alone.
     #[serde(default)]
     pub relevance_text: RelevanceText,
+    /// Profile-readout: also fit the level (the profile difference added to every profile's),
+    /// so the mean profile answers at the training targets' level.
+    #[serde(default)]
+    pub fit_level: bool,
     #[serde(default)]
     pub seed: u64,
     pub out: PathBuf,
@@ -318,6 +322,16 @@ impl ConditionJob {
                     100.0 * report["relevance_train_hits"].as_f64().unwrap_or(f64::NAN)
                 ));
             }
+            if let Some(level) = report["level"].as_array() {
+                let points: Vec<String> = level
+                    .iter()
+                    .map(|v| format!("{:+.2}", v.as_f64().unwrap_or(f64::NAN)))
+                    .collect();
+                summary.push_str(&format!(
+                    "; fitted level (profile points, Achievement … Universalism) {}",
+                    points.join(" ")
+                ));
+            }
         }
         if self.method == ConditionerKind::ProfileOffset {
             let report = &training["report"];
@@ -362,6 +376,7 @@ impl ConditionJob {
             validate_every: self.validate_every,
             relevance_layer: self.relevance_layer,
             relevance_text: self.relevance_text,
+            fit_level: self.fit_level,
         };
         sink.event(&JobEvent::message(format!(
             "answer states of {} arguments (QA and AG items)",
@@ -404,7 +419,7 @@ impl ConditionJob {
                         trainable_params: match opts.relevance_layer {
                             Some(_) => hidden,
                             None => (VALUE_COUNT + 1) * hidden,
-                        },
+                        } + if opts.fit_level { VALUE_COUNT } else { 0 },
                     },
                 });
             }
@@ -419,7 +434,7 @@ impl ConditionJob {
             &mut progress,
             &mut states_progress,
         )?;
-        let best = report.validation.iter().map(|p| p.kl).reduce(f64::min);
+        let best = report.lowest_kl();
         Ok(Made {
             conditioner: c,
             details: serde_json::json!({ "settings": opts, "report": report }),

@@ -36,6 +36,7 @@ fn condition_job(model: &str, method: ConditionerKind, out: &std::path::Path) ->
         readout_pairs: 8,
         relevance_layer: None,
         relevance_text: Default::default(),
+        fit_level: false,
         seed: 1,
         out: out.to_path_buf(),
     }
@@ -142,6 +143,7 @@ fn a_trained_profile_readout_keeps_its_best_step_and_answers_any_group() {
     let (model, out, done) = trained(dir.path(), ConditionerKind::ProfileReadout, |spec| {
         spec.steps = 6;
         spec.lr = 0.01;
+        spec.fit_level = true;
     });
     let JobOutput::Condition(output) = &done.output else {
         panic!("not a conditioner")
@@ -156,6 +158,15 @@ fn a_trained_profile_readout_keeps_its_best_step_and_answers_any_group() {
     assert!(conditioner.maps.is_empty() && conditioner.readout.is_some());
     let training: serde_json::Value = read_json(&out.join(TRAINING_FILE), "training").unwrap();
     let report = &training["details"]["report"];
+    // The level kept with the maps is the one reported and summarised.
+    let level: Vec<f32> = serde_json::from_value(report["level"].clone()).unwrap();
+    assert_eq!(conditioner.level_values().unwrap(), Some(level.clone()));
+    let summarised = format!("{:+.2}", level[0]);
+    assert!(
+        output.summary.contains("fitted level") && output.summary.contains(&summarised),
+        "{}",
+        output.summary
+    );
     let points = report["validation"].as_array().unwrap();
     let steps: Vec<u64> = points.iter().map(|p| p["step"].as_u64().unwrap()).collect();
     assert_eq!(steps, vec![0, 2, 4, 6]);

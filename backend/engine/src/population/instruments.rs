@@ -216,7 +216,6 @@ fn big_five(items: &[IpipItem]) -> Instrument {
                 options: (1..=5).map(|k| k.to_string()).collect(),
                 option_values: positions,
                 parser: Some(scale.clone()),
-                conclusion: None,
                 subject: item.text.clone(),
             }
         })

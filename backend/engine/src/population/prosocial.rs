@@ -79,7 +79,6 @@ pub fn instrument() -> Instrument {
             options: (1..=OPTIONS.len()).map(|d| d.to_string()).collect(),
             option_values: (0..OPTIONS.len()).map(|i| i as f64 / 5.0).collect(),
             parser: Some(scale.clone()),
-            conclusion: None,
             subject: cause.to_string(),
         })
         .collect();

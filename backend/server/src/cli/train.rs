@@ -194,6 +194,11 @@ pub struct ConditioningArgs {
     /// (the item alone) carries better from Touché to PVQ-40 than `prompt` (docs/results.md).
     #[arg(long, value_enum, default_value = "prompt")]
     pub relevance_text: RelevanceTextArg,
+    /// profile-readout: also fit the level, one profile difference added to every profile's
+    /// (ten numbers, printed in the summary), so the mean profile answers at the training
+    /// targets' level instead of the plain model's; it cannot make answers follow profiles.
+    #[arg(long)]
+    pub fit_level: bool,
     /// vim-cond: training examples drawn, one (profile, argument) pair each.
     #[arg(long, default_value_t = 4000)]
     pub examples: usize,
@@ -219,6 +224,12 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<Job> {
         args.conditioning.relevance_layer,
     ) {
         bail!("--relevance-text subject needs --relevance-layer (22 suits the embedded model)");
+    }
+    if args.conditioning.fit_level && !matches!(args.method, TrainMethodArg::ProfileReadout) {
+        bail!(
+            "--fit-level belongs to --method profile-readout, not --method {}: drop it or change the method",
+            method_name(args.method)
+        );
     }
     let method = match args.method {
         TrainMethodArg::Ag => MethodArg::Ag,
@@ -348,6 +359,7 @@ fn condition_job(global: &GlobalArgs, args: Args, kind: ConditionerKind) -> anyh
         readout_pairs: c.readout_pairs,
         relevance_layer: c.relevance_layer,
         relevance_text: c.relevance_text.into(),
+        fit_level: c.fit_level,
         seed: args.seed,
         out: args.out,
     }))

@@ -159,6 +159,7 @@ fn each_kind_of_training_refuses_the_other_kinds_flags() {
         "22",
         "--relevance-text",
         "subject",
+        "--fit-level",
         "--out",
         "c",
     ]);
@@ -166,6 +167,21 @@ fn each_kind_of_training_refuses_the_other_kinds_flags() {
     let spec: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(spec["relevance_layer"], 22);
     assert_eq!(spec["relevance_text"], "subject");
+    assert_eq!(spec["fit_level"], true);
+    let output = valuelab(&[
+        "train",
+        "--method",
+        "profile-offset",
+        "--fit-level",
+        "--out",
+        "c",
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("--fit-level belongs to --method profile-readout"),
+        "{}",
+        text(&output.stderr)
+    );
     let output = valuelab(&[
         "train",
         "--method",

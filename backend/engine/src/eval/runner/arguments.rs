@@ -25,7 +25,7 @@ pub(super) fn generate(
     spec: &RunSpec,
     answerer: &mut dyn Answerer,
 ) -> Result<Vec<ItemRecord>> {
-    let conclusion = |i: usize| task.items[i].conclusion.clone().unwrap_or_default();
+    let conclusion = |i: usize| task.items[i].subject.clone();
     let seed = |i: usize| item_seed(spec.seed, &group.name, &task.items[i].id);
     match spec.answer_mode {
         AnswerMode::Sample => {
