@@ -201,6 +201,10 @@ fn relevance_training_fits_the_direction_keeps_the_prompt_states_and_saves_the_p
     assert!(report.relevance_train_hits.is_some());
     let best = report.lowest_kl().unwrap();
     assert!(best < report.validation[0].kl, "{:?}", report.validation);
+    // Unlike a zero gate, the relevance moves items from step 0 on: the plain model's KL is
+    // measured apart.
+    let plain = report.plain_kl.unwrap();
+    assert!((plain - report.validation[0].kl).abs() > 1e-6, "{plain}");
     assert!(model.llama.residual_offsets().is_empty());
 
     // Trained again from the same folder: states and prompt means are read, not recomputed.

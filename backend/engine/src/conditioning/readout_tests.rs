@@ -279,6 +279,9 @@ fn training_lowers_the_validation_kl_keeps_the_best_step_and_saves_the_readout()
         .min_by(|a, b| a.kl.total_cmp(&b.kl))
         .unwrap();
     assert_eq!(report.kept_step, best.step);
+    // The gate starts at zero, so step 0 is the plain model.
+    let plain = report.plain_kl.unwrap();
+    assert!((plain - report.validation[0].kl).abs() < 1e-6, "{plain}");
     assert!(
         best.kl < report.validation[0].kl * 0.95,
         "{:?}",

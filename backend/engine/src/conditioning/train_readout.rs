@@ -127,8 +127,13 @@ pub struct ReadoutReport {
     pub elapsed_s: f64,
     pub stopped_by: String,
     pub last_train_kl: Option<f64>,
-    /// Mean validation KL, step 0 being the plain model.
+    /// Mean validation KL, step 0 being the maps before training: the plain model for a learned
+    /// gate (it starts at zero), not for a relevance readout, whose items already move along
+    /// the starting direction.
     pub validation: Vec<ValidationPoint>,
+    /// The plain model's mean KL on the same validation pairs (no shift at all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plain_kl: Option<f64>,
     /// The step whose maps were kept: the lowest validation KL.
     pub kept_step: usize,
     /// With a relevance layer: the share of validation items whose most relevant value is one
@@ -244,6 +249,7 @@ pub fn train_profile_readout(
         relevance_hits: None,
         relevance_train_hits: None,
         level: None,
+        plain_kl: None,
     };
     let gate = match opts.relevance_layer {
         Some(layer) => {
@@ -300,6 +306,9 @@ pub fn train_profile_readout(
         )?;
         Ok(f64::from(loss.to_scalar::<f32>()?))
     };
+    let unmoved = Tensor::zeros((held.items.dim(0)?, 1), DType::F32, &device)?;
+    let plain = states.loss(&unmoved, direction.as_tensor(), &held.items, &held.targets)?;
+    report.plain_kl = Some(f64::from(plain.to_scalar::<f32>()?));
     let snapshots = || vars.iter().map(snapshot).collect::<Result<Vec<_>>>();
     let mut best = (f64::INFINITY, snapshots()?);
     loop {

@@ -439,7 +439,7 @@ impl ConditionJob {
             conditioner: c,
             details: serde_json::json!({ "settings": opts, "report": report }),
             cancelled: report.stopped_by == "cancelled",
-            before: report.validation.first().map(|p| p.kl),
+            before: report.plain_kl,
             after: best,
         })
     }

@@ -181,6 +181,8 @@ fn a_trained_profile_readout_keeps_its_best_step_and_answers_any_group() {
         .unwrap();
     assert_eq!(report["kept_step"], best["step"]);
     assert_eq!(output.validation_after, best["kl"].as_f64());
+    assert_eq!(output.validation_before, report["plain_kl"].as_f64());
+    assert!(output.validation_before.is_some());
     // Of 12 arguments, a tenth (one) validates: 22 training items.
     assert_eq!(report["items"], 22);
 
