@@ -16,6 +16,7 @@
 pub mod branch;
 pub mod conditioner;
 pub mod examples;
+pub mod probe_texts;
 pub mod profiles;
 pub mod readout;
 pub mod relevance;

@@ -41,12 +41,14 @@ const STATE_BATCH: usize = 16;
 /// A logit that no option gets: pads items with fewer options than the widest.
 const ABSENT: f32 = -1.0e4;
 
-/// What the states' progress reports count: items through the model to their answer state, or
-/// items' texts (prompts or subjects) through the model to their averaged states (relevance).
+/// What the states' progress reports count: items through the model to their answer state,
+/// items' texts (prompts or subjects) through the model to their averaged states (relevance),
+/// or the texts of the arguments that only fit the probe ([`super::probe_texts`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatesPhase {
     Answers,
     TextMeans,
+    ProbeTexts,
 }
 
 /// Every item's final-norm state at its answer position, with what the output layer makes of
@@ -414,6 +416,9 @@ fn gather_columns(values: &Tensor, columns: &Tensor) -> Result<Tensor> {
     Ok(values.gather(columns, 1)?)
 }
 
+#[cfg(test)]
+#[path = "readout_probe_tests.rs"]
+mod probe_tests;
 #[cfg(test)]
 #[path = "readout_relevance_tests.rs"]
 mod relevance_tests;

@@ -13,7 +13,7 @@ use crate::conditioning::train_readout::*;
 use crate::models::testing::{max_abs_diff, tiny_model};
 use valuelab_common::{ValueDistribution, VALUE_COUNT};
 
-const LAYER: usize = 1;
+pub(super) const LAYER: usize = 1;
 
 /// Each item's text that a probe reading `read` reads.
 fn texts(set: &ExampleSet, states: &AnswerStates, read: RelevanceText) -> Vec<String> {
@@ -27,6 +27,24 @@ fn texts(set: &ExampleSet, states: &AnswerStates, read: RelevanceText) -> Vec<St
                 .to_string()
         })
         .collect()
+}
+
+/// Training of a relevance readout reading prompts at `LAYER` on 20 arguments, at `lr`.
+pub(super) fn relevance_training(lr: f64) -> ReadoutTraining {
+    ReadoutTraining {
+        arguments: 20,
+        steps: 100,
+        pairs: 32,
+        lr,
+        weight_decay: 0.0,
+        seed: 2,
+        validation_pairs: 64,
+        validate_every: 25,
+        relevance_layer: Some(LAYER),
+        relevance_text: RelevanceText::Prompt,
+        fit_level: false,
+        probe_arguments: 0,
+    }
 }
 
 /// A relevance readout whose probe was fit on `states`' means of `read` at `LAYER`.
@@ -162,19 +180,7 @@ fn relevance_training_fits_the_direction_keeps_the_prompt_states_and_saves_the_p
     let mut model = tiny_model(true, 3).unwrap();
     let mut set = example_set(&model, 20);
     let profiles = profiles();
-    let opts = ReadoutTraining {
-        arguments: 20,
-        steps: 100,
-        pairs: 32,
-        lr: 0.01,
-        weight_decay: 0.0,
-        seed: 2,
-        validation_pairs: 64,
-        validate_every: 25,
-        relevance_layer: Some(LAYER),
-        relevance_text: RelevanceText::Prompt,
-        fit_level: false,
-    };
+    let opts = relevance_training(0.01);
     let training_profiles = || TrainingProfiles {
         train: &profiles,
         validation: &[],
@@ -379,19 +385,7 @@ fn training_with_a_level_fits_it_and_reaches_a_lower_kl() {
     let mean: [f64; VALUE_COUNT] = std::array::from_fn(|v| {
         profiles.iter().map(|p| p.scores()[v]).sum::<f64>() / profiles.len() as f64
     });
-    let opts = ReadoutTraining {
-        arguments: 20,
-        steps: 100,
-        pairs: 32,
-        lr: 0.05,
-        weight_decay: 0.0,
-        seed: 2,
-        validation_pairs: 64,
-        validate_every: 25,
-        relevance_layer: Some(LAYER),
-        relevance_text: RelevanceText::Prompt,
-        fit_level: false,
-    };
+    let opts = relevance_training(0.05);
     let dir = tempfile::tempdir().unwrap();
     let mut train = |opts: &ReadoutTraining| {
         train_profile_readout(

@@ -252,6 +252,7 @@ fn training_lowers_the_validation_kl_keeps_the_best_step_and_saves_the_readout()
         relevance_layer: None,
         relevance_text: Default::default(),
         fit_level: false,
+        probe_arguments: 0,
     };
     let (conditioner, report) = train_profile_readout(
         &mut model,

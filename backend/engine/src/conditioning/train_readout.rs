@@ -7,6 +7,7 @@
 
 use super::conditioner::{centred, ConditionerConfig, ProfileConditioner};
 use super::examples::{Example, ExampleSet};
+use super::probe_texts::{probe_texts, ProbeTexts};
 use super::readout::{AnswerStates, StatesPhase};
 use super::relevance::{out_of_fold, value_labels, ProbeTraining, RelevanceText, ValueProbe};
 use super::targets::QA_OPTIONS;
@@ -51,6 +52,11 @@ pub struct ReadoutTraining {
     /// mean profile answers at the training targets' level rather than the plain model's.
     #[serde(default)]
     pub fit_level: bool,
+    /// With a relevance layer: further Touché training arguments, beyond `arguments`, whose
+    /// texts the value probe is also fit on; only those texts run through the model
+    /// ([`super::probe_texts`]).
+    #[serde(default)]
+    pub probe_arguments: usize,
 }
 
 /// Folds of the training arguments for their out-of-fold relevance.
@@ -142,6 +148,9 @@ pub struct ReadoutReport {
     pub relevance_hits: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relevance_train_hits: Option<f64>,
+    /// Arguments beyond the readout's own whose texts the probe was also fit on.
+    #[serde(default)]
+    pub probe_arguments: usize,
     /// With `fit_level`: the kept level, one number per value in profile points.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<Vec<f32>>,
@@ -193,7 +202,9 @@ pub fn train_profile_readout(
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut chosen: Vec<usize> = (0..set.arguments.len()).collect();
     chosen.shuffle(&mut rng);
-    chosen.truncate(opts.arguments.max(2));
+    let readout_arguments = opts.arguments.max(2).min(chosen.len());
+    let probe_only = probe_only_arguments(&chosen, readout_arguments, opts)?;
+    chosen.truncate(readout_arguments);
     let saved = match states_dir {
         Some(dir) => AnswerStates::load(dir, model_name, &chosen, model.device())?,
         None => None,
@@ -227,6 +238,18 @@ pub fn train_profile_readout(
             (false, _) => states_progress(StatesPhase::TextMeans, states.len(), states.len()),
         }
     }
+    let probe_extra = match opts.relevance_layer.filter(|_| !probe_only.is_empty()) {
+        Some(layer) => Some(probe_texts(
+            model,
+            model_name,
+            set,
+            &probe_only,
+            (opts.relevance_text, layer),
+            states_dir,
+            &mut |done, total| states_progress(StatesPhase::ProbeTexts, done, total),
+        )?),
+        None => None,
+    };
     let states_s = started.elapsed().as_secs_f64();
     // Items 2a and 2a+1 are one argument's; the last tenth of the arguments only validates.
     let held_arguments = (chosen.len() / 10).max(1);
@@ -248,13 +271,15 @@ pub fn train_profile_readout(
         kept_step: 0,
         relevance_hits: None,
         relevance_train_hits: None,
+        probe_arguments: probe_only.len(),
         level: None,
         plain_kl: None,
     };
     let gate = match opts.relevance_layer {
         Some(layer) => {
             let read = (opts.relevance_text, layer);
-            let (probe, relevance) = item_relevance(set, &states, read, split, &mut report)?;
+            let (probe, relevance) =
+                item_relevance(set, &states, probe_extra.as_ref(), read, split, &mut report)?;
             Gate::Relevance(probe, relevance)
         }
         None => Gate::Learned(Var::zeros((VALUE_COUNT, hidden), DType::F32, &device)?),
@@ -398,12 +423,38 @@ pub(super) fn relevance_amount(relevance: &Tensor, z: &Tensor, items: &Tensor) -
     Ok((relevance.index_select(items, 0)? * z)?.sum_keepdim(1)?)
 }
 
+/// The arguments whose texts only fit the probe: the `opts.probe_arguments` that follow the
+/// readout's own in the shuffled order, so never a validation argument.
+fn probe_only_arguments(
+    shuffled: &[usize],
+    readout_arguments: usize,
+    opts: &ReadoutTraining,
+) -> Result<Vec<usize>> {
+    if opts.probe_arguments == 0 {
+        return Ok(Vec::new());
+    }
+    if opts.relevance_layer.is_none() {
+        return Err(Error::invalid(
+            "probe arguments fit the value probe of a relevance readout: give a relevance layer (22 suits the embedded model) or no probe arguments",
+        ));
+    }
+    let left = shuffled.len() - readout_arguments;
+    if opts.probe_arguments > left {
+        return Err(Error::invalid(format!(
+            "{} probe arguments asked for, but the training split has {left} beyond the readout's {readout_arguments}: give at most {left}",
+            opts.probe_arguments
+        )));
+    }
+    Ok(shuffled[readout_arguments..readout_arguments + opts.probe_arguments].to_vec())
+}
+
 /// The value probe fit on the training items' texts (`..split`) that `read` names (which text,
-/// which layer) and every item's relevance: out-of-fold for the training items, the final
-/// probe's for the validation items.
+/// which layer), and on `extra` texts when given, and every item's relevance: out-of-fold for
+/// the training items, the final probe's for the validation items.
 fn item_relevance(
     set: &ExampleSet,
     states: &AnswerStates,
+    extra: Option<&ProbeTexts>,
     read: (RelevanceText, usize),
     split: usize,
     report: &mut ReadoutReport,
@@ -420,17 +471,27 @@ fn item_relevance(
         .collect();
     let labels = value_labels(&arguments, means.device())?;
     let opts = ProbeTraining::default();
-    let (train_means, train_labels) = (means.narrow(0, 0, split)?, labels.narrow(0, 0, split)?);
-    let groups: Vec<usize> = (0..split).map(|item| item / 2).collect();
+    let (mut fit_means, mut fit_labels) = (means.narrow(0, 0, split)?, labels.narrow(0, 0, split)?);
+    // Rows of one argument share a fold: items 2a and 2a+1, and an extra argument's rows.
+    let mut groups: Vec<usize> = (0..split).map(|item| item / 2).collect();
+    if let Some(extra) = extra {
+        let arguments: Vec<_> = extra.arguments.iter().map(|&a| &set.arguments[a]).collect();
+        let extra_labels = value_labels(&arguments, means.device())?;
+        fit_means = Tensor::cat(&[&fit_means, &extra.means], 0)?;
+        fit_labels = Tensor::cat(&[&fit_labels, &extra_labels], 0)?;
+        groups.extend(extra.arguments.iter().map(|&a| split + a));
+    }
     let train = out_of_fold(
         layer,
-        &train_means,
-        &train_labels,
+        &fit_means,
+        &fit_labels,
         &groups,
         RELEVANCE_FOLDS,
         &opts,
-    )?;
-    let probe = ValueProbe::fit(layer, &train_means, &train_labels, &opts)?;
+    )?
+    .narrow(0, 0, split)?;
+    let train_labels = labels.narrow(0, 0, split)?;
+    let probe = ValueProbe::fit(layer, &fit_means, &fit_labels, &opts)?;
     let rest = states.len() - split;
     let validation = probe.relevance_of(&means.narrow(0, split, rest)?)?;
     report.relevance_train_hits = Some(hits(&train, &train_labels)?);

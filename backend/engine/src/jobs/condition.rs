@@ -96,6 +96,10 @@ pub struct ConditionJob {
     /// so the mean profile answers at the training targets' level.
     #[serde(default)]
     pub fit_level: bool,
+    /// Profile-readout with a relevance layer: further Touché training arguments whose texts
+    /// only fit the value probe (no answer states).
+    #[serde(default)]
+    pub probe_arguments: usize,
     #[serde(default)]
     pub seed: u64,
     pub out: PathBuf,
@@ -321,6 +325,11 @@ impl ConditionJob {
                     100.0 * hits,
                     100.0 * report["relevance_train_hits"].as_f64().unwrap_or(f64::NAN)
                 ));
+                if let Some(more) = report["probe_arguments"].as_u64().filter(|&n| n > 0) {
+                    summary.push_str(&format!(
+                        ", the probe fit on {more} further arguments' texts too"
+                    ));
+                }
             }
             if let Some(level) = report["level"].as_array() {
                 let points: Vec<String> = level
@@ -377,6 +386,7 @@ impl ConditionJob {
             relevance_layer: self.relevance_layer,
             relevance_text: self.relevance_text,
             fit_level: self.fit_level,
+            probe_arguments: self.probe_arguments,
         };
         sink.event(&JobEvent::message(format!(
             "answer states of {} arguments (QA and AG items)",
@@ -393,15 +403,20 @@ impl ConditionJob {
         let hidden = model.llama.config().hidden_size;
         // Training starts once the last phase (the texts' states with a relevance layer) is
         // complete.
-        let last_phase = match opts.relevance_layer {
-            Some(_) => StatesPhase::TextMeans,
-            None => StatesPhase::Answers,
+        let last_phase = match (opts.relevance_layer, opts.probe_arguments) {
+            (Some(_), 0) => StatesPhase::TextMeans,
+            (Some(_), _) => StatesPhase::ProbeTexts,
+            (None, _) => StatesPhase::Answers,
         };
         let mut states_progress = |phase: StatesPhase, done: usize, total: usize| {
             if done == total || done.is_multiple_of(64) {
                 let what = match (phase, opts.relevance_layer) {
                     (StatesPhase::TextMeans, Some(layer)) => format!(
                         "{} states after layer {layer}: {done} of {total} texts",
+                        opts.relevance_text.name()
+                    ),
+                    (StatesPhase::ProbeTexts, Some(layer)) => format!(
+                        "the probe's further {} states after layer {layer}: {done} of {total} texts",
                         opts.relevance_text.name()
                     ),
                     _ => format!("answer states: {done} of {total} items"),

@@ -37,6 +37,7 @@ fn condition_job(model: &str, method: ConditionerKind, out: &std::path::Path) ->
         relevance_layer: None,
         relevance_text: Default::default(),
         fit_level: false,
+        probe_arguments: 0,
         seed: 1,
         out: out.to_path_buf(),
     }
@@ -217,12 +218,21 @@ fn a_relevance_readout_reading_either_text_trains_as_a_job_and_answers_any_group
         let (model, out, done) = trained(dir.path(), ConditionerKind::ProfileReadout, |spec| {
             spec.relevance_layer = Some(1);
             spec.relevance_text = read;
+            // Reading subjects, the probe is also fit on five further arguments' premises.
+            spec.probe_arguments = if read.is_prompt() { 0 } else { 5 };
         });
         let JobOutput::Condition(output) = &done.output else {
             panic!("not a conditioner")
         };
         let said = format!("relevance from layer 1's {} states", read.name());
         assert!(output.summary.contains(&said), "{}", output.summary);
+        let further = output
+            .summary
+            .contains("the probe fit on 5 further arguments' texts too");
+        assert_eq!(further, !read.is_prompt(), "{}", output.summary);
+        let training: serde_json::Value = read_json(&out.join(TRAINING_FILE), "training").unwrap();
+        let probe_arguments = &training["details"]["report"]["probe_arguments"];
+        assert_eq!(probe_arguments, if read.is_prompt() { 0 } else { 5 });
         let conditioner = ProfileConditioner::load(&out, &candle_core::Device::Cpu).unwrap();
         assert!(conditioner.readout.is_none() && conditioner.needs_item_relevance());
         assert_eq!(conditioner.relevance_text(), read);

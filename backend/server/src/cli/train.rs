@@ -199,6 +199,13 @@ pub struct ConditioningArgs {
     /// targets' level instead of the plain model's; it cannot make answers follow profiles.
     #[arg(long)]
     pub fit_level: bool,
+    /// profile-readout with --relevance-layer: fit the value probe also on this many further
+    /// Touché training arguments, of which only the text the probe reads runs through the
+    /// model (about 0.15 s a premise for the embedded model on 2 cores, no answer state); the
+    /// probe names values better with more (docs/results.md). At most the training split's
+    /// arguments beyond --readout-arguments (2,818 with the default 1,000).
+    #[arg(long, default_value_t = 0)]
+    pub probe_arguments: usize,
     /// vim-cond: training examples drawn, one (profile, argument) pair each.
     #[arg(long, default_value_t = 4000)]
     pub examples: usize,
@@ -224,6 +231,12 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<Job> {
         args.conditioning.relevance_layer,
     ) {
         bail!("--relevance-text subject needs --relevance-layer (22 suits the embedded model)");
+    }
+    if let (n @ 1.., None) = (
+        args.conditioning.probe_arguments,
+        args.conditioning.relevance_layer,
+    ) {
+        bail!("--probe-arguments {n} fits the probe of --relevance-layer: add --relevance-layer (22 suits the embedded model) or drop it");
     }
     if args.conditioning.fit_level && !matches!(args.method, TrainMethodArg::ProfileReadout) {
         bail!(
@@ -360,6 +373,7 @@ fn condition_job(global: &GlobalArgs, args: Args, kind: ConditionerKind) -> anyh
         relevance_layer: c.relevance_layer,
         relevance_text: c.relevance_text.into(),
         fit_level: c.fit_level,
+        probe_arguments: c.probe_arguments,
         seed: args.seed,
         out: args.out,
     }))

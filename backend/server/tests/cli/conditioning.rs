@@ -160,6 +160,8 @@ fn each_kind_of_training_refuses_the_other_kinds_flags() {
         "--relevance-text",
         "subject",
         "--fit-level",
+        "--probe-arguments",
+        "2000",
         "--out",
         "c",
     ]);
@@ -168,6 +170,7 @@ fn each_kind_of_training_refuses_the_other_kinds_flags() {
     assert_eq!(spec["relevance_layer"], 22);
     assert_eq!(spec["relevance_text"], "subject");
     assert_eq!(spec["fit_level"], true);
+    assert_eq!(spec["probe_arguments"], 2000);
     let output = valuelab(&[
         "train",
         "--method",
@@ -194,6 +197,21 @@ fn each_kind_of_training_refuses_the_other_kinds_flags() {
     assert!(!output.status.success());
     assert!(
         text(&output.stderr).contains("--relevance-text subject needs --relevance-layer"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = valuelab(&[
+        "train",
+        "--method",
+        "profile-readout",
+        "--probe-arguments",
+        "500",
+        "--out",
+        "c",
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("--probe-arguments 500 fits the probe of --relevance-layer"),
         "{}",
         text(&output.stderr)
     );
