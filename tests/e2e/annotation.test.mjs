@@ -42,6 +42,16 @@ async function person(path) {
 }
 
 /** Which side shows method A: the fixture's run A argues "in favor of", run B "against". */
+/** Whether the image at `selector` has loaded with a width within 10 s: a chart's <img> may
+ * still be loading when the element it sits beside appears. */
+async function drawn(page, selector) {
+  const loaded = (s) => {
+    const img = document.querySelector(s);
+    return Boolean(img && img.complete && img.naturalWidth > 0);
+  };
+  return page.waitForFunction(loaded, selector, { timeout: 10_000 }).then(() => true, () => false);
+}
+
 async function aIsLeft(page) {
   return (await page.locator('#left .stance').innerText()).trim() === 'in favor of';
 }
@@ -103,8 +113,7 @@ test('an admin runs a study that three annotators complete, and sees kappa and t
     assert.match(await page.locator('#guidelines').innerHTML(), /<strong>closer to the profile<\/strong>/);
     await page.click('#consent');
     await page.waitForSelector('#conclusion');
-    const profile = await page.locator('#profile').evaluate((img) => img.complete && img.naturalWidth);
-    assert.ok(profile > 0, 'the profile chart is drawn');
+    assert.ok(await drawn(page, '#profile'), 'the profile chart is drawn');
     const judged = await annotate(page, choices[i], {
       keyboard: i === 2,
       reloadAfter: i === 1 ? 1 : -1,
@@ -125,8 +134,7 @@ test('an admin runs a study that three annotators complete, and sees kappa and t
   const rows = await admin.locator('#agreement tbody tr').allInnerTexts();
   assert.match(rows[0], /Fleiss' kappa\s+-0\.500/);
   assert.match(rows[3], /Percent agreement\s+0\.333/);
-  const chart = await admin.locator('#win-tie-lose').evaluate((img) => img.complete && img.naturalWidth);
-  assert.ok(chart > 0, 'the win/tie/lose chart is drawn');
+  assert.ok(await drawn(admin, '#win-tie-lose'), 'the win/tie/lose chart is drawn');
   await admin.screenshot({ path: join(shots, 'admin-report.png'), fullPage: true });
 
   // The study list pools the method pair over studies (Figure 3, one bar per pair).
@@ -134,10 +142,6 @@ test('an admin runs a study that three annotators complete, and sees kappa and t
   await admin.waitForSelector('.method-pairs');
   const pairRow = await admin.locator('.method-pairs tbody tr').first().innerText();
   assert.match(pairRow, /prompt-long vs vim/);
-  const pairs = await admin.locator('.method-pairs img').evaluate((img) => new Promise((done) => {
-    if (img.complete) done(img.naturalWidth);
-    else img.onload = () => done(img.naturalWidth);
-  }));
-  assert.ok(pairs > 0, 'the method-pair chart is drawn');
+  assert.ok(await drawn(admin, '.method-pairs img'), 'the method-pair chart is drawn');
   await admin.screenshot({ path: join(shots, 'admin-method-pairs.png'), fullPage: true });
 });
