@@ -10,7 +10,8 @@
 //! training again with other settings skips the model.
 
 use super::examples::ExampleSet;
-use super::relevance::{text_means, text_of, RelevanceText};
+use super::readout::means_name;
+use super::relevance::{text_means_with_progress, text_of, RelevanceText};
 use crate::models::LoadedModel;
 use crate::vim::Task;
 use crate::Result;
@@ -21,8 +22,6 @@ use std::path::Path;
 
 pub const PROBE_TENSORS: &str = "probe_texts.safetensors";
 pub const PROBE_TAG: &str = "probe_texts.json";
-/// Texts run through the model between two progress reports.
-const CHUNK: usize = 64;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct ProbeTextsTag {
@@ -65,10 +64,6 @@ struct ProbeTextRows {
     arguments: Vec<usize>,
 }
 
-fn tensor_name(read: (RelevanceText, usize)) -> String {
-    format!("{}.{}", read.0.name(), read.1)
-}
-
 /// The tensors saved in `dir` for `model_name` and `arguments`, with the states they hold;
 /// nothing when there are none or they are of other arguments.
 fn load_saved(
@@ -107,7 +102,7 @@ pub fn probe_texts(
         Some(dir) => load_saved(dir, model_name, arguments, model),
         None => (Vec::new(), HashMap::new()),
     };
-    let name = tensor_name(read);
+    let name = means_name(read.0, read.1);
     if let Some(means) = saved
         .get(&name)
         .filter(|m| m.dim(0).ok() == Some(rows.texts.len()))
@@ -118,12 +113,7 @@ pub fn probe_texts(
             arguments: rows.arguments,
         });
     }
-    let mut parts = Vec::new();
-    for (done, chunk) in rows.texts.chunks(CHUNK).enumerate() {
-        parts.push(text_means(model, chunk, read.1)?);
-        progress(((done + 1) * CHUNK).min(rows.texts.len()), rows.texts.len());
-    }
-    let means = Tensor::cat(&parts, 0)?;
+    let means = text_means_with_progress(model, &rows.texts, read.1, progress)?;
     if let Some(dir) = dir {
         saved.insert(name, means.clone());
         saved_read.retain(|&r| r != read);

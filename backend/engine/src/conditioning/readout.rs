@@ -23,7 +23,7 @@
 //! is fit to relevance as noisy as it will be on new items.
 
 use super::examples::{choice_item, Example, ExampleSet};
-use super::relevance::{text_means, text_of, RelevanceText};
+use super::relevance::{text_means_with_progress, text_of, RelevanceText};
 use super::targets::QA_OPTIONS;
 use crate::models::{LoadedModel, Mode, ResidualOffsets};
 use crate::vim::Task;
@@ -192,13 +192,9 @@ impl AnswerStates {
             });
             rows.push(row);
         }
-        let mut parts = Vec::new();
-        for chunk in texts.chunks(64) {
-            parts.push(text_means(model, chunk, layer)?);
-            progress((parts.len() * 64).min(texts.len()), texts.len());
-        }
         let rows = Tensor::new(rows.as_slice(), model.device())?;
-        let means = Tensor::cat(&parts, 0)?.index_select(&rows, 0)?;
+        let means =
+            text_means_with_progress(model, &texts, layer, progress)?.index_select(&rows, 0)?;
         self.means.insert((text, layer), means);
         Ok(true)
     }
@@ -362,7 +358,9 @@ struct StatesTag {
 }
 
 /// The tensor of the averaged states of `text` after `layer` in `answer_states.safetensors`.
-fn means_name(text: RelevanceText, layer: usize) -> String {
+/// The saved name of the states of texts `text` after layer `layer` (answer states and the
+/// probe's further texts alike).
+pub(super) fn means_name(text: RelevanceText, layer: usize) -> String {
     match text {
         RelevanceText::Prompt => format!("means.{layer}"),
         RelevanceText::Subject => format!("subject_means.{layer}"),

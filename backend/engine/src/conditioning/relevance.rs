@@ -230,6 +230,25 @@ pub fn text_means(model: &LoadedModel, texts: &[String], layer: usize) -> Result
         .ok_or_else(|| Error::invalid("no states came back"))
 }
 
+/// Texts run through the model between two progress reports.
+const PROGRESS_CHUNK: usize = 64;
+
+/// [`text_means`] of many texts (at least one), calling `progress(done, total)` after every
+/// [`PROGRESS_CHUNK`] of them: thousands of texts take minutes.
+pub fn text_means_with_progress(
+    model: &LoadedModel,
+    texts: &[String],
+    layer: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Tensor> {
+    let mut parts = Vec::new();
+    for chunk in texts.chunks(PROGRESS_CHUNK) {
+        parts.push(text_means(model, chunk, layer)?);
+        progress((parts.len() * PROGRESS_CHUNK).min(texts.len()), texts.len());
+    }
+    Ok(Tensor::cat(&parts, 0)?)
+}
+
 /// Each argument's expressed values as a distribution (texts, 10): 1/k on each of its k values.
 pub fn value_labels(arguments: &[&Argument], device: &Device) -> Result<Tensor> {
     let mut rows = Vec::with_capacity(arguments.len() * VALUE_COUNT);

@@ -63,10 +63,13 @@ impl Method {
     /// Whether the values come from a trained folder (so `--adapter` is required): a LoRA
     /// adapter per group, one adapter for every profile, or one profile conditioner.
     pub fn needs_adapter(self) -> bool {
-        matches!(
-            self,
-            Method::Vim | Method::VimAg | Method::VimQa | Method::VimCond
-        ) || self.conditions_on_profile()
+        matches!(self, Method::VimCond) || self.per_group_adapter() || self.conditions_on_profile()
+    }
+
+    /// Whether each group is answered by its own adapter, trained on its profile (VIM): the
+    /// profile lives in the adapter, not in what the model is given.
+    pub fn per_group_adapter(self) -> bool {
+        matches!(self, Method::Vim | Method::VimAg | Method::VimQa)
     }
 
     /// Whether one conditioner folder answers for any profile (`profile-offset`, `steer`,

@@ -7,7 +7,9 @@
 use super::model::{ModelChoice, ModelRun};
 use super::profile_split::ProfileSources;
 use super::train::LoraTraining;
-use super::{ConditionJob, EvalJob, Job, ProtocolJob, SimulateJob, TrainJob, VimCondJob};
+use super::{
+    ConditionJob, EvalJob, Job, ProtocolJob, SimulateJob, TrainJob, VimCondJob, VimHeldOutJob,
+};
 use crate::data::groups::{find_group, read_groups, TargetGroup};
 use crate::data::DataDir;
 use crate::eval::{AnswerMode, TaskKind};
@@ -24,6 +26,7 @@ pub fn check(job: &Job) -> SpecProblems {
         Job::Eval(j) => check_eval(j, &mut problems),
         Job::Train(j) => check_train(j, &mut problems),
         Job::VimCond(j) => check_vim_cond(j, &mut problems),
+        Job::VimHeldOut(j) => check_vim_held_out(j, &mut problems),
         Job::Condition(j) => check_condition(j, &mut problems),
         // The other jobs read small tables and fail within a second if their input is bad.
         Job::Simulate(j) => check_simulate(j, &mut problems),
@@ -200,7 +203,17 @@ fn check_vim_cond(job: &VimCondJob, problems: &mut Problems) {
     check_lora_training(&job.training, problems);
 }
 
-/// The fields of an adapter training (train, vim-cond).
+fn check_vim_held_out(job: &VimHeldOutJob, problems: &mut Problems) {
+    problems.existing("split", &Some(job.split.clone()));
+    data_dir(&job.data_dir, problems);
+    problems.existing("groups_file", &job.groups_file);
+    if !job.threshold.is_finite() {
+        problems.add("threshold", "must be a number on the 1..6 scale");
+    }
+    check_lora_training(&job.training, problems);
+}
+
+/// The fields of an adapter training (train, vim-cond, vim-held-out).
 fn check_lora_training(job: &LoraTraining, problems: &mut Problems) {
     check_model_spec(&job.model, problems);
     for (field, value) in [

@@ -6,7 +6,7 @@
 //! job resumes.
 //!
 //! The jobs follow the data flow: [`GroupsJob`] (groups and their gold opinions), [`VimDataJob`]
-//! (training examples), [`TrainJob`] (adapter), [`VimCondJob`] (one adapter for every profile), [`ConditionJob`] (a profile conditioner), [`EvalJob`] and [`PredictJob`] (the model
+//! (training examples), [`TrainJob`] (adapter), [`VimCondJob`] (one adapter for every profile), [`VimHeldOutJob`] (per-group VIM for the protocol's profiles), [`ConditionJob`] (a profile conditioner), [`EvalJob`] and [`PredictJob`] (the model
 //! answers), [`SimulateJob`] (a population of personas), [`ReportJob`] (tables and plots), [`ProtocolJob`]
 //! (the conditioning evidence). Each writes its outputs and a `job.json` record
 //! ([`record`]): the full spec, the valuelab version and git commit, the seed, and the timings
@@ -35,6 +35,7 @@ pub mod simulate;
 pub mod train;
 pub mod vim_cond;
 pub mod vim_data;
+pub mod vim_held_out;
 
 pub use condition::{ConditionJob, ConditionOutput};
 pub use eval::{EvalJob, EvalOutput};
@@ -49,6 +50,7 @@ pub use simulate::{SimulateJob, SimulateOutput};
 pub use train::{TrainJob, TrainOutput};
 pub use vim_cond::{VimCondJob, VimCondOutput};
 pub use vim_data::{VimDataJob, VimDataOutput};
+pub use vim_held_out::{VimHeldOutJob, VimHeldOutOutput};
 
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -63,6 +65,7 @@ pub enum Job {
     VimData(VimDataJob),
     Train(TrainJob),
     VimCond(VimCondJob),
+    VimHeldOut(VimHeldOutJob),
     Condition(ConditionJob),
     Eval(EvalJob),
     Predict(PredictJob),
@@ -78,6 +81,7 @@ pub enum JobOutput {
     VimData(VimDataOutput),
     Train(TrainOutput),
     VimCond(VimCondOutput),
+    VimHeldOut(VimHeldOutOutput),
     Condition(ConditionOutput),
     Eval(EvalOutput),
     Predict(PredictOutput),
@@ -92,6 +96,7 @@ impl JobOutput {
         match self {
             JobOutput::Train(out) => out.summary.cancelled,
             JobOutput::VimCond(out) => out.summary.cancelled,
+            JobOutput::VimHeldOut(out) => out.cancelled,
             JobOutput::Condition(out) => out.cancelled,
             JobOutput::Protocol(out) => out.report.is_none(),
             JobOutput::Eval(out) => out.result.is_none(),
@@ -154,6 +159,10 @@ impl Job {
                 fill(&mut j.profiles.data_dir);
                 j.training.model.threads = j.training.model.threads.or(threads);
             }
+            Job::VimHeldOut(j) => {
+                fill(&mut j.data_dir);
+                j.training.model.threads = j.training.model.threads.or(threads);
+            }
             Job::Condition(j) => {
                 fill(&mut j.profiles.data_dir);
                 j.model.threads = j.model.threads.or(threads);
@@ -186,6 +195,7 @@ impl Job {
             Job::VimData(j) => Some(j.examples.seed),
             Job::Train(j) => Some(j.examples.seed),
             Job::VimCond(j) => Some(j.seed),
+            Job::VimHeldOut(j) => Some(j.seed),
             Job::Condition(j) => Some(j.seed),
             Job::Protocol(j) => Some(j.seed),
             Job::Eval(j) => Some(j.model.seed),
@@ -200,6 +210,7 @@ impl Job {
         match self {
             Job::Train(j) => j.training.model.threads,
             Job::VimCond(j) => j.training.model.threads,
+            Job::VimHeldOut(j) => j.training.model.threads,
             Job::Condition(j) => j.model.threads,
             Job::Protocol(j) => j.model.threads,
             Job::Eval(j) => j.model.threads,
@@ -215,6 +226,7 @@ impl Job {
         match self {
             Job::Train(j) => j.training.out.join(RECORD_FILE),
             Job::VimCond(j) => j.training.out.join(RECORD_FILE),
+            Job::VimHeldOut(j) => j.training.out.join(RECORD_FILE),
             Job::Condition(j) => j.out.join(RECORD_FILE),
             Job::Protocol(j) => j.out.join(RECORD_FILE),
             Job::Eval(j) => j.out.join(RECORD_FILE),
@@ -251,6 +263,7 @@ pub fn run(job: &Job, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result<R
     let has_run_folder = match job {
         Job::Train(j) => j.training.out.is_dir(),
         Job::VimCond(j) => j.training.out.is_dir(),
+        Job::VimHeldOut(j) => j.training.out.is_dir(),
         Job::Condition(j) => j.out.is_dir(),
         Job::Protocol(j) => j.out.is_dir(),
         Job::Eval(j) => j.out.is_dir(),
@@ -280,6 +293,7 @@ fn run_inner(job: &Job, sink: &dyn ProgressSink, cancel: &CancelToken) -> Result
         Job::VimData(j) => JobOutput::VimData(j.run(sink)?),
         Job::Train(j) => JobOutput::Train(j.run(sink, cancel)?),
         Job::VimCond(j) => JobOutput::VimCond(j.run(sink, cancel)?),
+        Job::VimHeldOut(j) => JobOutput::VimHeldOut(j.run(sink, cancel)?),
         Job::Condition(j) => JobOutput::Condition(j.run(sink, cancel)?),
         Job::Protocol(j) => JobOutput::Protocol(j.run(sink, cancel)?),
         Job::Eval(j) => JobOutput::Eval(j.run(sink, cancel)?),

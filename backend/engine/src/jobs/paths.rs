@@ -69,6 +69,13 @@ impl Job {
                 model_path(&mut j.training.model.model, base);
                 path(&mut j.training.out);
             }
+            Job::VimHeldOut(j) => {
+                path(&mut j.split);
+                optional(&mut j.data_dir);
+                optional(&mut j.groups_file);
+                model_path(&mut j.training.model.model, base);
+                path(&mut j.training.out);
+            }
             Job::Protocol(j) => {
                 path(&mut j.split);
                 optional(&mut j.data_dir);

@@ -11,7 +11,7 @@ use crate::conditioning::{
 use crate::data::ess::read_pvq21_key;
 use crate::data::groups::read_groups;
 use crate::data::DataDir;
-use crate::output::write_json;
+use crate::output::{read_json, write_json};
 use crate::structure::read_ess_sample;
 use crate::{Error, Field, Result, ResultExt};
 use serde::{Deserialize, Serialize};
@@ -81,6 +81,19 @@ impl SplitRecord {
     pub fn write(&self, out: &Path) -> Result<()> {
         std::fs::create_dir_all(out).context(|| format!("cannot create {}", out.display()))?;
         write_json(&out.join(SPLIT_FILE), self)
+    }
+
+    /// Reads a `split.json`, or the one in a conditioner's folder; the error names the commands
+    /// that write one.
+    pub fn read(path: &Path) -> Result<Self> {
+        let file = if path.is_dir() {
+            path.join(SPLIT_FILE)
+        } else {
+            path.to_path_buf()
+        };
+        read_json(&file, "profile split").map_err(|e| {
+            Error::input(Field::Adapter, format!("{e}; give the folder of `valuelab train --method vim-cond|profile-offset|steer|profile-readout` (it writes {SPLIT_FILE})"))
+        })
     }
 }
 

@@ -5,29 +5,35 @@
 //! group given another's profile) and the sign check (the mean held-out profile with one value
 //! raised at a time). With `ess` among the tasks, every method also answers the opinion questions
 //! for the value groups of each whole-country ESS sample (`protocol_countries`), scored against
-//! their real answers. The runs live in `out/runs/<method>/<task>` (ESS: `ess-<file stem>`) and
-//! resume like any eval run; the report is `protocol.md`, `protocol.json`, `protocol.csv` and
+//! their real answers. Per-group VIM (`--vim DIR`, one adapter per held-out profile, from
+//! `VimHeldOutJob`) runs the same way; its shuffled control gives each group another group's
+//! adapter's answers, its sign check needs the sign-check profiles' adapters, and the ESS
+//! countries' groups, which have no adapters, are left out. The runs live in
+//! `out/runs/<method>/<task>` (ESS: `ess-<file stem>`) and resume like any eval run; the report is `protocol.md`, `protocol.json`, `protocol.csv` and
 //! `plots/<method>.svg`.
 
 use super::model::{ModelChoice, ModelRun};
-use super::profile_split::{SplitRecord, SPLIT_FILE};
+use super::profile_split::SplitRecord;
 use super::progress::{CancelToken, JobEvent, ProgressSink};
 use super::protocol_countries::{prepare_countries, Country, CountrySettings};
 use super::EvalJob;
+use crate::adapter::find::resolve_adapters;
 use crate::conditioning::profiles::is_kmeans_group;
-use crate::data::groups::{read_groups, write_groups};
+use crate::data::groups::{read_groups, write_groups, TargetGroup};
 use crate::data::DataDir;
 use crate::eval::{Method, RunResult, TaskKind};
 use crate::groups::GroupSelection;
-use crate::output::{read_json, write_atomically, write_json};
+use crate::output::{write_atomically, write_json};
 use crate::protocol::opinions::opinion_evidence;
-use crate::protocol::profiles::{pick_groups, shuffled_profiles, sign_profiles, SIGN_BASE};
+use crate::protocol::profiles::{
+    pick_groups, shuffle_donors, shuffled_profiles, sign_profiles, SIGN_BASE,
+};
 use crate::protocol::report::{csv, markdown};
 use crate::protocol::{
-    plots, shuffled_mean_r, sign_check, task_evidence, MethodEvidence, ProtocolReport,
-    SubsetEvidence,
+    donated_answers, plots, shuffled_mean_r, sign_check, task_evidence, MethodEvidence,
+    ProtocolReport, SubsetEvidence,
 };
-use crate::{Error, Field, Result, ResultExt};
+use crate::{Error, Result, ResultExt};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use valuelab_common::ALL_VALUES;
@@ -117,17 +123,6 @@ fn labels(methods: &[ProtocolMethod]) -> Vec<String> {
 }
 
 impl ProtocolJob {
-    fn split_record(&self) -> Result<SplitRecord> {
-        let path = if self.split.is_dir() {
-            self.split.join(SPLIT_FILE)
-        } else {
-            self.split.clone()
-        };
-        read_json(&path, "profile split").map_err(|e| {
-            Error::input(Field::Adapter, format!("{e}; give --split the folder of `valuelab train --method vim-cond|profile-offset|steer|profile-readout` (it writes {SPLIT_FILE})"))
-        })
-    }
-
     fn eval(
         &self,
         task: TaskKind,
@@ -212,7 +207,7 @@ impl ProtocolJob {
             return Err(Error::invalid("give at least one method to test"));
         }
         let data = DataDir::resolve(self.data_dir.as_deref())?;
-        let split = self.split_record()?;
+        let split = SplitRecord::read(&self.split)?;
         let all = read_groups(
             &self
                 .groups_file
@@ -274,15 +269,30 @@ impl ProtocolJob {
                 }
             }
             let (mut shuffled, mut sign) = (None, None);
-            if m.method != Method::Base {
-                if let Some(truth) = &pvq_run {
-                    let job = self.eval(TaskKind::Pvq, m, &shuffled_file, dir.join("pvq-shuffled"));
-                    let Some(result) =
-                        self.run_eval(job, &format!("{label} shuffled profiles"), sink, cancel)?
-                    else {
-                        return Ok(self.cancelled());
-                    };
-                    shuffled = shuffled_mean_r(&result, truth);
+            if let (Some(truth), false) = (&pvq_run, m.method == Method::Base) {
+                shuffled = match m.method.per_group_adapter() {
+                    // A per-group adapter holds its group's profile: given another's profile, a
+                    // group is answered by the other's adapter, as in the held-out run.
+                    true => {
+                        let names: Vec<String> = held.iter().map(|g| g.name.clone()).collect();
+                        let donors = shuffle_donors(held.len(), self.seed);
+                        shuffled_mean_r(&donated_answers(truth, &names, &donors), truth)
+                    }
+                    false => {
+                        let job =
+                            self.eval(TaskKind::Pvq, m, &shuffled_file, dir.join("pvq-shuffled"));
+                        let what = format!("{label} shuffled profiles");
+                        let Some(result) = self.run_eval(job, &what, sink, cancel)? else {
+                            return Ok(self.cancelled());
+                        };
+                        shuffled_mean_r(&result, truth)
+                    }
+                };
+                if let Some(missing) = missing_sign_adapters(m, &sign_groups) {
+                    sink.event(&JobEvent::message(format!(
+                        "{label}: no sign check, {missing}"
+                    )));
+                } else {
                     let job = self.eval(TaskKind::Pvq, m, &sign_file, dir.join("pvq-sign"));
                     let Some(result) =
                         self.run_eval(job, &format!("{label} sign check"), sink, cancel)?
@@ -301,7 +311,13 @@ impl ProtocolJob {
                 write_text(&path, &svg)?;
             }
             let mut opinions = Vec::new();
-            for country in &countries {
+            let no_adapters = m.method.per_group_adapter();
+            if no_adapters && !countries.is_empty() {
+                sink.event(&JobEvent::message(format!(
+                    "{label}: no ESS opinions, the countries' value groups have no per-group adapters"
+                )));
+            }
+            for country in countries.iter().filter(|_| !no_adapters) {
                 let job = self.ess_eval(m, country, dir.join(format!("ess-{}", country.label)));
                 let what = format!("{label} ESS {}", country.gold.country);
                 let Some(result) = self.run_eval(job, &what, sink, cancel)? else {
@@ -342,6 +358,21 @@ impl ProtocolJob {
             report: Some(report),
         })
     }
+}
+
+/// Why `m` cannot run the sign check, if it cannot: per-group VIM needs an adapter trained for
+/// each sign-check profile (`valuelab train --method vim --held-out-of` trains them).
+pub(super) fn missing_sign_adapters(
+    m: &ProtocolMethod,
+    sign_groups: &[TargetGroup],
+) -> Option<String> {
+    let (true, Some(dir)) = (m.method.per_group_adapter(), &m.adapter) else {
+        return None;
+    };
+    let names: Vec<&str> = sign_groups.iter().map(|g| g.name.as_str()).collect();
+    resolve_adapters(dir, &names).err().map(|e| {
+        format!("{e}; `valuelab train --method vim --held-out-of SPLIT` trains the sign-check profiles too")
+    })
 }
 
 fn write_text(path: &Path, text: &str) -> Result<()> {

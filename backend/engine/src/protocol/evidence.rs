@@ -17,7 +17,7 @@
 use crate::eval::report::scores::{
     between_group_r, mean_defined, nmse_per_group, restrict_to, skill, value_blind, Grid,
 };
-use crate::eval::RunResult;
+use crate::eval::{GroupResult, RunResult};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -139,6 +139,34 @@ pub fn shuffled_mean_r(shuffled: &RunResult, truth: &RunResult) -> Option<f64> {
         })
         .unzip();
     mean_defined(&between_group_r(&targets, &predicted))
+}
+
+/// The shuffled run of a method whose profile lives in a per-group adapter (VIM): a group given
+/// another's profile is answered by that group's adapter, so it answers as the donor did in the
+/// held-out run (`truth`). `names[i]` gets the profile of `names[donors[i]]`; groups missing
+/// from `truth` are left out.
+pub fn donated_answers(truth: &RunResult, names: &[String], donors: &[usize]) -> RunResult {
+    let by_name: HashMap<&str, &GroupResult> =
+        truth.groups.iter().map(|g| (g.group.as_str(), g)).collect();
+    let groups = names
+        .iter()
+        .zip(donors)
+        .filter_map(|(name, &donor)| {
+            let (own, given) = (
+                by_name.get(name.as_str())?,
+                by_name.get(names[donor].as_str())?,
+            );
+            Some(GroupResult {
+                values: given.values,
+                predicted: given.predicted.clone(),
+                ..(*own).clone()
+            })
+        })
+        .collect();
+    RunResult {
+        groups,
+        ..truth.clone()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -303,6 +331,31 @@ mod tests {
                 .unwrap();
         assert!((r - expected).abs() < 1e-12, "{r} vs {expected}");
         assert!(r < 0.5);
+    }
+
+    /// A per-group adapter's shuffled control: each group answered by its donor's adapter.
+    #[test]
+    fn donated_answers_are_the_donors_answers_scored_against_ones_own_targets() {
+        let truth = result(
+            (0..4)
+                .map(|i| {
+                    let t = vec![0.2 * i as f64, 0.1 * i as f64];
+                    group(&format!("g{i}"), t.clone(), t)
+                })
+                .collect(),
+        );
+        let names: Vec<String> = (0..4).map(|i| format!("g{i}")).collect();
+        let donors = [1, 2, 3, 0];
+        let donated = donated_answers(&truth, &names, &donors);
+        assert_eq!(donated.groups.len(), 4);
+        for (i, g) in donated.groups.iter().enumerate() {
+            assert_eq!(g.group, names[i]);
+            assert_eq!(g.target, truth.groups[i].target, "own targets kept");
+            assert_eq!(g.predicted, truth.groups[donors[i]].predicted);
+        }
+        // Perfect answers, given to the wrong groups, lose their r.
+        assert!((shuffled_mean_r(&truth, &truth).unwrap() - 1.0).abs() < 1e-12);
+        assert!(shuffled_mean_r(&donated, &truth).unwrap() < 0.5);
     }
 
     #[test]

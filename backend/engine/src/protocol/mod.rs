@@ -10,6 +10,8 @@ pub mod plots;
 pub mod profiles;
 pub mod report;
 
-pub use evidence::{shuffled_mean_r, sign_check, task_evidence, SignCheck, TaskEvidence};
+pub use evidence::{
+    donated_answers, shuffled_mean_r, sign_check, task_evidence, SignCheck, TaskEvidence,
+};
 pub use opinions::{CountryBaseline, CountryGold, OpinionEvidence, Yardstick};
 pub use report::{MethodEvidence, ProtocolReport, SubsetEvidence};

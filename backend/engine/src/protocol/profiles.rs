@@ -28,18 +28,27 @@ pub fn pick_groups(all: &[TargetGroup], names: &[String]) -> Result<Vec<TargetGr
         .collect()
 }
 
-/// Every group keeps its name and gets another group's profile (seeded).
+/// Every group keeps its name and gets another group's profile (seeded): group `i` gets the
+/// profile of group `shuffle_donors(groups.len(), seed)[i]`.
 pub fn shuffled_profiles(groups: &[TargetGroup], seed: u64) -> Vec<TargetGroup> {
-    let mut order: Vec<usize> = (0..groups.len()).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
     let mut out = groups.to_vec();
-    for (k, &i) in order.iter().enumerate() {
-        // Each group in the shuffled order takes the next one's profile: a cycle, no fixed point.
-        let donor = order[(k + 1) % order.len()];
+    for (i, donor) in shuffle_donors(groups.len(), seed).into_iter().enumerate() {
         out[i].values = groups[donor].values;
         out[i].size = None;
     }
     out
+}
+
+/// Whose profile each of `n` groups gets in the shuffled control (seeded). Each group in a
+/// shuffled order takes the next one's: a cycle, so no group keeps its own (for n ≥ 2).
+pub fn shuffle_donors(n: usize, seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    let mut donors = vec![0; n];
+    for (k, &i) in order.iter().enumerate() {
+        donors[i] = order[(k + 1) % n];
+    }
+    donors
 }
 
 /// The sign check's groups: [`SIGN_BASE`] (the mean profile of `groups`), then one group per
@@ -98,6 +107,11 @@ mod tests {
             vec![1.0, 2.0, 3.0, 4.0, 5.0],
             "each profile used once"
         );
+        // The donors name whose profile each group got.
+        for (i, d) in shuffle_donors(g.len(), 4).into_iter().enumerate() {
+            assert_ne!(i, d);
+            assert_eq!(s[i].values, g[d].values);
+        }
     }
 
     #[test]

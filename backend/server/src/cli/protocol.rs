@@ -26,6 +26,11 @@ pub struct Args {
     /// A profile-readout conditioner folder (from `valuelab train --method profile-readout`).
     #[arg(long, value_name = "DIR")]
     pub profile_readout: Option<PathBuf>,
+    /// Per-group VIM: a folder of one adapter per held-out profile (from `valuelab train
+    /// --method vim --held-out-of DIR`); its shuffled control gives each group another's adapter,
+    /// and it has no ESS runs (the countries' groups have no adapters).
+    #[arg(long, value_name = "DIR")]
+    pub vim: Option<PathBuf>,
     /// Methods that need no folder, compared at the same time, comma-separated; `none` for only
     /// the trained methods given by folder.
     #[arg(
@@ -35,7 +40,8 @@ pub struct Args {
     )]
     pub methods: Vec<String>,
     /// The held-out split: a conditioner or vim-cond folder, or its split.json (default: the
-    /// --vim-cond folder, else --profile-offset, else --steer, else --profile-readout).
+    /// --vim-cond folder, else --profile-offset, else --steer, else --profile-readout, else the
+    /// split --vim's adapters were trained for).
     #[arg(long, value_name = "DIR|FILE")]
     pub split: Option<PathBuf>,
     /// Tasks, comma-separated: pvq and valuenet on the held-out profiles; ess, the opinions of
@@ -84,7 +90,7 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<ProtocolJob> {
     for name in args.methods.iter().filter(|_| !none) {
         let method: Method = name.parse()?;
         if method.needs_adapter() {
-            bail!("--methods takes methods without a folder; give {method}'s folder with its own flag (--vim-cond DIR, --profile-offset DIR, --steer DIR, --profile-readout DIR)");
+            bail!("--methods takes methods without a folder; give {method}'s folder with its own flag (--vim-cond DIR, --profile-offset DIR, --steer DIR, --profile-readout DIR, --vim DIR)");
         }
         methods.push(ProtocolMethod {
             method,
@@ -96,6 +102,7 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<ProtocolJob> {
         (Method::ProfileOffset, &args.profile_offset),
         (Method::Steer, &args.steer),
         (Method::ProfileReadout, &args.profile_readout),
+        (Method::Vim, &args.vim),
     ] {
         if let Some(dir) = dir {
             methods.push(ProtocolMethod {
@@ -110,8 +117,9 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<ProtocolJob> {
         .or(args.profile_offset.clone())
         .or(args.steer.clone())
         .or(args.profile_readout.clone())
+        .or(args.vim.clone())
     else {
-        bail!("give a trained method (--vim-cond DIR, --profile-offset DIR, --steer DIR or --profile-readout DIR) or --split DIR: the held-out profiles come from its split.json");
+        bail!("give a trained method (--vim-cond DIR, --profile-offset DIR, --steer DIR, --profile-readout DIR or --vim DIR) or --split DIR: the held-out profiles come from its split.json");
     };
     let tasks = args
         .tasks

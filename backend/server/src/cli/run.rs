@@ -98,6 +98,7 @@ fn execute_with(
         JobOutput::VimData(out) => vim::print(out),
         JobOutput::Train(out) => train::print(out, outcome.seconds),
         JobOutput::VimCond(out) => train::print_vim_cond(out, outcome.seconds),
+        JobOutput::VimHeldOut(out) => train::print_vim_held_out(out),
         JobOutput::Condition(out) => train::print_conditioner(out),
         JobOutput::Eval(out) => eval::print(out),
         JobOutput::Predict(out) => eval::print_predictions(out),

@@ -19,6 +19,7 @@ use valuelab_engine::jobs::train::LoraTraining;
 use valuelab_engine::jobs::vim_data::VimExamples;
 use valuelab_engine::jobs::{
     ConditionJob, ConditionOutput, Job, TrainJob, TrainOutput, VimCondJob, VimCondOutput,
+    VimHeldOutJob, VimHeldOutOutput,
 };
 use valuelab_engine::lora::LoraConfig;
 use valuelab_engine::train::TrainSummary;
@@ -68,6 +69,12 @@ pub struct Args {
     /// Target group, a name from the groups file (Albania, Group_7, ...); VIM methods only.
     #[arg(long)]
     pub group: Option<String>,
+    /// Instead of --group: one adapter (ag, qa, vim) for each held-out profile of a conditioner's
+    /// split (its folder or split.json) and for each sign-check profile, into OUT/<profile>/, all
+    /// with these settings; `valuelab protocol --vim OUT` scores them. Give --groups as the
+    /// conditioner was trained with.
+    #[arg(long, value_name = "DIR|FILE")]
+    pub held_out_of: Option<PathBuf>,
     /// What to train: a VIM adapter for one group (ag, qa, vim), one adapter for every profile
     /// (vim-cond), or a profile conditioner for every profile (profile-offset, steer,
     /// profile-readout).
@@ -257,8 +264,11 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<Job> {
         }
         TrainMethodArg::VimCond => return vim_cond_job(global, args),
     };
+    if let Some(split) = args.held_out_of.clone() {
+        return held_out_job(global, args, method, split);
+    }
     let Some(group) = args.group.clone() else {
-        bail!("--method {} trains one group's adapter: give --group (a name from the groups file, such as Albania or Group_7)", method_name(args.method));
+        bail!("--method {} trains one group's adapter: give --group (a name from the groups file, such as Albania or Group_7), or --held-out-of DIR for one per held-out profile of a conditioner", method_name(args.method));
     };
     Ok(Job::Train(TrainJob {
         examples: VimExamples {
@@ -270,6 +280,29 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<Job> {
             threshold: args.threshold,
             seed: args.seed,
         },
+        training: lora_training(global, args, 2e-5),
+    }))
+}
+
+/// Per-group VIM for `valuelab protocol --vim`: one adapter per held-out and sign-check profile.
+fn held_out_job(
+    global: &GlobalArgs,
+    args: Args,
+    method: MethodArg,
+    split: PathBuf,
+) -> anyhow::Result<Job> {
+    if let Some(group) = &args.group {
+        bail!("--held-out-of trains one adapter for each held-out profile of {}: drop --group {group}", split.display());
+    }
+    Ok(Job::VimHeldOut(VimHeldOutJob {
+        split,
+        data_dir: global.data_dir.clone(),
+        groups_file: args.groups.clone(),
+        sign_check: true,
+        method: method.into(),
+        rule: args.rule.into(),
+        threshold: args.threshold,
+        seed: args.seed,
         training: lora_training(global, args, 2e-5),
     }))
 }
@@ -402,6 +435,23 @@ pub fn print_vim_cond(out: &VimCondOutput, seconds: f64) -> anyhow::Result<()> {
     println!(
         "use it with --method vim-cond --adapter {}",
         out.summary.adapter_dir.display()
+    );
+    Ok(())
+}
+
+pub fn print_vim_held_out(out: &VimHeldOutOutput) -> anyhow::Result<()> {
+    println!(
+        "{} of {} profiles have an adapter in {}",
+        out.trained,
+        out.profiles,
+        out.dir.display()
+    );
+    if out.cancelled {
+        bail!("interrupted: the adapters finished so far are kept; rerun the same command to train the rest");
+    }
+    println!(
+        "score them with: valuelab protocol --vim {}",
+        out.dir.display()
     );
     Ok(())
 }

@@ -17,14 +17,15 @@ use std::path::{Path, PathBuf};
 use valuelab_engine::jobs::check::check;
 use valuelab_engine::jobs::{
     ConditionJob, EvalJob, GroupsJob, Job, PredictJob, ProtocolJob, ReportJob, SimulateJob,
-    TrainJob, VimCondJob, VimDataJob,
+    TrainJob, VimCondJob, VimDataJob, VimHeldOutJob,
 };
 
 /// The job kinds a spec's `job` may name.
-const KINDS: [&str; 10] = [
+const KINDS: [&str; 11] = [
     "eval",
     "train",
     "vim-cond",
+    "vim-held-out",
     "condition",
     "groups",
     "vim-data",
@@ -135,6 +136,7 @@ fn job_from(mut body: Map<String, Value>) -> ApiResult<Job> {
         "eval" => Job::Eval(typed::<EvalJob>(body)?),
         "train" => Job::Train(typed::<TrainJob>(body)?),
         "vim-cond" => Job::VimCond(typed::<VimCondJob>(body)?),
+        "vim-held-out" => Job::VimHeldOut(typed::<VimHeldOutJob>(body)?),
         "condition" => Job::Condition(typed::<ConditionJob>(body)?),
         "protocol" => Job::Protocol(typed::<ProtocolJob>(body)?),
         "groups" => Job::Groups(typed::<GroupsJob>(body)?),
@@ -179,6 +181,7 @@ pub fn output_of(job: &Job) -> PathBuf {
         Job::Eval(j) => j.out.clone(),
         Job::Train(j) => j.training.out.clone(),
         Job::VimCond(j) => j.training.out.clone(),
+        Job::VimHeldOut(j) => j.training.out.clone(),
         Job::Condition(j) => j.out.clone(),
         Job::Protocol(j) => j.out.clone(),
         Job::Report(j) => j.out_dir(),
@@ -194,6 +197,7 @@ fn kind_of(job: &Job) -> &'static str {
         Job::Eval(_) => "eval",
         Job::Train(_) => "train",
         Job::VimCond(_) => "vim-cond",
+        Job::VimHeldOut(_) => "vim-held-out",
         Job::Condition(_) => "condition",
         Job::Protocol(_) => "protocol",
         Job::Groups(_) => "groups",

@@ -209,6 +209,7 @@ fn prepare(job: Job, row: &JobRow, shared: &Shared) -> Job {
     match &mut job {
         Job::Train(j) => j.training.resume = j.training.resume || row.attempts > 1,
         Job::VimCond(j) => j.training.resume = j.training.resume || row.attempts > 1,
+        Job::VimHeldOut(j) => j.training.resume = j.training.resume || row.attempts > 1,
         _ => {}
     }
     job

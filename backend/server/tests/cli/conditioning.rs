@@ -332,3 +332,62 @@ fn a_vim_cond_adapter_is_trained_and_evaluated_for_several_groups() {
         text(&output.stderr)
     );
 }
+
+/// Per-group VIM as the protocol's yardstick: one command trains an adapter per held-out and
+/// sign-check profile, and `protocol --vim` takes their folder (its split is beside them).
+#[test]
+fn per_group_vim_for_the_held_out_profiles_is_trained_and_scored_by_folder() {
+    let output = valuelab(&[
+        "--print-spec",
+        "train",
+        "--method",
+        "vim",
+        "--held-out-of",
+        "cond",
+        "--max-steps",
+        "2",
+        "--out",
+        "vim-held",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let spec: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(spec["job"], "vim-held-out", "{spec}");
+    assert!(spec["split"].as_str().unwrap().ends_with("cond"), "{spec}");
+    assert_eq!(spec["sign_check"], true);
+    assert_eq!(spec["max_steps"], 2);
+    assert_eq!(spec["method"], "vim");
+    let output = valuelab(&[
+        "train",
+        "--method",
+        "vim",
+        "--held-out-of",
+        "cond",
+        "--group",
+        "Albania",
+        "--out",
+        "x",
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("drop --group Albania"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = valuelab(&[
+        "--print-spec",
+        "protocol",
+        "--vim",
+        "vim-held",
+        "--methods",
+        "none",
+        "--out",
+        "x",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let spec: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(spec["methods"][0]["method"], "vim", "{spec}");
+    assert!(
+        spec["split"].as_str().unwrap().ends_with("vim-held"),
+        "{spec}"
+    );
+}
