@@ -357,9 +357,8 @@ struct StatesTag {
     subject_mean_layers: Vec<usize>,
 }
 
-/// The tensor of the averaged states of `text` after `layer` in `answer_states.safetensors`.
-/// The saved name of the states of texts `text` after layer `layer` (answer states and the
-/// probe's further texts alike).
+/// The tensor of the averaged states of `text` after `layer`, in `answer_states.safetensors`
+/// and in the probe's further texts (`probe_texts.safetensors`) alike.
 pub(super) fn means_name(text: RelevanceText, layer: usize) -> String {
     match text {
         RelevanceText::Prompt => format!("means.{layer}"),

@@ -123,10 +123,12 @@ impl VimHeldOutJob {
             cancelled: false,
         };
         let started = Instant::now();
+        let mut kept = 0;
         for (i, group) in profiles.iter().enumerate() {
             let job = self.train_job(group);
             if job.training.out.join(CONFIG_FILE).is_file() {
                 output.trained += 1;
+                kept += 1;
                 continue;
             }
             sink.event(&JobEvent::message(format!(
@@ -151,6 +153,13 @@ impl VimHeldOutJob {
                 seconds: one.elapsed().as_secs_f64(),
             };
             append_line(&out.join(TRAINED_FILE), &serde_json::to_string(&line)?)?;
+        }
+        if kept > 0 {
+            // Kept whatever settings made them: other settings need another folder.
+            sink.event(&JobEvent::message(format!(
+                "{kept} adapters were in {} already and were kept (to train them with other settings, give another --out)",
+                out.display()
+            )));
         }
         sink.event(&JobEvent::message(format!(
             "{} adapters in {} ({:.0} s); score them with `valuelab protocol --vim {}`",

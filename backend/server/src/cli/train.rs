@@ -245,6 +245,19 @@ pub fn job(global: &GlobalArgs, args: Args) -> anyhow::Result<Job> {
     ) {
         bail!("--probe-arguments {n} fits the probe of --relevance-layer: add --relevance-layer (22 suits the embedded model) or drop it");
     }
+    if let (Some(split), false) = (
+        &args.held_out_of,
+        matches!(
+            args.method,
+            TrainMethodArg::Ag | TrainMethodArg::Qa | TrainMethodArg::Vim
+        ),
+    ) {
+        bail!(
+            "--held-out-of {} trains one VIM adapter per held-out profile: use it with --method vim (or ag, qa), not --method {}",
+            split.display(),
+            method_name(args.method)
+        );
+    }
     if args.conditioning.fit_level && !matches!(args.method, TrainMethodArg::ProfileReadout) {
         bail!(
             "--fit-level belongs to --method profile-readout, not --method {}: drop it or change the method",

@@ -39,6 +39,15 @@ pub fn valuelab_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
     command.output().expect("the valuelab binary runs")
 }
 
+/// The job spec `valuelab --print-spec ARGS...` prints (the command must succeed).
+pub fn print_spec(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--print-spec"];
+    all.extend_from_slice(args);
+    let output = valuelab(&all);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("a JSON job spec")
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

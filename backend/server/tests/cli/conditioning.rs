@@ -3,7 +3,7 @@
 //! held-out profiles; `train --method vim-cond` makes one adapter that `eval --method vim-cond`
 //! uses for every group; the flags that belong to the other kind of training are refused.
 
-use crate::common::{arg, data_dir, text, valuelab};
+use crate::common::{arg, data_dir, print_spec, text, valuelab};
 use std::path::Path;
 use valuelab_engine::models::testing::{
     write_random_tiny_gguf, write_random_tiny_gguf_with_context,
@@ -150,8 +150,7 @@ fn each_kind_of_training_refuses_the_other_kinds_flags() {
         "{}",
         text(&output.stderr)
     );
-    let output = valuelab(&[
-        "--print-spec",
+    let spec = print_spec(&[
         "train",
         "--method",
         "profile-readout",
@@ -165,8 +164,6 @@ fn each_kind_of_training_refuses_the_other_kinds_flags() {
         "--out",
         "c",
     ]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let spec: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(spec["relevance_layer"], 22);
     assert_eq!(spec["relevance_text"], "subject");
     assert_eq!(spec["fit_level"], true);
@@ -223,8 +220,7 @@ fn each_kind_of_training_refuses_the_other_kinds_flags() {
         text(&output.stderr)
     );
     // `--methods none`: only the trained methods given by folder.
-    let output = valuelab(&[
-        "--print-spec",
+    let spec = print_spec(&[
         "protocol",
         "--steer",
         "cond",
@@ -233,14 +229,11 @@ fn each_kind_of_training_refuses_the_other_kinds_flags() {
         "--out",
         "x",
     ]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let spec: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let methods = spec["methods"].as_array().unwrap();
     assert_eq!(methods.len(), 1, "{spec}");
     assert_eq!(methods[0]["method"], "steer", "{spec}");
     // --print-spec shows the job the web app and the cluster run.
-    let output = valuelab(&[
-        "--print-spec",
+    let spec = print_spec(&[
         "train",
         "--method",
         "profile-offset",
@@ -249,8 +242,6 @@ fn each_kind_of_training_refuses_the_other_kinds_flags() {
         "--out",
         "c",
     ]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let spec: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(spec["job"], "condition");
     assert_eq!(spec["method"], "profile-offset");
     assert_eq!(spec["minutes"], 5.0);
@@ -306,8 +297,7 @@ fn a_vim_cond_adapter_is_trained_and_evaluated_for_several_groups() {
     assert_eq!(results["method"], "vim-cond");
     assert_eq!(results["groups"].as_array().unwrap().len(), 2);
 
-    let output = valuelab(&[
-        "--print-spec",
+    let spec = print_spec(&[
         "train",
         "--method",
         "vim-cond",
@@ -316,8 +306,6 @@ fn a_vim_cond_adapter_is_trained_and_evaluated_for_several_groups() {
         "--out",
         "c",
     ]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let spec: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(spec["job"], "vim-cond");
     assert_eq!(spec["examples"], 100);
     assert_eq!(spec["lr"], 2e-4);
@@ -337,8 +325,7 @@ fn a_vim_cond_adapter_is_trained_and_evaluated_for_several_groups() {
 /// sign-check profile, and `protocol --vim` takes their folder (its split is beside them).
 #[test]
 fn per_group_vim_for_the_held_out_profiles_is_trained_and_scored_by_folder() {
-    let output = valuelab(&[
-        "--print-spec",
+    let spec = print_spec(&[
         "train",
         "--method",
         "vim",
@@ -349,8 +336,6 @@ fn per_group_vim_for_the_held_out_profiles_is_trained_and_scored_by_folder() {
         "--out",
         "vim-held",
     ]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let spec: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(spec["job"], "vim-held-out", "{spec}");
     assert!(spec["split"].as_str().unwrap().ends_with("cond"), "{spec}");
     assert_eq!(spec["sign_check"], true);
@@ -374,7 +359,21 @@ fn per_group_vim_for_the_held_out_profiles_is_trained_and_scored_by_folder() {
         text(&output.stderr)
     );
     let output = valuelab(&[
-        "--print-spec",
+        "train",
+        "--method",
+        "steer",
+        "--held-out-of",
+        "cond",
+        "--out",
+        "x",
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("use it with --method vim"),
+        "{}",
+        text(&output.stderr)
+    );
+    let spec = print_spec(&[
         "protocol",
         "--vim",
         "vim-held",
@@ -383,8 +382,6 @@ fn per_group_vim_for_the_held_out_profiles_is_trained_and_scored_by_folder() {
         "--out",
         "x",
     ]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let spec: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(spec["methods"][0]["method"], "vim", "{spec}");
     assert!(
         spec["split"].as_str().unwrap().ends_with("vim-held"),
