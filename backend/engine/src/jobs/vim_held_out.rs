@@ -13,7 +13,7 @@ use super::vim_data::VimExamples;
 use crate::adapter::peft::CONFIG_FILE;
 use crate::data::groups::{read_groups, write_groups, TargetGroup};
 use crate::data::DataDir;
-use crate::output::write_atomically;
+use crate::output::JsonlLog;
 use crate::protocol::profiles::{pick_groups, sign_profiles};
 use crate::vim::{self, Rule, TrainingMethod};
 use crate::Result;
@@ -122,6 +122,7 @@ impl VimHeldOutJob {
             profiles: profiles.len(),
             cancelled: false,
         };
+        let mut trained_log = JsonlLog::open(&out.join(TRAINED_FILE), true)?;
         let started = Instant::now();
         let mut kept = 0;
         for (i, group) in profiles.iter().enumerate() {
@@ -152,7 +153,7 @@ impl VimHeldOutJob {
                 valid_loss: summary.valid_loss,
                 seconds: one.elapsed().as_secs_f64(),
             };
-            append_line(&out.join(TRAINED_FILE), &serde_json::to_string(&line)?)?;
+            trained_log.append(&line)?;
         }
         if kept > 0 {
             // Kept whatever settings made them: other settings need another folder.
@@ -170,15 +171,6 @@ impl VimHeldOutJob {
         )));
         Ok(output)
     }
-}
-
-/// Appends one line, rewriting the file whole so a crash leaves the old or the new file.
-fn append_line(path: &std::path::Path, line: &str) -> Result<()> {
-    let before = std::fs::read_to_string(path).unwrap_or_default();
-    write_atomically(path, |w| {
-        w.write_all(before.as_bytes())?;
-        Ok(writeln!(w, "{line}")?)
-    })
 }
 
 #[cfg(test)]
